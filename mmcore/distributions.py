@@ -37,7 +37,9 @@ def clamp_logvar(logvar: Tensor) -> Tensor:
     return logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 
-def draw_standard_normal(shape: torch.Size | tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def draw_standard_normal(
+    shape: torch.Size | tuple[int, ...], like: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
     """Standard normal noise with the dtype and device of ``like``."""
     return torch.randn(shape, dtype=like.dtype, device=like.device, generator=generator)
 
@@ -191,15 +193,29 @@ class MixtureOfExperts:
         present = self.mask.to(self.components.mean.dtype)
         return present / present.sum(0, keepdim=True).clamp_min(1.0)
 
+    def present_components(self) -> DiagonalGaussian | DiagonalLaplace:
+        """The components with every absent one replaced by a standard one (zero mean and log-variance).
+
+        Why: weighting an absent component by zero is not enough, 0 · NaN = NaN in the value and in the
+        gradient; selecting with ``torch.where`` keeps an absent component's values, even NaN, out of the
+        mixture's moments, samples and density, and gives them exactly zero gradient.
+        """
+        keep = self.mask.unsqueeze(-1)
+        mean, logvar = self.components.mean, self.components.logvar
+        return type(self.components)(
+            torch.where(keep, mean, torch.zeros_like(mean)), torch.where(keep, logvar, torch.zeros_like(logvar))
+        )
+
     @property
     def mean(self) -> Tensor:
-        return (self.weights.unsqueeze(-1) * self.components.mean).sum(0)
+        return (self.weights.unsqueeze(-1) * self.present_components().mean).sum(0)
 
     @property
     def logvar(self) -> Tensor:
         weights = self.weights.unsqueeze(-1)
-        mean = (weights * self.components.mean).sum(0)
-        second_moment = (weights * (torch.exp(self.components.logvar) + self.components.mean**2)).sum(0)
+        components = self.present_components()
+        mean = (weights * components.mean).sum(0)
+        second_moment = (weights * (torch.exp(components.logvar) + components.mean**2)).sum(0)
         return torch.log((second_moment - mean**2).clamp_min(math.exp(LOGVAR_MIN)))
 
     def choose_components(self, n_samples: int | None = None) -> Tensor:
@@ -207,19 +223,20 @@ class MixtureOfExperts:
         n_components, batch = self.mask.shape
         probabilities = self.weights.T  # (batch, n_components)
         # A sample with no present component falls back to a uniform choice (its weights are zero).
-        probabilities = torch.where(probabilities.sum(-1, keepdim=True) > 0, probabilities, torch.ones_like(probabilities))
+        has_component = probabilities.sum(-1, keepdim=True) > 0
+        probabilities = torch.where(has_component, probabilities, torch.ones_like(probabilities))
         draws = 1 if n_samples is None else n_samples
         chosen = torch.multinomial(probabilities, draws, replacement=True).T  # (draws, batch)
         return chosen[0] if n_samples is None else chosen
 
     def rsample(self, n_samples: int | None = None) -> Tensor:
         """Draw from one present component per sample (reparametrised within that component)."""
-        draws = self.components.rsample(n_samples)  # (*n, n_components, batch, latent)
+        draws = self.present_components().rsample(n_samples)  # (*n, n_components, batch, latent)
         chosen = self.choose_components(n_samples)  # (*n, batch)
-        one_hot = torch.nn.functional.one_hot(chosen, self.mask.shape[0]).to(draws.dtype)
-        return (draws * one_hot.movedim(-1, -2).unsqueeze(-1)).sum(-3)
+        index = chosen.unsqueeze(-2).unsqueeze(-1).expand(*chosen.shape[:-1], 1, chosen.shape[-1], draws.shape[-1])
+        return draws.gather(-3, index).squeeze(-3)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log Σ_m w_m q_m(z) for ``z`` of shape ``(*samples, batch, latent)``."""
-        component_log_probs = self.components.log_prob(z.unsqueeze(-3))  # (*samples, n_components, batch)
+        component_log_probs = self.present_components().log_prob(z.unsqueeze(-3))  # (*samples, n_components, batch)
         return torch.logsumexp(component_log_probs + torch.log(self.weights), dim=-2)

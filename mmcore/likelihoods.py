@@ -70,8 +70,12 @@ class GaussianLikelihood(Likelihood):
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         log_scale = self.log_scale.to(params.dtype)
-        elementwise = -0.5 * ((x - params) * torch.exp(-log_scale)) ** 2 - log_scale - 0.5 * _LOG_2PI
-        return _sum_event_axes(elementwise, x.dim() - 1)
+        # The squared error in one fused kernel (and its gradient in one more), the constants per sample:
+        # IWAE-style models score K draws per sample, where separate elementwise passes cost about a matmul.
+        params, target = torch.broadcast_tensors(params, x.to(params.dtype))
+        squared_error = _sum_event_axes(F.mse_loss(params, target, reduction="none"), x.dim() - 1)
+        n_event_elements = math.prod(x.shape[1:])
+        return -0.5 * torch.exp(-2.0 * log_scale) * squared_error - n_event_elements * (log_scale + 0.5 * _LOG_2PI)
 
     def mean(self, params: Tensor) -> Tensor:
         return params
@@ -116,10 +120,15 @@ class CategoricalLikelihood(Likelihood):
 
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         log_probs = torch.log_softmax(params, dim=-1)
-        index = x.long().expand(*log_probs.shape[:-1]).unsqueeze(-1)
+        tokens = x.long()
+        if self.padding_index is not None:
+            # A padding index outside the vocabulary (-100, say) would break the gather: look up token 0 instead.
+            padding = tokens == self.padding_index
+            tokens = tokens.masked_fill(padding, 0)
+        index = tokens.expand(*log_probs.shape[:-1]).unsqueeze(-1)
         elementwise = log_probs.gather(-1, index).squeeze(-1)
         if self.padding_index is not None:
-            elementwise = elementwise.masked_fill(x == self.padding_index, 0.0)
+            elementwise = elementwise.masked_fill(padding, 0.0)
         return _sum_event_axes(elementwise, x.dim() - 1)
 
     def mean(self, params: Tensor) -> Tensor:

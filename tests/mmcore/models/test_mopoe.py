@@ -1,0 +1,199 @@
+"""MoPoE-VAE (mmcore/models/mopoe.py): the loss by hand for fixed subset draws, the mixture posterior, masking."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from helpers import (
+    batch_with_presence,
+    correlated_batch,
+    gaussian_log_density_by_hand,
+    kl_standard_normal_by_hand,
+    precision_product_by_hand,
+    single_thread,
+    tiny_modalities,
+    use_fixed_noise,
+)
+
+from mmcore.distributions import MixtureOfExperts
+from mmcore.models import build_model
+from mmcore.models.mopoe import MoPoE
+
+LATENT = 3
+INPUT = 6
+
+
+def make_model(n_modalities: int = 2, seed: int = 0) -> MoPoE:
+    return MoPoE(tiny_modalities(n_modalities, INPUT, LATENT, seed=seed), LATENT).double()
+
+
+def loss_by_hand(model, data, mask, drawn_subsets, noise, beta):
+    """−(1/B) Σ_b [Σ_{m present} λ_m log p(x_m | z_b) − β KL(q̃(z | X_{S_b}) ‖ p(z))] with z_b from the drawn S_b."""
+    batch = len(drawn_subsets)
+    experts = {name: model.encoders[name](x) for name, x in data.items()}
+    total = torch.zeros((), dtype=torch.float64)
+    for b, subset in enumerate(drawn_subsets):
+        present = [name for name in data if mask[name][b]]
+        if not present:
+            continue  # nothing to reconstruct, and the prior's KL to itself is zero
+        mean, logvar = precision_product_by_hand(
+            [experts[name].mean[b] for name in subset], [experts[name].logvar[b] for name in subset], False
+        )
+        z = mean + torch.exp(0.5 * logvar) * noise[b]
+        reconstruction = sum(
+            model.reconstruction_weights[name] * gaussian_log_density_by_hand(data[name][b], model.decoders[name](z))
+            for name in present
+        )
+        total = total + reconstruction - beta * kl_standard_normal_by_hand(mean, logvar)
+    return -total / batch
+
+
+# ---------------------------------------------------------------------------------------------- the loss by hand
+def test_loss_by_hand_with_the_subset_draw_fixed(monkeypatch):
+    model = make_model(2)
+    model.reconstruction_weights["m1"] = 0.5
+    assert model.subsets == [("m0",), ("m1",), ("m0", "m1")]
+    # Samples 0-2 paired, 3 has m0 only, 4 has m1 only.
+    data, mask = batch_with_presence({"m0": [1, 1, 1, 1, 0], "m1": [1, 1, 1, 0, 1]}, INPUT, seed=1)
+    drawn = torch.tensor([0, 1, 2, 0, 1])
+
+    def draw(observed):
+        # The sampler is offered exactly the subsets each sample has.
+        expected = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 1], [1, 1, 1, 0, 0]], dtype=torch.bool)
+        assert torch.equal(observed, expected)
+        return drawn
+
+    monkeypatch.setattr(model, "draw_subsets", draw)
+    noise = torch.randn(5, LATENT, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    use_fixed_noise(monkeypatch, model, noise)
+
+    output = model.loss(data, mask, beta=0.8)
+    subsets = [model.subsets[index] for index in drawn.tolist()]
+    expected = loss_by_hand(model, data, mask, subsets, noise, beta=0.8)
+    torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+    terms = output.terms
+    assert set(terms) == {"nll/m0", "nll/m1", "kl/subset"}
+    torch.testing.assert_close(output.loss, terms["nll/m0"] + 0.5 * terms["nll/m1"] + 0.8 * terms["kl/subset"])
+
+
+def test_loss_by_hand_when_each_sample_has_a_single_possible_subset(monkeypatch):
+    # No patching of the draw: every sample has one modality (or none), so its subset is forced.
+    model = make_model(3)
+    presence = {"m0": [1, 0, 0, 1, 0], "m1": [0, 1, 0, 0, 0], "m2": [0, 0, 1, 0, 0]}
+    data, mask = batch_with_presence(presence, INPUT, seed=3)
+    data["m1"][~mask["m1"]] = math.nan
+    noise = torch.randn(5, LATENT, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    use_fixed_noise(monkeypatch, model, noise)
+    output = model.loss(data, mask)
+    subsets = [("m0",), ("m1",), ("m2",), ("m0",), ("m0",)]  # the last sample has nothing: its draw is irrelevant
+    clean = {name: torch.where(mask[name].unsqueeze(-1), x, 0.0) for name, x in data.items()}
+    expected = loss_by_hand(model, clean, mask, subsets, noise, beta=1.0)
+    torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_subset_draw_is_uniform_among_the_subsets_a_sample_has():
+    model = make_model(3)
+    # Three presence patterns, each repeated 3000 times: {m0, m1, m2}, {m0, m2}, {m1}.
+    pattern = torch.tensor([[1, 1, 0], [1, 0, 1], [1, 1, 0]], dtype=torch.bool)  # modality x pattern
+    presence = pattern.repeat_interleave(3000, dim=1)
+    observed = (~model.membership.unsqueeze(-1) | presence.unsqueeze(0)).all(1)
+    torch.manual_seed(0)
+    drawn = model.draw_subsets(observed)
+    assert observed.gather(0, drawn.unsqueeze(0)).all()  # never a subset the sample lacks
+    for index, n_allowed in enumerate([7, 3, 1]):
+        counts = torch.bincount(drawn[index * 3000 : (index + 1) * 3000], minlength=7)
+        allowed = observed[:, index * 3000]
+        assert (counts[~allowed] == 0).all()
+        frequencies = counts[allowed].double() / 3000
+        # Fixed seed; the tolerance is several binomial standard deviations (at most 0.009 here).
+        assert (frequencies - 1.0 / n_allowed).abs().max() < 0.04
+
+
+# ---------------------------------------------------------------------------------------------- posterior
+def test_posterior_is_the_mixture_over_the_products_of_present_subsets():
+    model = make_model(2)
+    data, mask = batch_with_presence({"m0": [1, 1, 0, 0], "m1": [1, 0, 1, 0]}, INPUT, seed=5)
+    data["m1"][~mask["m1"]] = math.nan
+    posterior = model.posterior(data, mask)
+    assert isinstance(posterior, MixtureOfExperts)
+    assert posterior.mask.tolist() == [[True, True, False, True], [True, False, True, True], [True, False, False, True]]
+    clean = {name: torch.where(mask[name].unsqueeze(-1), x, 0.0) for name, x in data.items()}
+    experts = {name: model.encoders[name](x) for name, x in clean.items()}
+    for index, subset in enumerate(model.subsets):
+        mean, logvar = precision_product_by_hand(
+            [experts[name].mean[0] for name in subset], [experts[name].logvar[0] for name in subset], False
+        )
+        torch.testing.assert_close(posterior.components.mean[index, 0], mean)
+        torch.testing.assert_close(posterior.components.logvar[index, 0], logvar)
+    # A sample with one modality: the mixture is that expert; with none: the prior.
+    torch.testing.assert_close(posterior.mean[1], experts["m0"].mean[1])
+    torch.testing.assert_close(posterior.logvar[2], experts["m1"].logvar[2])
+    torch.testing.assert_close(posterior.mean[3], torch.zeros(LATENT, dtype=torch.float64))
+    torch.testing.assert_close(posterior.logvar[3], torch.zeros(LATENT, dtype=torch.float64))
+    # The paired sample's mixture mean is the average of its three components' means.
+    torch.testing.assert_close(posterior.mean[0], posterior.components.mean[:, 0].mean(0))
+    assert torch.isfinite(posterior.rsample(5)).all()
+
+
+# ---------------------------------------------------------------------------------------------- masking
+@pytest.mark.parametrize("missing_by", ["mask", "absent key"])
+def test_mixed_presence_gives_finite_loss_and_no_gradient_to_the_missing_modality(missing_by):
+    model = make_model(3)
+    presence = {"m0": [1, 1, 0, 1, 0], "m1": [1, 0, 1, 1, 0], "m2": [0, 0, 0, 0, 0]}
+    data, mask = batch_with_presence(presence, INPUT, seed=6)
+    for name in data:
+        data[name][~mask[name]] = math.nan
+    if missing_by == "absent key":
+        del data["m2"], mask["m2"]
+    torch.manual_seed(0)
+    output = model.loss(data, mask)
+    assert torch.isfinite(output.loss)
+    assert all(torch.isfinite(value) for value in output.terms.values())
+    output.loss.backward()
+    for network in (model.encoders["m2"], model.decoders["m2"]):
+        for parameter in network.parameters():
+            assert parameter.grad is None or torch.equal(parameter.grad, torch.zeros_like(parameter.grad))
+    for name in ("m0", "m1"):
+        gradients = [p.grad for p in model.decoders[name].parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in gradients)
+        assert any(g.abs().sum() > 0 for g in gradients)
+
+
+# ---------------------------------------------------------------------------------------------- training, inference
+def test_training_reduces_the_loss_and_learns_cross_generation():
+    torch.manual_seed(0)
+    model = MoPoE(tiny_modalities(2, INPUT, LATENT, hidden=16), LATENT)
+    data = correlated_batch(64, 2, INPUT, signal_scale=3.0, seed=1)
+    mask = {"m0": torch.arange(64) % 4 != 0, "m1": torch.arange(64) % 4 != 1}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    with single_thread():
+        for _ in range(300):
+            optimizer.zero_grad()
+            loss = model.loss(data, mask).loss
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    assert last < 0.5 * first, (first, last)
+    error = ((model.cross_generate(data, ["m0"])["m1"] - data["m1"]) ** 2).mean()
+    assert error < 0.1 * data["m1"].var(), error
+
+
+def test_inference_outputs_have_the_right_shapes():
+    model = make_model(3)
+    data, mask = batch_with_presence({"m0": [1, 1, 0], "m1": [1, 0, 1], "m2": [0, 1, 1]}, INPUT, seed=7)
+    posterior = model.posterior(data, mask)
+    assert posterior.mean.shape == (3, LATENT) and posterior.logvar.shape == (3, LATENT)
+    assert posterior.rsample().shape == (3, LATENT) and posterior.rsample(4).shape == (4, 3, LATENT)
+    crossed = model.cross_generate(data, ["m0", "m2"])
+    assert list(crossed) == ["m1"] and crossed["m1"].shape == (3, INPUT)
+    assert model.cross_generate(data, ["m0"], sample_latent=True)["m2"].shape == (3, INPUT)
+    assert {name: x.shape for name, x in model.generate(5).items()} == {f"m{i}": (5, INPUT) for i in range(3)}
+    assert torch.isfinite(model.reconstruct(data, mask)["m1"]).all()
+
+
+def test_registered_under_its_name():
+    assert isinstance(build_model("mopoe", tiny_modalities(2, INPUT, LATENT), LATENT), MoPoE)

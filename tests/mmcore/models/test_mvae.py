@@ -1,0 +1,208 @@
+"""MVAE (mmcore/models/mvae.py): the loss against sub-sampled ELBOs computed by hand, masking, training, inference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from helpers import (
+    batch_with_presence,
+    correlated_batch,
+    gaussian_log_density_by_hand,
+    kl_standard_normal_by_hand,
+    precision_product_by_hand,
+    single_thread,
+    tiny_modalities,
+    use_fixed_noise,
+)
+
+from mmcore.models import build_model
+from mmcore.models.mvae import MVAE, membership_matrix, nonempty_subsets, subset_is_observed
+
+LATENT = 3
+INPUT = 6
+
+
+def make_model(n_modalities: int = 2, n_random_subsets: int = 0, seed: int = 0) -> MVAE:
+    modalities = tiny_modalities(n_modalities, INPUT, LATENT, seed=seed)
+    return MVAE(modalities, LATENT, n_random_subsets=n_random_subsets).double()
+
+
+def loss_by_hand(model, data, mask, subsets, noise, beta):
+    """−(1/B) Σ_samples Σ_{subsets S the sample has} ELBO_S, one sample and one subset at a time."""
+    batch = next(iter(data.values())).shape[0]
+    experts = {name: model.encoders[name](x) for name, x in data.items()}
+    total = torch.zeros((), dtype=torch.float64)
+    for t, subset in enumerate(subsets):
+        for b in range(batch):
+            if not all(bool(mask[name][b]) for name in subset):
+                continue
+            mean, logvar = precision_product_by_hand(
+                [experts[name].mean[b] for name in subset], [experts[name].logvar[b] for name in subset], True
+            )
+            z = mean + torch.exp(0.5 * logvar) * noise[t, b]
+            reconstruction = sum(
+                model.reconstruction_weights[name]
+                * gaussian_log_density_by_hand(data[name][b], model.decoders[name](z))
+                for name in subset
+            )
+            total = total + reconstruction - beta * kl_standard_normal_by_hand(mean, logvar)
+    return -total / batch
+
+
+# ---------------------------------------------------------------------------------------------- the loss by hand
+def test_loss_equals_joint_and_unimodal_elbos_by_hand(monkeypatch):
+    model = make_model(2, n_random_subsets=0)
+    model.reconstruction_weights["m0"] = 2.0
+    # Samples 0-2 paired, 3 has m0 only, 4 has m1 only.
+    data, mask = batch_with_presence({"m0": [1, 1, 1, 1, 0], "m1": [1, 1, 1, 0, 1]})
+    noise = torch.randn(3, 5, LATENT, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    use_fixed_noise(monkeypatch, model, noise)
+
+    output = model.loss(data, mask, beta=0.7)
+    subsets = [("m0", "m1"), ("m0",), ("m1",)]
+    expected = loss_by_hand(model, data, mask, subsets, noise, beta=0.7)
+    torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+
+    terms = output.terms
+    assert set(terms) == {"nll/m0", "nll/m1", "kl/joint", "kl/m0", "kl/m1"}
+    recombined = 2.0 * terms["nll/m0"] + terms["nll/m1"] + 0.7 * (terms["kl/joint"] + terms["kl/m0"] + terms["kl/m1"])
+    torch.testing.assert_close(output.loss, recombined)
+    # The joint KL only counts the three paired samples.
+    experts = {name: model.encoders[name](x) for name, x in data.items()}
+    joint_kl = sum(
+        kl_standard_normal_by_hand(
+            *precision_product_by_hand([experts["m0"].mean[b], experts["m1"].mean[b]],
+                                       [experts["m0"].logvar[b], experts["m1"].logvar[b]], True)
+        )
+        for b in range(3)
+    )
+    torch.testing.assert_close(terms["kl/joint"], joint_kl / 5)
+
+
+def test_loss_with_a_random_subset_by_hand(monkeypatch):
+    model = make_model(3, n_random_subsets=1)
+    monkeypatch.setattr(model, "draw_random_subsets", lambda: [("m0", "m2")])
+    presence = {"m0": [1, 1, 1, 0, 1, 0], "m1": [1, 0, 1, 1, 0, 0], "m2": [1, 1, 0, 0, 0, 1]}
+    data, mask = batch_with_presence(presence, INPUT, seed=2)
+    subsets = [("m0", "m1", "m2"), ("m0",), ("m1",), ("m2",), ("m0", "m2")]
+    noise = torch.randn(len(subsets), 6, LATENT, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    use_fixed_noise(monkeypatch, model, noise)
+
+    output = model.loss(data, mask, beta=1.3)
+    expected = loss_by_hand(model, data, mask, subsets, noise, beta=1.3)
+    torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+    assert "kl/random_subsets" in output.terms
+
+
+def test_random_subsets_are_distinct_proper_subsets_of_at_least_two_modalities():
+    model = make_model(3, n_random_subsets=2)
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(30):
+        drawn = model.draw_random_subsets()
+        assert len(drawn) == 2 and len(set(drawn)) == 2
+        assert all(len(subset) == 2 for subset in drawn)
+        seen.update(drawn)
+    assert seen == {("m0", "m1"), ("m0", "m2"), ("m1", "m2")}
+    assert model.elbo_subsets()[:4] == [("m0", "m1", "m2"), ("m0",), ("m1",), ("m2",)]
+    # More subsets asked for than there are: all of them, once each.
+    assert sorted(make_model(3, n_random_subsets=10).draw_random_subsets()) == sorted(seen)
+    # With two modalities there is no proper subset of size two.
+    assert make_model(2, n_random_subsets=3).draw_random_subsets() == []
+    with pytest.raises(ValueError, match="n_random_subsets"):
+        make_model(2, n_random_subsets=-1)
+
+
+def test_subset_helpers():
+    subsets = nonempty_subsets(["a", "b", "c"])
+    assert subsets == [("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c"), ("a", "b", "c")]
+    membership = membership_matrix(subsets, ["a", "b", "c"])
+    assert membership.shape == (7, 3) and membership.sum().item() == 12
+    presence = torch.tensor([[True, False], [True, True], [False, True]])  # a, b, c for two samples
+    observed = subset_is_observed(membership, presence)
+    assert observed[:, 0].tolist() == [True, True, False, True, False, False, False]
+    assert observed[:, 1].tolist() == [False, True, True, False, False, True, False]
+
+
+# ---------------------------------------------------------------------------------------------- posterior
+def test_posterior_is_the_product_of_present_experts_and_the_prior():
+    model = make_model(2)
+    data, mask = batch_with_presence({"m0": [1, 1, 0, 0], "m1": [1, 0, 1, 0]}, seed=4)
+    data["m0"][2:] = math.nan  # placeholders may be anything
+    posterior = model.posterior(data, mask)
+    experts = {name: model.encoders[name](x) for name, x in data.items()}
+    for b, names in enumerate([["m0", "m1"], ["m0"], ["m1"]]):
+        mean, logvar = precision_product_by_hand(
+            [experts[name].mean[b] for name in names], [experts[name].logvar[b] for name in names], True
+        )
+        torch.testing.assert_close(posterior.mean[b], mean)
+        torch.testing.assert_close(posterior.logvar[b], logvar)
+    assert torch.equal(posterior.mean[3], torch.zeros(LATENT, dtype=torch.float64))
+    assert torch.equal(posterior.logvar[3], torch.zeros(LATENT, dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------------------------- masking
+@pytest.mark.parametrize("missing_by", ["mask", "absent key"])
+def test_mixed_presence_gives_finite_loss_and_no_gradient_to_the_missing_modality(missing_by):
+    model = make_model(3, n_random_subsets=1)
+    data, mask = batch_with_presence({"m0": [1, 1, 0, 1, 0], "m1": [1, 0, 1, 1, 0], "m2": [0, 0, 0, 0, 0]}, seed=5)
+    for name in data:
+        data[name][~mask[name]] = math.nan
+    if missing_by == "absent key":
+        del data["m2"], mask["m2"]
+    torch.manual_seed(0)
+    output = model.loss(data, mask)
+    assert torch.isfinite(output.loss)
+    assert all(torch.isfinite(value) for value in output.terms.values())
+    output.loss.backward()
+    for network in (model.encoders["m2"], model.decoders["m2"]):
+        for parameter in network.parameters():
+            assert parameter.grad is None or torch.equal(parameter.grad, torch.zeros_like(parameter.grad))
+    for name in ("m0", "m1"):
+        gradients = [p.grad for p in model.encoders[name].parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in gradients)
+        assert any(g.abs().sum() > 0 for g in gradients)
+
+
+# ---------------------------------------------------------------------------------------------- training, inference
+def test_training_reduces_the_loss_and_learns_cross_generation():
+    torch.manual_seed(0)
+    model = MVAE(tiny_modalities(2, INPUT, LATENT, hidden=16), LATENT)
+    data = correlated_batch(64, 2, INPUT, signal_scale=3.0, seed=1)
+    # A quarter of the samples lack m0, another quarter lack m1.
+    mask = {"m0": torch.arange(64) % 4 != 0, "m1": torch.arange(64) % 4 != 1}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    with single_thread():
+        for _ in range(300):
+            optimizer.zero_grad()
+            loss = model.loss(data, mask).loss
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
+    assert last < 0.5 * first, (first, last)
+    # m1 predicted from m0 alone: the error falls far below the data's variance (about 9).
+    error = ((model.cross_generate(data, ["m0"])["m1"] - data["m1"]) ** 2).mean()
+    assert error < 0.1 * data["m1"].var(), error
+
+
+def test_inference_outputs_have_the_right_shapes():
+    model = make_model(2)
+    data, mask = batch_with_presence({"m0": [1, 1, 0], "m1": [1, 0, 1]}, seed=6)
+    posterior = model.posterior(data, mask)
+    assert posterior.mean.shape == (3, LATENT) and posterior.rsample().shape == (3, LATENT)
+    assert posterior.rsample(4).shape == (4, 3, LATENT)
+    crossed = model.cross_generate(data, ["m0"])
+    assert list(crossed) == ["m1"] and crossed["m1"].shape == (3, INPUT)
+    generated = model.generate(5)
+    assert {name: x.shape for name, x in generated.items()} == {"m0": (5, INPUT), "m1": (5, INPUT)}
+    reconstructed = model.reconstruct(data, mask)
+    assert reconstructed["m0"].shape == (3, INPUT) and torch.isfinite(reconstructed["m1"]).all()
+
+
+def test_registered_under_its_name():
+    model = build_model("mvae", tiny_modalities(2, INPUT, LATENT), LATENT, n_random_subsets=2)
+    assert isinstance(model, MVAE) and model.n_random_subsets == 2

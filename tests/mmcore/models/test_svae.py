@@ -1,0 +1,406 @@
+"""Tests of mmcore/models/svae.py (SVAE and SVAE*) and the objectives of mmcore/models/poe_family.py.
+
+The losses are checked against the seed's formulas written out by hand (Kutuzova et al. 2021, eqs. 19-22):
+products of experts from variances, closed-form Gaussian KLs, Gaussian log-densities, one sample at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import pytest
+import torch
+from helpers import correlated_batch, tiny_modalities
+from torch import Tensor
+
+from mmcore.models import build_model
+from mmcore.models.poe_family import PoEFamilyVAE
+from mmcore.models.svae import SVAE, SVAEStar
+
+LATENT = 3
+INPUT = 6
+HIDDEN = 8
+
+
+# ---------------------------------------------------------------------- formulas written out by hand
+def fixed_noise(shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """One fixed standard-normal draw per (sample, latent coordinate), repeated over any leading axes.
+
+    Every reparametrised sample of a step then uses the same ε for a given data point, however the model
+    groups its draws, so a test can replay them.
+    """
+    generator = torch.Generator().manual_seed(1234)
+    return torch.randn(tuple(shape[-2:]), generator=generator, dtype=like.dtype).expand(shape)
+
+
+def product_by_hand(means: list[Tensor], variances: list[Tensor], powers: list[float]) -> tuple[Tensor, Tensor]:
+    """∏ N(μ_k, σ_k²)^{a_k}: precision Σ a_k/σ_k², mean Σ a_k μ_k/σ_k² / precision; returns (mean, variance)."""
+    precision = sum(power / variance for power, variance in zip(powers, variances, strict=True))
+    weighted = sum(power * mean / variance for power, mean, variance in zip(powers, means, variances, strict=True))
+    return weighted / precision, 1.0 / precision
+
+
+def kl_by_hand(mean_q: Tensor, var_q: Tensor, mean_p: Tensor, var_p: Tensor) -> Tensor:
+    """KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)) summed over the latent axis."""
+    return 0.5 * (var_q / var_p + (mean_q - mean_p) ** 2 / var_p - 1.0 + torch.log(var_p / var_q)).sum(-1)
+
+
+def gaussian_log_density(x: Tensor, mean: Tensor) -> Tensor:
+    """log N(x; mean, 1) summed over the last axis (the tiny modalities' unit-scale Gaussian likelihood)."""
+    return (-0.5 * (x - mean) ** 2 - 0.5 * math.log(2.0 * math.pi)).sum(-1)
+
+
+def expert_by_hand(model: SVAE, reader: str, slot: str, x: Tensor) -> tuple[Tensor, Tensor]:
+    """q_reader^slot(z | x): the expert's body, then its linear head split into mean and log-variance."""
+    expert = model.experts[reader][slot]
+    mean, logvar = expert.head.linear(expert.body(x)).chunk(2, dim=-1)
+    return mean, torch.exp(logvar.clamp(-12.0, 8.0))
+
+
+def subset_posterior_by_hand(model: SVAE, data: dict[str, Tensor], subset: tuple[str, ...]) -> tuple[Tensor, Tensor]:
+    """The SVAE rule: own experts for present slots, geometric mean of replacement experts for missing ones."""
+    means, variances, powers = [], [], []
+    for slot in model.modality_names:
+        readers = [slot] if slot in subset else list(subset)
+        for reader in readers:
+            mean, variance = expert_by_hand(model, reader, slot, data[reader])
+            means.append(mean)
+            variances.append(variance)
+            powers.append(1.0 if slot in subset else 1.0 / len(subset))
+    return product_by_hand(means, variances, powers)
+
+
+def multimodal_term_by_hand(
+    model: PoEFamilyVAE,
+    posteriors: dict[tuple[str, ...], tuple[Tensor, Tensor]],
+    data: dict[str, Tensor],
+    subset: tuple[str, ...],
+    pattern: tuple[str, ...],
+    noise: Tensor,
+    beta: float,
+) -> Tensor:
+    """L_S^P per sample: Σ_{i∈P} λ_i log p(x_i | z) at z = μ_S + σ_S ε, − β Σ_k KL(q_S ‖ q_{S∖k}), − β KL(q_S ‖ p)
+    if S ≠ P."""
+    mean, variance = posteriors[subset]
+    z = mean + variance.sqrt() * noise
+    term = torch.zeros(mean.shape[0], dtype=mean.dtype)
+    for name in pattern:
+        term = term + model.reconstruction_weights[name] * gaussian_log_density(data[name], model.decoders[name](z))
+    for left_out in subset:
+        smaller = tuple(other for other in subset if other != left_out)
+        term = term - beta * kl_by_hand(mean, variance, *posteriors[smaller])
+    if subset != pattern:
+        term = term - beta * kl_by_hand(mean, variance, torch.zeros_like(mean), torch.ones_like(variance))
+    return term
+
+
+def unimodal_term_by_hand(
+    model: PoEFamilyVAE,
+    posteriors: dict[tuple[str, ...], tuple[Tensor, Tensor]],
+    data: dict[str, Tensor],
+    name: str,
+    noise: Tensor,
+    beta: float,
+) -> Tensor:
+    """L_i per sample: λ_i log p(x_i | z), z = μ_i + σ_i ε, − β KL(q_i ‖ N(0, I))."""
+    mean, variance = posteriors[(name,)]
+    z = mean + variance.sqrt() * noise
+    log_likelihood = gaussian_log_density(data[name], model.decoders[name](z))
+    prior_kl = kl_by_hand(mean, variance, torch.zeros_like(mean), torch.ones_like(variance))
+    return model.reconstruction_weights[name] * log_likelihood - beta * prior_kl
+
+
+def reference_loss(
+    model: PoEFamilyVAE,
+    posteriors: dict[tuple[str, ...], tuple[Tensor, Tensor]],
+    data: dict[str, Tensor],
+    mask: dict[str, Tensor],
+    beta: float,
+    unimodal_terms_when_paired: bool,
+) -> Tensor:
+    """The objective summed sample by sample (see mmcore/models/poe_family.py), divided by the batch size."""
+    names = model.modality_names
+    batch = mask[names[0]].shape[0]
+    noise = fixed_noise((batch, LATENT), data[names[0]])
+    total = torch.zeros((), dtype=noise.dtype)
+    for b in range(batch):
+        pattern = tuple(name for name in names if bool(mask[name][b]))
+        if len(pattern) >= 2:
+            for size in range(2, len(pattern) + 1):
+                for subset in combinations(pattern, size):
+                    total = total + multimodal_term_by_hand(model, posteriors, data, subset, pattern, noise, beta)[b]
+        if len(pattern) == 1 or unimodal_terms_when_paired:
+            for name in pattern:
+                total = total + unimodal_term_by_hand(model, posteriors, data, name, noise, beta)[b]
+    return -total / batch
+
+
+def mixed_two_modality_batch(batch: int = 7) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Samples 0-2 paired, 3-4 only m0, 5 only m1, 6 nothing; NaN placeholders where a modality is missing."""
+    data = {name: x.double() for name, x in correlated_batch(batch, input_dim=INPUT, seed=3).items()}
+    mask = {
+        "m0": torch.tensor([True, True, True, True, True, False, False]),
+        "m1": torch.tensor([True, True, True, False, False, True, False]),
+    }
+    for name in data:
+        data[name][~mask[name]] = float("nan")
+    return data, mask
+
+
+def build(name: str, n_modalities: int = 2, weights: tuple[float, ...] | None = None, **options) -> PoEFamilyVAE:
+    modalities = tiny_modalities(n_modalities, input_dim=INPUT, latent_dim=LATENT, hidden=HIDDEN, seed=7)
+    for modality, weight in zip(modalities, weights or (), strict=False):
+        modality.reconstruction_weight = weight
+    torch.manual_seed(11)
+    return build_model(name, modalities, LATENT, **options)
+
+
+# ---------------------------------------------------------------------- registry and options
+def test_registry_names_pair_the_architecture_with_each_objective() -> None:
+    assert type(build("svae")) is SVAE and build("svae").objective == "svae"
+    assert type(build("svae-star")) is SVAEStar and build("svae-star").objective == "vaevae"
+    assert build("svae", objective="vaevae").objective == "vaevae"
+    with pytest.raises(ValueError, match="unknown objective"):
+        build("svae", objective="elbo")
+
+
+def test_own_expert_reuses_the_users_encoder_and_replacements_are_fresh() -> None:
+    modalities = tiny_modalities(2, input_dim=INPUT, latent_dim=LATENT, hidden=HIDDEN)
+    model = SVAE(modalities, LATENT)
+    assert model.experts["m0"]["m0"].body is modalities[0].encoder
+    replacement = model.experts["m0"]["m1"].body
+    assert replacement is not modalities[0].encoder
+    assert not torch.equal(replacement[0].layers[0].weight, modalities[0].encoder[0].layers[0].weight)
+
+
+# ---------------------------------------------------------------------- the loss against the formulas
+@pytest.mark.parametrize("name", ["svae", "svae-star"])
+def test_two_modality_loss_equals_the_seed_formulas(name: str) -> None:
+    """SVAE: paired L + L1 + L2, unpaired L_i (eqs. 19-22); SVAE*: paired L only. β and λ weights included."""
+    model = build(name, weights=(1.0, 2.0)).double()
+    model.noise = fixed_noise
+    data, mask = mixed_two_modality_batch()
+    beta = 0.7
+    output = model.loss(data, mask, beta=beta)
+
+    clean = {key: torch.nan_to_num(value, nan=0.0) for key, value in data.items()}
+    eps = fixed_noise((7, LATENT), clean["m0"])
+    e00, v00 = expert_by_hand(model, "m0", "m0", clean["m0"])
+    e01, v01 = expert_by_hand(model, "m0", "m1", clean["m0"])  # the seed's q*_2(z | x1)
+    e11, v11 = expert_by_hand(model, "m1", "m1", clean["m1"])
+    e10, v10 = expert_by_hand(model, "m1", "m0", clean["m1"])  # the seed's q*_1(z | x2)
+    joint = product_by_hand([e00, e11], [v00, v11], [1.0, 1.0])
+    only0 = product_by_hand([e00, e01], [v00, v01], [1.0, 1.0])
+    only1 = product_by_hand([e11, e10], [v11, v10], [1.0, 1.0])
+    standard = (torch.zeros_like(e00), torch.ones_like(v00))
+
+    def draw(posterior):
+        return posterior[0] + posterior[1].sqrt() * eps
+
+    def log_p(modality, z):
+        return gaussian_log_density(clean[modality], model.decoders[modality](z))
+
+    z_joint, z0, z1 = draw(joint), draw(only0), draw(only1)
+    paired_l = (
+        log_p("m0", z_joint)
+        + 2.0 * log_p("m1", z_joint)
+        - beta * kl_by_hand(*joint, *only0)
+        - beta * kl_by_hand(*joint, *only1)
+    )
+    unimodal_l1 = log_p("m0", z0) - beta * kl_by_hand(*only0, *standard)
+    unimodal_l2 = 2.0 * log_p("m1", z1) - beta * kl_by_hand(*only1, *standard)
+
+    paired, just0, just1 = slice(0, 3), slice(3, 5), slice(5, 6)
+    objective = paired_l[paired].sum() + unimodal_l1[just0].sum() + unimodal_l2[just1].sum()
+    if name == "svae":
+        objective = objective + unimodal_l1[paired].sum() + unimodal_l2[paired].sum()
+    expected = -objective / 7
+    torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+
+    expected_nll0 = -(log_p("m0", z_joint)[paired].sum() + log_p("m0", z0)[just0].sum())
+    if name == "svae":
+        expected_nll0 = expected_nll0 - log_p("m0", z0)[paired].sum()
+    torch.testing.assert_close(output.terms["nll/m0"], expected_nll0 / 7, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        output.terms["kl/q(m0,m1)||q(m0)"], kl_by_hand(*joint, *only0)[paired].sum() / 7, rtol=1e-10, atol=1e-10
+    )
+    # The terms are unweighted parts of the loss.
+    weighted = output.terms["nll/m0"] + 2.0 * output.terms["nll/m1"]
+    kls = sum(value for key, value in output.terms.items() if key.startswith("kl/"))
+    torch.testing.assert_close(output.loss, weighted + beta * kls, rtol=1e-10, atol=1e-10)
+
+
+def test_subset_posterior_of_three_modalities_uses_geometric_mean_of_replacements() -> None:
+    model = build("svae", n_modalities=3).double()
+    data = {name: x.double() for name, x in correlated_batch(5, n_modalities=3, input_dim=INPUT).items()}
+    e = {(r, s): expert_by_hand(model, r, s, data[r]) for r in model.modality_names for s in model.modality_names}
+    # q(z | x0, x1) ∝ q_0^0 q_1^1 (q_0^2 q_1^2)^{1/2}
+    mean, variance = product_by_hand(
+        [e["m0", "m0"][0], e["m1", "m1"][0], e["m0", "m2"][0], e["m1", "m2"][0]],
+        [e["m0", "m0"][1], e["m1", "m1"][1], e["m0", "m2"][1], e["m1", "m2"][1]],
+        [1.0, 1.0, 0.5, 0.5],
+    )
+    posterior = model.subset_posterior(data, ("m1", "m0"))  # any order of the names
+    torch.testing.assert_close(posterior.mean, mean)
+    torch.testing.assert_close(posterior.variance, variance)
+    # q(z | x2) ∝ q_2^0 q_2^1 q_2^2: one modality fills every slot.
+    mean, variance = product_by_hand(
+        [e["m2", s][0] for s in model.modality_names], [e["m2", s][1] for s in model.modality_names], [1.0] * 3
+    )
+    posterior = model.subset_posterior(data, ("m2",))
+    torch.testing.assert_close(posterior.mean, mean)
+    torch.testing.assert_close(posterior.variance, variance)
+
+
+@pytest.mark.parametrize(("name", "unimodal_terms_when_paired"), [("svae", True), ("svae-star", False)])
+def test_three_modality_loss_sums_the_terms_of_every_present_subset(
+    name: str, unimodal_terms_when_paired: bool
+) -> None:
+    model = build(name, n_modalities=3, weights=(1.0, 0.5, 3.0)).double()
+    model.noise = fixed_noise
+    data = {key: x.double() for key, x in correlated_batch(8, n_modalities=3, input_dim=INPUT, seed=5).items()}
+    rows = [(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)]
+    mask = {f"m{k}": torch.tensor([bool(row[k]) for row in rows]) for k in range(3)}
+    clean = {key: torch.where(mask[key].unsqueeze(-1), x, torch.zeros_like(x)) for key, x in data.items()}
+    every_subset = [s for size in (1, 2, 3) for s in combinations(model.modality_names, size)]
+    posteriors = {subset: subset_posterior_by_hand(model, clean, subset) for subset in every_subset}
+    expected = reference_loss(model, posteriors, clean, mask, 1.3, unimodal_terms_when_paired)
+    torch.testing.assert_close(model.loss(data, mask, beta=1.3).loss, expected, rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------- gradients
+def _gradient_norm(module: torch.nn.Module) -> float:
+    return sum(0.0 if p.grad is None else float(p.grad.abs().sum()) for p in module.parameters())
+
+
+@pytest.mark.parametrize("name", ["svae", "svae-star"])
+@pytest.mark.parametrize("how", ["absent key", "masked out"])
+def test_mixed_presence_is_finite_and_a_missing_modality_gets_no_gradient(name: str, how: str) -> None:
+    model = build(name, n_modalities=3)
+    data = correlated_batch(6, n_modalities=3, input_dim=INPUT)
+    mask = {
+        "m0": torch.tensor([True, True, True, False, True, False]),
+        "m1": torch.tensor([True, True, False, True, False, True]),
+    }
+    for modality in ("m0", "m1"):  # NaN placeholders must not reach the loss or a gradient
+        data[modality][~mask[modality]] = float("nan")
+    if how == "absent key":
+        del data["m2"]
+    else:
+        data["m2"] = torch.full_like(data["m2"], float("nan"))
+        mask["m2"] = torch.zeros(6, dtype=torch.bool)
+    output = model.loss(data, mask)
+    assert torch.isfinite(output.loss)
+    output.loss.backward()
+    for slot in model.modality_names:
+        assert _gradient_norm(model.experts["m2"][slot]) == 0.0
+    assert _gradient_norm(model.decoders["m2"]) == 0.0
+    for reader in ("m0", "m1"):
+        for slot in model.modality_names:  # replacement experts for the missing slot m2 are used by q(z | x_S)
+            grads = [p.grad for p in model.experts[reader][slot].parameters()]
+            assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert _gradient_norm(model.experts["m0"]["m2"]) > 0.0
+
+
+def test_unpaired_samples_alone_train_every_expert_including_replacements() -> None:
+    """The seed's key feature of SVAE: no paired sample needed for any expert to learn."""
+    model = build("svae")
+    data = correlated_batch(6, input_dim=INPUT)
+    mask = {"m0": torch.tensor([True] * 3 + [False] * 3), "m1": torch.tensor([False] * 3 + [True] * 3)}
+    model.loss(data, mask).loss.backward()
+    for reader in ("m0", "m1"):
+        for slot in ("m0", "m1"):
+            assert _gradient_norm(model.experts[reader][slot]) > 0.0, (reader, slot)
+
+
+def test_parameter_count_is_n_squared_experts() -> None:
+    """Seed: k·n² encoder parameters; exactly n² · (body + head) for identical modality networks."""
+    body = INPUT * HIDDEN + HIDDEN  # one Linear(6 -> 8) feature network
+    head = HIDDEN * 2 * LATENT + 2 * LATENT  # Linear(8 -> 2·latent)
+    for n in (2, 3, 4):
+        model = build("svae", n_modalities=n)
+        decoders = sum(p.numel() for p in model.decoders.parameters()) + sum(
+            p.numel() for p in model.likelihoods.parameters()
+        )
+        encoder_parameters = sum(p.numel() for p in model.parameters()) - decoders
+        assert encoder_parameters == n**2 * (body + head)
+        assert encoder_parameters == sum(p.numel() for p in model.experts.parameters())
+
+
+def test_each_expert_and_decoder_runs_once_per_step() -> None:
+    """Efficiency: every subset posterior shares the expert passes, and each decoder sees one stack of latents."""
+    model = build("svae", n_modalities=3)
+    data = correlated_batch(6, n_modalities=3, input_dim=INPUT)
+    mask = {name: torch.tensor([True, True, False, True, True, True]) for name in data}
+    mask["m2"] = torch.tensor([True, False, True, False, True, False])
+    calls: dict[str, int] = {}
+    networks = {f"q_{r}^{s}": model.experts[r][s] for r in model.modality_names for s in model.modality_names}
+    networks |= {f"decoder {name}": model.decoders[name] for name in model.modality_names}
+    for label, network in networks.items():
+        network.register_forward_hook(
+            lambda module, inputs, output, label=label: calls.update({label: calls.get(label, 0) + 1})
+        )
+    model.loss(data, mask)
+    assert calls == {label: 1 for label in networks}
+
+
+# ---------------------------------------------------------------------- training and inference
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest on one thread, and the test machine's cores are shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize(("name", "terms_per_paired_sample"), [("svae", 4), ("svae-star", 2)])
+def test_training_lowers_the_loss(name: str, terms_per_paired_sample: int, one_thread: None) -> None:
+    """The learnable part of the loss (above the unit Gaussian's constant 0.5·log 2π per dimension and term) halves."""
+    torch.manual_seed(0)
+    model = build(name)
+    data = correlated_batch(64, input_dim=INPUT, seed=1)
+    mask = {"m0": torch.arange(64) % 4 != 3, "m1": torch.arange(64) % 4 != 2}  # half paired, a quarter each alone
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(250):
+        optimizer.zero_grad()
+        loss = model.loss(data, mask).loss
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    reconstruction_terms_per_sample = (terms_per_paired_sample + 1) / 2
+    constant = reconstruction_terms_per_sample * INPUT * 0.5 * math.log(2.0 * math.pi)
+    first, last = sum(losses[:5]) / 5 - constant, sum(losses[-10:]) / 10 - constant
+    assert last < 0.5 * first, (first, last)
+
+
+def test_posterior_takes_each_samples_own_modalities() -> None:
+    model = build("svae", n_modalities=3)
+    data = correlated_batch(5, n_modalities=3, input_dim=INPUT)
+    mask = {
+        "m0": torch.tensor([True, True, False, False, True]),
+        "m1": torch.tensor([True, False, True, False, True]),
+        "m2": torch.tensor([True, False, False, False, False]),
+    }
+    posterior = model.posterior(data, mask)
+    assert posterior.mean.shape == (5, LATENT)
+    for row, subset in [(0, ("m0", "m1", "m2")), (1, ("m0",)), (2, ("m1",)), (4, ("m0", "m1"))]:
+        expected = model.subset_posterior(data, subset)
+        torch.testing.assert_close(posterior.mean[row], expected.mean[row])
+        torch.testing.assert_close(posterior.logvar[row], expected.logvar[row])
+    torch.testing.assert_close(posterior.mean[3], torch.zeros(LATENT))  # nothing observed: the prior
+    torch.testing.assert_close(posterior.logvar[3], torch.zeros(LATENT))
+
+
+@pytest.mark.parametrize("name", ["svae", "svae-star"])
+def test_inference_methods_have_the_right_shapes(name: str) -> None:
+    model = build(name, n_modalities=3)
+    data = correlated_batch(4, n_modalities=3, input_dim=INPUT)
+    assert model.posterior(data).mean.shape == (4, LATENT)
+    crossed = model.cross_generate(data, ["m0"])
+    assert set(crossed) == {"m1", "m2"} and crossed["m1"].shape == (4, INPUT)
+    assert {key: value.shape for key, value in model.generate(3).items()} == {f"m{k}": (3, INPUT) for k in range(3)}
+    reconstructed = model.reconstruct({"m1": data["m1"]})
+    assert {key: value.shape for key, value in reconstructed.items()} == {f"m{k}": (4, INPUT) for k in range(3)}

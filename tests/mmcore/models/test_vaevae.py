@@ -1,0 +1,309 @@
+"""Tests of mmcore/models/vaevae.py: VAEVAE (b), VAEVAE (a) and VAEVAE*.
+
+Losses are checked against the formulas written out by hand; the reference formulas of the SVAE/VAEVAE
+family (Gaussian products, KLs, the per-sample objective) are shared with test_svae.py.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import pytest
+import torch
+from helpers import correlated_batch, tiny_modalities
+from test_svae import (
+    HIDDEN,
+    INPUT,
+    LATENT,
+    build,
+    fixed_noise,
+    gaussian_log_density,
+    kl_by_hand,
+    mixed_two_modality_batch,
+    product_by_hand,
+    reference_loss,
+)
+from torch import Tensor
+
+from mmcore.models.poe_family import PoEFamilyVAE
+from mmcore.models.vaevae import VAEVAE, VAEVAEProduct, VAEVAEStar
+
+
+# ---------------------------------------------------------------------- the networks, recomputed by hand
+def unimodal_by_hand(model: PoEFamilyVAE, name: str, x: Tensor) -> tuple[Tensor, Tensor]:
+    """q_i(z | x_i): the expert's body, then its linear head split into mean and (clamped) log-variance."""
+    expert = model.unimodal[name]
+    mean, logvar = expert.head.linear(expert.body(x)).chunk(2, dim=-1)
+    return mean, torch.exp(logvar.clamp(-12.0, 8.0))
+
+
+def subset_network_by_hand(model: VAEVAE, data: dict[str, Tensor], subset: tuple[str, ...]) -> tuple[Tensor, Tensor]:
+    """q_S(z | x_S): each member's own body, features concatenated in model order, one linear head."""
+    network = model.subset_encoders["+".join(subset)]
+    features = torch.cat([network.bodies[name](data[name]) for name in subset], dim=-1)
+    mean, logvar = network.head.linear(features).chunk(2, dim=-1)
+    return mean, torch.exp(logvar.clamp(-12.0, 8.0))
+
+
+def posteriors_by_hand(model: PoEFamilyVAE, data: dict[str, Tensor]) -> dict[tuple[str, ...], tuple[Tensor, Tensor]]:
+    """q(z | x_S) of every non-empty subset: a subset network (VAEVAE b) or a product of unimodal experts (a)."""
+    names = model.modality_names
+    single = {name: unimodal_by_hand(model, name, data[name]) for name in names}
+    posteriors = {}
+    for subset in (s for size in range(1, len(names) + 1) for s in combinations(names, size)):
+        if len(subset) == 1:
+            posteriors[subset] = single[subset[0]]
+        elif isinstance(model, VAEVAE):
+            posteriors[subset] = subset_network_by_hand(model, data, subset)
+        else:
+            experts = [single[name] for name in subset]
+            posteriors[subset] = product_by_hand([e[0] for e in experts], [e[1] for e in experts], [1.0] * len(subset))
+    return posteriors
+
+
+def _gradients(module: torch.nn.Module) -> list[Tensor | None]:
+    return [parameter.grad for parameter in module.parameters()]
+
+
+def _gradient_norm(module: torch.nn.Module) -> float:
+    return sum(0.0 if grad is None else float(grad.abs().sum()) for grad in _gradients(module))
+
+
+# ---------------------------------------------------------------------- registry and construction
+def test_registry_names_give_each_architecture_and_objective() -> None:
+    b, a, star = build("vaevae"), build("vaevae-a"), build("vaevae-star")
+    assert type(b) is VAEVAE and b.objective == "vaevae"
+    assert type(a) is VAEVAEProduct and a.objective == "vaevae"
+    assert type(star) is VAEVAEStar and star.objective == "svae"
+    assert set(b.subset_encoders) == {"m0+m1"} and not hasattr(a, "subset_encoders")
+    with pytest.raises(ValueError, match="unknown objective"):
+        build("vaevae", objective="iwae")
+
+
+def test_unimodal_experts_reuse_the_users_encoders_and_subset_networks_are_fresh() -> None:
+    modalities = tiny_modalities(2, input_dim=INPUT, latent_dim=LATENT, hidden=HIDDEN)
+    model = VAEVAE(modalities, LATENT)
+    assert model.unimodal["m0"].body is modalities[0].encoder
+    joint_body = model.subset_encoders["m0+m1"].bodies["m0"]
+    assert joint_body is not modalities[0].encoder
+    assert not torch.equal(joint_body[0].layers[0].weight, modalities[0].encoder[0].layers[0].weight)
+
+
+# ---------------------------------------------------------------------- the loss against the formulas
+@pytest.mark.parametrize("name", ["vaevae", "vaevae-star", "vaevae-a"])
+def test_two_modality_loss_equals_the_formulas(name: str) -> None:
+    """VAEVAE: paired L(x1, x2), unpaired L_i; VAEVAE*: paired L + L1 + L2. β and λ weights included."""
+    model = build(name, weights=(1.5, 1.0)).double()
+    model.noise = fixed_noise
+    data, mask = mixed_two_modality_batch()  # 0-2 paired, 3-4 only m0, 5 only m1, 6 nothing; NaN placeholders
+    beta = 0.4
+    output = model.loss(data, mask, beta=beta)
+
+    clean = {key: torch.nan_to_num(value, nan=0.0) for key, value in data.items()}
+    eps = fixed_noise((7, LATENT), clean["m0"])
+    q0 = unimodal_by_hand(model, "m0", clean["m0"])
+    q1 = unimodal_by_hand(model, "m1", clean["m1"])
+    if name == "vaevae-a":
+        joint = product_by_hand([q0[0], q1[0]], [q0[1], q1[1]], [1.0, 1.0])
+    else:
+        joint = subset_network_by_hand(model, clean, ("m0", "m1"))
+    standard = (torch.zeros_like(q0[0]), torch.ones_like(q0[1]))
+
+    def log_p(modality: str, posterior: tuple[Tensor, Tensor]) -> Tensor:
+        z = posterior[0] + posterior[1].sqrt() * eps
+        return gaussian_log_density(clean[modality], model.decoders[modality](z))
+
+    paired_l = (
+        1.5 * log_p("m0", joint) + log_p("m1", joint) - beta * kl_by_hand(*joint, *q0) - beta * kl_by_hand(*joint, *q1)
+    )
+    l1 = 1.5 * log_p("m0", q0) - beta * kl_by_hand(*q0, *standard)
+    l2 = log_p("m1", q1) - beta * kl_by_hand(*q1, *standard)
+    paired, just0, just1 = slice(0, 3), slice(3, 5), slice(5, 6)
+    objective = paired_l[paired].sum() + l1[just0].sum() + l2[just1].sum()
+    if name == "vaevae-star":
+        objective = objective + l1[paired].sum() + l2[paired].sum()
+    torch.testing.assert_close(output.loss, -objective / 7, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(
+        output.terms["kl/q(m0,m1)||q(m1)"], kl_by_hand(*joint, *q1)[paired].sum() / 7, rtol=1e-10, atol=1e-10
+    )
+    weighted = 1.5 * output.terms["nll/m0"] + output.terms["nll/m1"]
+    kls = sum(value for key, value in output.terms.items() if key.startswith("kl/"))
+    torch.testing.assert_close(output.loss, weighted + beta * kls, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("name", "unimodal_terms_when_paired"), [("vaevae", False), ("vaevae-star", True), ("vaevae-a", False)]
+)
+def test_three_modality_loss_sums_the_terms_of_every_present_subset(
+    name: str, unimodal_terms_when_paired: bool
+) -> None:
+    model = build(name, n_modalities=3, weights=(2.0, 1.0, 0.5)).double()
+    model.noise = fixed_noise
+    data = {key: x.double() for key, x in correlated_batch(8, n_modalities=3, input_dim=INPUT, seed=9).items()}
+    rows = [(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 1)]
+    mask = {f"m{k}": torch.tensor([bool(row[k]) for row in rows]) for k in range(3)}
+    clean = {key: torch.where(mask[key].unsqueeze(-1), x, torch.zeros_like(x)) for key, x in data.items()}
+    expected = reference_loss(model, posteriors_by_hand(model, clean), clean, mask, 0.8, unimodal_terms_when_paired)
+    torch.testing.assert_close(model.loss(data, mask, beta=0.8).loss, expected, rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------- gradient routing
+def test_joint_network_gets_no_gradient_from_unpaired_samples() -> None:
+    model = build("vaevae")
+    data = correlated_batch(6, input_dim=INPUT)
+    mask = {"m0": torch.tensor([True] * 3 + [False] * 3), "m1": torch.tensor([False] * 3 + [True] * 3)}
+    model.loss(data, mask).loss.backward()
+    assert all(grad is None or not grad.any() for grad in _gradients(model.subset_encoders["m0+m1"]))
+    assert _gradient_norm(model.unimodal["m0"]) > 0.0 and _gradient_norm(model.unimodal["m1"]) > 0.0
+
+
+def test_unpaired_samples_do_not_change_the_joint_networks_gradient() -> None:
+    """Mixed batch of B samples vs its P paired samples alone: B · grad(mixed) = P · grad(paired), as loss = Σ/B."""
+    model = build("vaevae").double()
+    model.noise = lambda shape, like: torch.full(shape, 0.3, dtype=like.dtype)  # the same ε for every sample
+    data = {key: x.double() for key, x in correlated_batch(10, input_dim=INPUT, seed=4).items()}
+    mask = {
+        "m0": torch.tensor([True, True, True, True, False, True, False, True, True, False]),
+        "m1": torch.tensor([True, False, True, True, True, False, True, True, False, False]),
+    }
+    paired = mask["m0"] & mask["m1"]
+    joint = model.subset_encoders["m0+m1"]
+
+    model.zero_grad()
+    model.loss(data, mask).loss.backward()
+    mixed = [10 * p.grad.clone() for p in joint.parameters()]
+    model.zero_grad()
+    model.loss({key: x[paired] for key, x in data.items()}).loss.backward()
+    alone = [int(paired.sum()) * p.grad.clone() for p in joint.parameters()]
+    assert any(grad.abs().sum() > 0 for grad in alone)
+    for from_mixed, from_paired in zip(mixed, alone, strict=True):
+        torch.testing.assert_close(from_mixed, from_paired, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["vaevae", "vaevae-a", "vaevae-star"])
+@pytest.mark.parametrize("how", ["absent key", "masked out"])
+def test_mixed_presence_is_finite_and_a_missing_modality_gets_no_gradient(name: str, how: str) -> None:
+    model = build(name, n_modalities=3)
+    data = correlated_batch(6, n_modalities=3, input_dim=INPUT)
+    mask = {
+        "m0": torch.tensor([True, True, True, False, True, False]),
+        "m1": torch.tensor([True, True, False, True, False, True]),
+    }
+    for modality in ("m0", "m1"):  # NaN placeholders must not reach the loss or a gradient
+        data[modality][~mask[modality]] = float("nan")
+    if how == "absent key":
+        del data["m2"]
+    else:
+        data["m2"] = torch.full_like(data["m2"], float("nan"))
+        mask["m2"] = torch.zeros(6, dtype=torch.bool)
+    output = model.loss(data, mask)
+    assert torch.isfinite(output.loss)
+    output.loss.backward()
+    reading_m2 = [model.unimodal["m2"], model.decoders["m2"]]
+    if name != "vaevae-a":
+        reading_m2 += [network for key, network in model.subset_encoders.items() if "m2" in key.split("+")]
+    for network in reading_m2:
+        assert _gradient_norm(network) == 0.0
+    for network in [model.unimodal["m0"], model.unimodal["m1"], model.decoders["m0"]]:
+        assert all(grad is not None and torch.isfinite(grad).all() for grad in _gradients(network))
+        assert _gradient_norm(network) > 0.0
+    if name != "vaevae-a":
+        assert _gradient_norm(model.subset_encoders["m0+m1"]) > 0.0
+
+
+def test_parameter_count_is_a_network_per_subset() -> None:
+    """Seed: k·n·2ⁿ⁻¹ encoder parameters. Exactly: a subset S has |S| bodies and a head on |S|·f features, so
+    Σ_S (|S|·body + 2L·|S|·f + 2L) = n·2ⁿ⁻¹·(body + 2L·f) + (2ⁿ − 1)·2L, with L the latent size, f the features."""
+    body = INPUT * HIDDEN + HIDDEN  # one Linear(6 -> 8) feature network, f = HIDDEN features
+    for n in (2, 3, 4):
+        model = build("vaevae", n_modalities=n)
+        decoders = sum(p.numel() for p in model.decoders.parameters()) + sum(
+            p.numel() for p in model.likelihoods.parameters()
+        )
+        encoder_parameters = sum(p.numel() for p in model.parameters()) - decoders
+        k = body + 2 * LATENT * HIDDEN
+        assert encoder_parameters == k * n * 2 ** (n - 1) + (2**n - 1) * 2 * LATENT
+        assert model.subset_encoders.__len__() + len(model.unimodal) == 2**n - 1
+        # VAEVAE (a) keeps only the n unimodal experts.
+        assert sum(p.numel() for p in build("vaevae-a", n_modalities=n).unimodal.parameters()) == n * (
+            body + 2 * LATENT * HIDDEN + 2 * LATENT
+        )
+
+
+def test_each_network_runs_once_per_step() -> None:
+    model = build("vaevae", n_modalities=3)
+    data = correlated_batch(6, n_modalities=3, input_dim=INPUT)
+    mask = {name: torch.tensor([True, True, False, True, True, True]) for name in data}
+    mask["m2"] = torch.tensor([True, False, True, False, True, False])
+    calls: dict[str, int] = {}
+    networks = {f"q_{name}": model.unimodal[name] for name in model.modality_names}
+    networks |= {f"q_{key}": network for key, network in model.subset_encoders.items()}
+    networks |= {f"decoder {name}": model.decoders[name] for name in model.modality_names}
+    for label, network in networks.items():
+        network.register_forward_hook(
+            lambda module, inputs, output, label=label: calls.update({label: calls.get(label, 0) + 1})
+        )
+    model.loss(data, mask)
+    assert calls == {label: 1 for label in networks}
+
+
+# ---------------------------------------------------------------------- training and inference
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest on one thread, and the test machine's cores are shared."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize(("name", "terms_per_paired_sample"), [("vaevae", 2), ("vaevae-a", 2), ("vaevae-star", 4)])
+def test_training_lowers_the_loss(name: str, terms_per_paired_sample: int, one_thread: None) -> None:
+    """The learnable part of the loss (above the unit Gaussian's constant 0.5·log 2π per dimension and term) halves."""
+    torch.manual_seed(0)
+    model = build(name)
+    data = correlated_batch(64, input_dim=INPUT, seed=1)
+    mask = {"m0": torch.arange(64) % 4 != 3, "m1": torch.arange(64) % 4 != 2}  # half paired, a quarter each alone
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(250):
+        optimizer.zero_grad()
+        loss = model.loss(data, mask).loss
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    constant = (terms_per_paired_sample + 1) / 2 * INPUT * 0.5 * math.log(2.0 * math.pi)
+    first, last = sum(losses[:5]) / 5 - constant, sum(losses[-10:]) / 10 - constant
+    assert last < 0.5 * first, (first, last)
+
+
+@pytest.mark.parametrize("name", ["vaevae", "vaevae-a"])
+def test_posterior_takes_each_samples_own_modalities(name: str) -> None:
+    model = build(name, n_modalities=3)
+    data = correlated_batch(5, n_modalities=3, input_dim=INPUT)
+    mask = {
+        "m0": torch.tensor([True, True, False, False, True]),
+        "m1": torch.tensor([True, False, True, False, True]),
+        "m2": torch.tensor([True, False, False, False, False]),
+    }
+    posterior = model.posterior(data, mask)
+    with torch.no_grad():
+        by_hand = posteriors_by_hand(model, data)
+    for row, subset in [(0, ("m0", "m1", "m2")), (1, ("m0",)), (2, ("m1",)), (4, ("m0", "m1"))]:
+        torch.testing.assert_close(posterior.mean[row], by_hand[subset][0][row])
+        torch.testing.assert_close(posterior.variance[row], by_hand[subset][1][row])
+    torch.testing.assert_close(posterior.mean[3], torch.zeros(LATENT))  # nothing observed: the prior
+    torch.testing.assert_close(posterior.logvar[3], torch.zeros(LATENT))
+
+
+@pytest.mark.parametrize("name", ["vaevae", "vaevae-a", "vaevae-star"])
+def test_inference_methods_have_the_right_shapes(name: str) -> None:
+    model = build(name, n_modalities=3)
+    data = correlated_batch(4, n_modalities=3, input_dim=INPUT)
+    assert model.posterior(data).mean.shape == (4, LATENT)
+    crossed = model.cross_generate(data, ["m0", "m2"])
+    assert set(crossed) == {"m1"} and crossed["m1"].shape == (4, INPUT)
+    assert {key: value.shape for key, value in model.generate(3).items()} == {f"m{k}": (3, INPUT) for k in range(3)}
+    reconstructed = model.reconstruct({"m1": data["m1"]})
+    assert {key: value.shape for key, value in reconstructed.items()} == {f"m{k}": (4, INPUT) for k in range(3)}
