@@ -1,0 +1,194 @@
+"""The ``mmcore`` command: list the fusion models, train one on a named benchmark.
+
+Only argument parsing and printing live here; every step is a library call a notebook user could make
+(:func:`mmcore.benchmarks_setup.get_benchmark`, :func:`mmcore.build_model`, :class:`mmcore.training.Trainer`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import torch
+
+from mmcore.benchmarks_setup import BENCHMARKS, NETWORKS, get_benchmark
+from mmcore.data.dataset import MultimodalDataset
+from mmcore.data.loader import DeviceLoader, MultimodalLoader
+from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, DataDirectoryError, ManifestError, resolve_data_dir
+from mmcore.data.mnist import MnistFormatError
+from mmcore.models import UnpairedDataError, available_models, build_model
+from mmcore.training import Trainer, TrainerConfig, apply_supervision, validation_loss
+from mmcore.training.checkpoint import CheckpointError, atomic_write_json, save_weights
+from mmcore.training.config import VALIDATION_MODES
+
+RUN_CONFIG_FILE = "run_config.json"
+MODEL_FILE = "model.safetensors"
+TEST_METRICS_FILE = "test_metrics.json"
+
+
+@click.group()
+def main() -> None:
+    """mmcore: multimodal variational autoencoders on a common engine."""
+
+
+@main.command("models")
+def models_command() -> None:
+    """List every registered fusion model with a one-line description."""
+    models = available_models()
+    if not models:
+        raise click.ClickException("no fusion models are registered")
+    width = max(len(name) for name in models)
+    for name, description in models.items():
+        click.echo(f"{name:<{width}}  {description}")
+
+
+def _parse_hidden_dims(_context: click.Context, _parameter: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated sizes such as 400 or 512,256, got {value!r}") from None
+    if not dims or any(size <= 0 for size in dims):
+        raise click.BadParameter(f"layer sizes must be positive integers, got {value!r}")
+    return dims
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
+
+
+@main.command("train")
+@click.option("--benchmark", type=click.Choice(sorted(BENCHMARKS)), required=True, help="Benchmark to train on.")
+@click.option("--model", "model_name", required=True, help="Fusion model name (see `mmcore models`).")
+@click.option("--supervision", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="Share of training samples that keep every modality; the rest keep one.")
+@click.option("--epochs", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--latent-dim", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--beta", type=click.FloatRange(min=0.0), default=1.0, show_default=True, help="Weight of KL terms.")
+@click.option("--beta-warmup-epochs", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="Epochs over which beta rises linearly from 0.")
+@click.option("--network", type=click.Choice(NETWORKS), default="mlp", show_default=True)
+@click.option("--hidden-dims", default="400", show_default=True, callback=_parse_hidden_dims,
+              help="Hidden layer sizes of the encoders (decoders mirror them), comma-separated.")
+@click.option("--validation-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Training images held out for validation.")
+@click.option("--train-size", type=click.IntRange(min=1), default=None, help="Use only this many training images.")
+@click.option("--validation-metric", default="loss", show_default=True,
+              help="Validation metric that picks the best epoch.")
+@click.option("--validation-mode", type=click.Choice(VALIDATION_MODES), default="min", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:index].")
+@click.option("--num-threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch (default: torch's choice); 1 suits small networks.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar=DATA_DIR_VARIABLE,
+              show_envvar=True, help="Data root holding e.g. mnist/mnist.npz.")
+@click.option("--no-verify", is_flag=True, help="Skip the sha256 check of the data files against data_manifests/.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for checkpoints, logs, the run configuration and the final weights.")
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in OUTPUT_DIR/checkpoints.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def train_command(
+    benchmark: str,
+    model_name: str,
+    supervision: float,
+    epochs: int,
+    latent_dim: int,
+    batch_size: int,
+    learning_rate: float,
+    beta: float,
+    beta_warmup_epochs: float,
+    network: str,
+    hidden_dims: tuple[int, ...],
+    validation_size: int,
+    train_size: int | None,
+    validation_metric: str,
+    validation_mode: str,
+    seed: int,
+    device: str,
+    num_threads: int | None,
+    data_dir: Path | None,
+    no_verify: bool,
+    output_dir: Path,
+    resume: bool,
+    no_progress: bool,
+) -> None:
+    """Train a fusion model on a benchmark; print the best epoch and its metrics.
+
+    Example: mmcore train --benchmark mnist-split --model svae --supervision 0.1 --epochs 5 -o out/
+    """
+    if model_name not in available_models():
+        raise click.BadParameter(
+            f"unknown model {model_name!r}; available: {', '.join(available_models())}", param_hint="--model"
+        )
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    spec = get_benchmark(benchmark)
+    try:
+        root = resolve_data_dir(data_dir)
+        splits = spec.load(
+            root, validation_size=validation_size, seed=seed, verify=not no_verify, train_size=train_size
+        )
+    except (DataDirectoryError, ChecksumError, ManifestError, MnistFormatError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    train_data = apply_supervision(splits.train, supervision, seed)
+
+    torch.manual_seed(seed)  # the networks' initialisation
+    modalities = spec.modalities(latent_dim, network=network, hidden_dims=hidden_dims)
+    model = build_model(model_name, modalities, latent_dim)
+    config = TrainerConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        beta=beta,
+        beta_warmup_epochs=beta_warmup_epochs,
+        seed=seed,
+        device=device,
+        checkpoint_dir=str(output_dir / "checkpoints"),
+        log_dir=str(output_dir),
+        validation_metric=validation_metric,
+        validation_mode=validation_mode,
+        progress=not no_progress,
+    )
+    run_config = {
+        "benchmark": benchmark,
+        "model": model_name,
+        "latent_dim": latent_dim,
+        "supervision": supervision,
+        "network": network,
+        "hidden_dims": list(hidden_dims),
+        "validation_size": validation_size,
+        "train_size": len(train_data),
+        "paired_train_samples": int(torch.stack(list(train_data.mask.values())).all(0).sum()),
+        "data_verified": not no_verify,
+        "trainer": config.to_dict(),
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(output_dir / RUN_CONFIG_FILE, run_config)
+
+    trainer = Trainer(model, config)
+    try:
+        result = trainer.fit(train_data, splits.validation, resume=resume)
+    except (UnpairedDataError, CheckpointError, KeyError, FloatingPointError) as error:
+        raise click.ClickException(f"training {model_name} on {benchmark} failed: {error}") from None
+    save_weights(output_dir / MODEL_FILE, model.state_dict())
+
+    if result.best_epoch is None:
+        click.echo(f"no epoch trained (epochs={epochs}); weights written to {output_dir / MODEL_FILE}")
+        return
+    test_metrics = validation_loss(model.eval(), _test_batches(trainer, splits.test), beta=beta)
+    atomic_write_json(output_dir / TEST_METRICS_FILE, test_metrics)
+    click.echo(f"best epoch {result.best_epoch}/{epochs} by validation {validation_metric} ({validation_mode})")
+    click.echo(f"validation: {_format_metrics(result.best_metrics)}")
+    click.echo(f"test: {_format_metrics(test_metrics)}")
+    click.echo(f"written to {output_dir}: {MODEL_FILE}, {RUN_CONFIG_FILE}, training_log.csv, training_log.json, "
+               f"{TEST_METRICS_FILE}, checkpoints/")
+
+
+def _test_batches(trainer: Trainer, test_data: MultimodalDataset) -> DeviceLoader:
+    """The test set in batches on the trainer's device."""
+    return DeviceLoader(MultimodalLoader(test_data, trainer.config.batch_size), trainer.device)
+
+
+if __name__ == "__main__":
+    main()
