@@ -37,8 +37,8 @@ from mmcore.distributions import (
 )
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE, UnpairedDataError
-from mmcore.models.mvae import stack_experts, zero_missing
 from mmcore.models.registry import register
+from mmcore.models.subsets import stack_experts, zero_missing
 
 
 @register

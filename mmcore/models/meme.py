@@ -62,8 +62,8 @@ from torch import Tensor, nn
 from mmcore.distributions import DiagonalGaussian, MixtureOfExperts
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
-from mmcore.models.mvae import stack_experts, zero_missing
 from mmcore.models.registry import register
+from mmcore.models.subsets import stack_experts, zero_missing
 
 
 def infer_input_shape(encoder: nn.Module, name: str) -> tuple[int, ...]:

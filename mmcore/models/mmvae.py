@@ -53,8 +53,8 @@ from torch import Tensor, nn
 from mmcore.distributions import DiagonalGaussian, DiagonalLaplace, MixtureOfExperts, clamp_logvar
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
-from mmcore.models.mvae import stack_experts, zero_missing
 from mmcore.models.registry import register
+from mmcore.models.subsets import stack_experts, zero_missing
 
 ESTIMATORS = ("elbo", "iwae", "dreg")
 VARIANTS = ("stratified", "looser")

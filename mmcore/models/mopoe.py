@@ -34,7 +34,8 @@ from torch import Tensor, nn
 from mmcore.distributions import DiagonalGaussian, MixtureOfExperts, kl_standard_normal
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
-from mmcore.models.mvae import (
+from mmcore.models.registry import register
+from mmcore.models.subsets import (
     Subset,
     membership_matrix,
     nonempty_subsets,
@@ -43,7 +44,6 @@ from mmcore.models.mvae import (
     subset_products,
     zero_missing,
 )
-from mmcore.models.registry import register
 
 
 @register

@@ -22,15 +22,13 @@ so the parts are cited by their names in the paper.) Loss terms: ``nll/<m>`` sum
 log-likelihood over every ELBO that reconstructs it; ``kl/joint``, ``kl/<m>`` and ``kl/random_subsets``
 are the KLs of those ELBOs.
 
-The subset helpers below (:func:`stack_experts`, :func:`subset_products`, :func:`zero_missing`, ...) are
-shared with the other product-of-experts models: MoPoE-VAE's posterior is a mixture over the same subset
-products.
+The subset helpers (:mod:`mmcore.models.subsets`) are shared with the other product-of-experts models:
+MoPoE-VAE's posterior is a mixture over the same subset products.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from itertools import combinations
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -39,76 +37,15 @@ from mmcore.distributions import DiagonalGaussian, kl_standard_normal, product_o
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
 from mmcore.models.registry import register
-
-Subset = tuple[str, ...]
-
-
-def nonempty_subsets(names: Sequence[str], min_size: int = 1, max_size: int | None = None) -> list[Subset]:
-    """Subsets of ``names`` by increasing size, each in the order of ``names``.
-
-    >>> nonempty_subsets(["a", "b", "c"], min_size=2)
-    [('a', 'b'), ('a', 'c'), ('b', 'c'), ('a', 'b', 'c')]
-    """
-    max_size = len(names) if max_size is None else max_size
-    return [subset for size in range(min_size, max_size + 1) for subset in combinations(names, size)]
-
-
-def membership_matrix(subsets: Sequence[Subset], names: Sequence[str], device: torch.device | None = None) -> Tensor:
-    """Boolean ``(n_subsets, n_modalities)``: whether modality ``names[j]`` belongs to ``subsets[t]``."""
-    rows = [[name in subset for name in names] for subset in subsets]
-    return torch.tensor(rows, dtype=torch.bool, device=device).reshape(len(subsets), len(names))
-
-
-def zero_missing(x: Tensor, present: Tensor) -> Tensor:
-    """``x`` with the samples that lack the modality set to zero.
-
-    Why: ``torch.where`` after a network keeps a NaN placeholder out of the forward pass, but not out of
-    the backward pass (0 · NaN = NaN in the chain rule); cleaning the input first keeps both finite.
-    """
-    return torch.where(present.reshape(-1, *([1] * (x.dim() - 1))), x, torch.zeros_like(x))
-
-
-def stack_experts(
-    encoders: nn.ModuleDict, data: Data, present: Mapping[str, Tensor], names: Sequence[str]
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Every modality's Gaussian expert, encoded once per batch and stacked on a leading expert axis.
-
-    Returns ``means`` and ``logvars`` ``(n_modalities, batch, latent)`` and the presence ``(n_modalities, batch)``.
-    A modality absent from ``data`` is not encoded; its slot holds zeros and is marked absent.
-    """
-    encoded = {name: encoders[name](zero_missing(data[name], present[name])) for name in names if name in data}
-    if not encoded:
-        raise ValueError(f"the batch holds none of the modalities {list(names)}")
-    placeholder = torch.zeros_like(next(iter(encoded.values())).mean)
-    means = torch.stack([encoded[name].mean if name in encoded else placeholder for name in names])
-    logvars = torch.stack([encoded[name].logvar if name in encoded else placeholder for name in names])
-    presence = torch.stack([present[name] for name in names])
-    return means, logvars, presence
-
-
-def subset_products(
-    means: Tensor, logvars: Tensor, presence: Tensor, membership: Tensor, prior_expert: bool
-) -> DiagonalGaussian:
-    """The product of experts of every subset at once: ``(n_subsets, batch, latent)``.
-
-    Subset t of a sample multiplies the experts that are both in the subset and present for the sample,
-    so a missing expert never enters a product (whatever its placeholder values).
-    """
-    n_subsets = membership.shape[0]
-    expanded_means = means.unsqueeze(1).expand(-1, n_subsets, -1, -1)
-    expanded_logvars = logvars.unsqueeze(1).expand(-1, n_subsets, -1, -1)
-    mask = membership.T.unsqueeze(-1) & presence.unsqueeze(1)  # (n_modalities, n_subsets, batch)
-    return product_of_experts(expanded_means, expanded_logvars, mask, prior_expert=prior_expert)
-
-
-def subset_is_observed(membership: Tensor, presence: Tensor) -> Tensor:
-    """Boolean ``(n_subsets, batch)``: the sample has every modality of the subset."""
-    return (~membership.unsqueeze(-1) | presence.unsqueeze(0)).all(1)
-
-
-def subset_label(subset: Subset) -> str:
-    """A subset's name for module keys and loss terms: ``("m0", "m2")`` -> ``"m0+m2"``."""
-    return "+".join(subset)
+from mmcore.models.subsets import (
+    Subset,
+    membership_matrix,
+    nonempty_subsets,
+    stack_experts,
+    subset_is_observed,
+    subset_products,
+    zero_missing,
+)
 
 
 @register

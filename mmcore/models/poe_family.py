@@ -55,7 +55,6 @@ or decoded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import combinations
 from typing import ClassVar
 
 import torch
@@ -64,32 +63,7 @@ from torch import Tensor
 from mmcore.distributions import DiagonalGaussian, kl_divergence, kl_standard_normal
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
-
-Subset = tuple[str, ...]
-"""Modality names in the model's order."""
-
-
-def subsets_of(names: Sequence[str], min_size: int = 1) -> list[Subset]:
-    """The subsets of ``names`` with at least ``min_size`` members, by increasing size, in the order of ``names``.
-
-    >>> subsets_of(["a", "b", "c"], min_size=2)
-    [('a', 'b'), ('a', 'c'), ('b', 'c'), ('a', 'b', 'c')]
-    """
-    return [subset for size in range(min_size, len(names) + 1) for subset in combinations(names, size)]
-
-
-def subset_label(subset: Subset) -> str:
-    """``('m0', 'm1')`` -> ``'m0+m1'``: the key of a subset in module dictionaries."""
-    return "+".join(subset)
-
-
-def zero_missing(x: Tensor, present: Tensor) -> Tensor:
-    """``x`` with the samples that lack the modality set to zero.
-
-    Why: ``torch.where`` after a network keeps a NaN placeholder out of the forward pass but not out of the
-    backward pass (0 · NaN = NaN in the chain rule); cleaning the input first keeps both finite.
-    """
-    return torch.where(present.reshape(-1, *([1] * (x.dim() - 1))), x, torch.zeros_like(x))
+from mmcore.models.subsets import Subset, nonempty_subsets, zero_missing
 
 
 class PresencePatterns:
@@ -205,7 +179,7 @@ def _family_objective(
     patterns = PresencePatterns(present, names)
     multimodal = [pattern for pattern in patterns.patterns if len(pattern) >= 2]
     # Decided per presence pattern on the host: which subsets take part in some sample's terms.
-    joint_subsets = [s for s in subsets_of(names, 2) if any(set(s) <= set(p) for p in multimodal)]
+    joint_subsets = [s for s in nonempty_subsets(names, 2) if any(set(s) <= set(p) for p in multimodal)]
     singles = [
         name
         for name in names

@@ -37,8 +37,9 @@ from torch import nn
 from mmcore.distributions import DiagonalGaussian, product_of_experts
 from mmcore.modality import Modality
 from mmcore.models.base import Data
-from mmcore.models.poe_family import PoEFamilyVAE, Subset
+from mmcore.models.poe_family import PoEFamilyVAE
 from mmcore.models.registry import register
+from mmcore.models.subsets import Subset
 
 
 @register

@@ -35,8 +35,9 @@ from torch import nn
 from mmcore.distributions import DiagonalGaussian, product_of_experts
 from mmcore.modality import Modality
 from mmcore.models.base import Data
-from mmcore.models.poe_family import PoEFamilyVAE, Subset, subset_label, subsets_of
+from mmcore.models.poe_family import PoEFamilyVAE
 from mmcore.models.registry import register
+from mmcore.models.subsets import Subset, nonempty_subsets, subset_label
 
 
 @register
@@ -52,7 +53,10 @@ class VAEVAE(PoEFamilyVAE):
         # Unimodal experts first, so that they are the networks built on the user's encoders.
         self.unimodal = nn.ModuleDict({name: self.make_expert(name) for name in self.modality_names})
         self.subset_encoders = nn.ModuleDict(
-            {subset_label(subset): self.make_subset_encoder(subset) for subset in subsets_of(self.modality_names, 2)}
+            {
+                subset_label(subset): self.make_subset_encoder(subset)
+                for subset in nonempty_subsets(self.modality_names, 2)
+            }
         )
 
     def subset_posteriors(self, data: Data, subsets: Iterable[Subset]) -> dict[Subset, DiagonalGaussian]:

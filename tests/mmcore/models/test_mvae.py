@@ -18,7 +18,8 @@ from helpers import (
 )
 
 from mmcore.models import build_model
-from mmcore.models.mvae import MVAE, membership_matrix, nonempty_subsets, subset_is_observed
+from mmcore.models.mvae import MVAE
+from mmcore.models.subsets import membership_matrix, nonempty_subsets, subset_is_observed
 
 LATENT = 3
 INPUT = 6
