@@ -1,0 +1,202 @@
+"""Which candidates a spectrum is ranked against: per-spectrum lists, or one pool filtered by mass.
+
+- **Per-spectrum** (the CASMI style): every candidate row names its spectrum (``spectrum_id`` /
+  ``challenge`` column); a spectrum gets the list whose id equals its TITLE, SPECTRUMID or FEATURE_ID.
+- **Pool**: one list for all spectra; a spectrum gets the candidates whose monoisotopic mass is within
+  ``tolerance_ppm`` of the neutral mass computed from its precursor m/z and adduct (the spectrum's own
+  adduct, else [M+H]+ / [M-H]- by ion mode). The pool is kept sorted by mass, so the lookup is two
+  binary searches however large the pool.
+
+In both modes a structure appears once per list: candidates with the same InChIKey are collapsed, the
+first one in the file kept (:attr:`CandidateSet.duplicates_dropped` counts the others).
+
+The mass error is ``(observed - candidate) / candidate * 1e6`` ppm, observed being the spectrum's neutral mass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matchms import Spectrum
+
+from specvae.adducts import Adduct
+from specvae.candidates.candidate import Candidate, CandidateEntry
+from specvae.errors import EmptyCandidateListError, SpecvaeError
+from specvae.spectra.metadata import spectrum_adduct, spectrum_identifiers, spectrum_neutral_mass
+
+DEFAULT_TOLERANCE_PPM = 10.0
+
+
+@dataclass(frozen=True)
+class CandidateMatch:
+    """A candidate offered for a spectrum, with its mass error (``None`` when no neutral mass is known)."""
+
+    candidate: Candidate
+    mass_error_ppm: float | None
+
+
+def mass_error_ppm(observed_mass: float, candidate_mass: float) -> float:
+    """``(observed - candidate) / candidate * 1e6``."""
+    return (observed_mass - candidate_mass) / candidate_mass * 1e6
+
+
+def collapse_duplicates(candidates: Iterable[Candidate]) -> tuple[list[Candidate], int]:
+    """The candidates with repeated InChIKeys removed (first kept), and how many were removed."""
+    seen: set[str] = set()
+    unique = []
+    dropped = 0
+    for candidate in candidates:
+        if candidate.inchikey in seen:
+            dropped += 1
+            continue
+        seen.add(candidate.inchikey)
+        unique.append(candidate)
+    return unique, dropped
+
+
+class CandidateSet:
+    """Candidates for spectra, in per-spectrum or pool mode (build with :meth:`per_spectrum` / :meth:`pool`)."""
+
+    def __init__(
+        self,
+        *,
+        lists: Mapping[str, Sequence[Candidate]] | None = None,
+        pool: Sequence[Candidate] | None = None,
+        duplicates_dropped: int = 0,
+    ) -> None:
+        if (lists is None) == (pool is None):
+            raise ValueError("give either per-spectrum lists or a pool")
+        self.duplicates_dropped = duplicates_dropped
+        self._lists = {key: tuple(value) for key, value in lists.items()} if lists is not None else None
+        if pool is not None:
+            masses = np.array([candidate.monoisotopic_mass for candidate in pool], dtype=np.float64)
+            order = np.argsort(masses, kind="stable")
+            self._pool: tuple[Candidate, ...] | None = tuple(pool[int(index)] for index in order)
+            self._pool_masses = masses[order]
+        else:
+            self._pool = None
+            self._pool_masses = np.empty(0)
+
+    # construction -------------------------------------------------------------------------------------
+    @classmethod
+    def per_spectrum(cls, entries: Iterable[CandidateEntry]) -> CandidateSet:
+        """One list per spectrum id, in file order, without repeated InChIKeys."""
+        grouped: dict[str, list[Candidate]] = {}
+        for entry in entries:
+            if entry.spectrum_id is None:
+                raise ValueError(f"candidate record {entry.record} names no spectrum: per-spectrum mode needs one")
+            grouped.setdefault(entry.spectrum_id, []).append(entry.candidate)
+        lists = {}
+        dropped = 0
+        for spectrum_id, candidates in grouped.items():
+            lists[spectrum_id], dropped_here = collapse_duplicates(candidates)
+            dropped += dropped_here
+        return cls(lists=lists, duplicates_dropped=dropped)
+
+    @classmethod
+    def pool(cls, entries: Iterable[CandidateEntry | Candidate]) -> CandidateSet:
+        """One pool for every spectrum (spectrum ids in the entries, if any, are ignored)."""
+        unique, dropped = collapse_duplicates(
+            entry.candidate if isinstance(entry, CandidateEntry) else entry for entry in entries
+        )
+        return cls(pool=unique, duplicates_dropped=dropped)
+
+    @classmethod
+    def from_entries(cls, entries: Sequence[CandidateEntry]) -> CandidateSet:
+        """Per-spectrum mode when every entry names a spectrum, pool mode when none does."""
+        named = sum(entry.spectrum_id is not None for entry in entries)
+        if named == len(entries) and entries:
+            return cls.per_spectrum(entries)
+        if named == 0:
+            return cls.pool(entries)
+        raise ValueError(f"{named} of {len(entries)} candidates name a spectrum: expected all or none")
+
+    # queries ------------------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """``"per_spectrum"`` or ``"pool"``."""
+        return "pool" if self._pool is not None else "per_spectrum"
+
+    def __len__(self) -> int:
+        """Number of candidates (summed over lists in per-spectrum mode)."""
+        if self._pool is not None:
+            return len(self._pool)
+        return sum(len(candidates) for candidates in (self._lists or {}).values())
+
+    @property
+    def spectrum_ids(self) -> list[str]:
+        """The spectrum ids with a candidate list (empty in pool mode)."""
+        return list(self._lists or {})
+
+    def candidates_for_spectrum_id(self, spectrum_id: str) -> tuple[Candidate, ...]:
+        """The list of one spectrum id (per-spectrum mode)."""
+        if self._lists is None:
+            raise ValueError("a candidate pool has no per-spectrum lists; use candidates_for(neutral_mass)")
+        if spectrum_id not in self._lists:
+            raise EmptyCandidateListError(f"no candidate list for spectrum {spectrum_id!r}")
+        return self._lists[spectrum_id]
+
+    def candidates_for(self, neutral_mass: float, tolerance_ppm: float = DEFAULT_TOLERANCE_PPM) -> list[CandidateMatch]:
+        """Pool candidates with ``|mass error| <= tolerance_ppm`` for ``neutral_mass``, in order of mass."""
+        if self._pool is None:
+            raise ValueError("per-spectrum candidate lists are not filtered by mass; use for_spectrum(spectrum)")
+        if tolerance_ppm < 0:
+            raise ValueError(f"tolerance_ppm must be >= 0, got {tolerance_ppm}")
+        relative = tolerance_ppm * 1e-6
+        # |observed - m| <= relative * m  <=>  observed / (1 + relative) <= m <= observed / (1 - relative)
+        low = neutral_mass / (1.0 + relative)
+        high = neutral_mass / (1.0 - relative) if relative < 1 else np.inf
+        start = int(np.searchsorted(self._pool_masses, low, side="left"))
+        stop = int(np.searchsorted(self._pool_masses, high, side="right"))
+        matches = []
+        for index in range(start, stop):
+            error = mass_error_ppm(neutral_mass, float(self._pool_masses[index]))
+            if abs(error) <= tolerance_ppm * (1 + 1e-9):  # slack for rounding in the subtraction
+                matches.append(CandidateMatch(self._pool[index], error))
+        return matches
+
+    def for_spectrum(
+        self,
+        spectrum: Spectrum,
+        *,
+        tolerance_ppm: float = DEFAULT_TOLERANCE_PPM,
+        adduct: Adduct | str | None = None,
+    ) -> list[CandidateMatch]:
+        """The candidates to rank for ``spectrum``; raises :class:`EmptyCandidateListError` when there are none.
+
+        Pool mode needs the spectrum's neutral mass, so it also raises what
+        :func:`~specvae.spectra.metadata.spectrum_neutral_mass` raises (unknown adduct, no precursor).
+        """
+        if self._lists is not None:
+            return self._for_spectrum_from_lists(spectrum, adduct)
+        observed = spectrum_neutral_mass(spectrum, adduct)
+        matches = self.candidates_for(observed, tolerance_ppm)
+        if not matches:
+            used = adduct if adduct is not None else spectrum_adduct(spectrum)
+            name = used.name if isinstance(used, Adduct) else used
+            raise EmptyCandidateListError(
+                f"no candidate within {tolerance_ppm:g} ppm of neutral mass {observed:.5f} Da ({name})"
+            )
+        return matches
+
+    def _for_spectrum_from_lists(self, spectrum: Spectrum, adduct: Adduct | str | None) -> list[CandidateMatch]:
+        identifiers = spectrum_identifiers(spectrum)
+        assert self._lists is not None
+        for identifier in identifiers:
+            if identifier in self._lists:
+                candidates = self._lists[identifier]
+                break
+        else:
+            raise EmptyCandidateListError(f"no candidate list for spectrum {identifiers or '(no title)'}")
+        try:
+            observed: float | None = spectrum_neutral_mass(spectrum, adduct)
+        except SpecvaeError:
+            observed = None  # the lists are given, not mass-filtered: the mass error is only informative
+        return [
+            CandidateMatch(
+                candidate, None if observed is None else mass_error_ppm(observed, candidate.monoisotopic_mass)
+            )
+            for candidate in candidates
+        ]

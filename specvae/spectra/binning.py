@@ -1,0 +1,179 @@
+"""Binning: cleaned spectra -> the model's sparse input vectors.
+
+Bin ``i`` covers ``[i * bin_width_da, (i + 1) * bin_width_da)``; peaks at or above ``max_mz_da`` are
+dropped (the default 1000 Da covers all peaks of 99.5% of MassBank spectra; a wider grid costs only a larger
+first layer). Per spectrum, in this order:
+
+1. intensities of peaks in one bin are **summed**. At 0.1 Da two peaks in one bin are a centroid split in
+   two or fragments the instrument resolved but the grid cannot; in both cases the ion current belongs to
+   that bin, and a sum keeps it, where ``max`` would make a split peak look weaker than an unsplit one;
+2. ``intensity_transform`` (``"sqrt"`` by default: it lifts the small fragments that carry most of the
+   structural information against the one dominant peak; ``"log1p"`` and ``"none"`` are the alternatives);
+3. ``normalisation``: ``"max"`` (largest bin = 1, default), ``"l2"`` (unit Euclidean norm) or ``"none"``.
+
+The grid and the transforms are part of a trained model: :meth:`SpectrumBinner.to_dict` is stored in the
+model file and :meth:`SpectrumBinner.from_dict` rebuilds exactly the same binner.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from matchms import Spectrum
+
+_TRANSFORMS = {
+    "none": lambda values: values,
+    "sqrt": np.sqrt,
+    "log1p": np.log1p,
+}
+_NORMALISATIONS = ("max", "l2", "none")
+_EDGE_TOLERANCE_BINS = 1e-9
+"""A peak within 1e-9 bin widths below an edge counts as on the edge (0.3 / 0.1 = 2.9999999999999996)."""
+
+
+@dataclass(frozen=True)
+class SpectrumBinner:
+    """Turns spectra into a ``(n_spectra, n_bins)`` float32 CSR matrix on a fixed m/z grid.
+
+    >>> binner = SpectrumBinner(bin_width_da=0.1, max_mz_da=1000.0)
+    >>> binner.n_bins
+    10000
+    """
+
+    bin_width_da: float = 0.1
+    max_mz_da: float = 1000.0
+    intensity_transform: str = "sqrt"
+    normalisation: str = "max"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.bin_width_da) and self.bin_width_da > 0):
+            raise ValueError(f"bin_width_da must be a positive number, got {self.bin_width_da}")
+        if not (math.isfinite(self.max_mz_da) and self.max_mz_da > 0):
+            raise ValueError(f"max_mz_da must be a positive number, got {self.max_mz_da}")
+        bins = self.max_mz_da / self.bin_width_da
+        if abs(bins - round(bins)) > 1e-6 * max(1.0, bins):
+            raise ValueError(f"max_mz_da ({self.max_mz_da}) must be a whole number of bins of {self.bin_width_da} Da")
+        if self.intensity_transform not in _TRANSFORMS:
+            raise ValueError(
+                f"intensity_transform must be one of {sorted(_TRANSFORMS)}, got {self.intensity_transform!r}"
+            )
+        if self.normalisation not in _NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {self.normalisation!r}")
+
+    @property
+    def n_bins(self) -> int:
+        return int(round(self.max_mz_da / self.bin_width_da))
+
+    def bin_index(self, mz: np.ndarray) -> np.ndarray:
+        """Bin of each m/z value (int64); values outside ``[0, max_mz_da)`` get -1."""
+        mz = np.asarray(mz, dtype=np.float64)
+        index = np.floor(mz / self.bin_width_da + _EDGE_TOLERANCE_BINS).astype(np.int64)
+        index[(mz < 0) | (index >= self.n_bins) | ~np.isfinite(mz)] = -1
+        return index
+
+    def bin_edges(self) -> np.ndarray:
+        """The ``n_bins + 1`` bin edges in Da."""
+        return np.arange(self.n_bins + 1, dtype=np.float64) * self.bin_width_da
+
+    def bin(self, spectra: Sequence[Spectrum]) -> scipy.sparse.csr_matrix:
+        """The binned spectra as a ``(len(spectra), n_bins)`` float32 CSR matrix (rows in input order)."""
+        rows, columns, values = [], [], []
+        for row, spectrum in enumerate(spectra):
+            intensities = spectrum.peaks.intensities
+            if intensities.size and not (np.all(np.isfinite(intensities)) and intensities.min() >= 0):
+                raise ValueError(f"spectrum {row}: intensities must be finite and >= 0 (clean spectra before binning)")
+            index = self.bin_index(spectrum.peaks.mz)
+            keep = index >= 0
+            rows.append(np.full(int(keep.sum()), row, dtype=np.int64))
+            columns.append(index[keep])
+            values.append(intensities[keep])
+        shape = (len(spectra), self.n_bins)
+        if not spectra:
+            return scipy.sparse.csr_matrix(shape, dtype=np.float32)
+        # COO -> CSR adds up entries with the same (row, column): that is the per-bin sum.
+        summed = scipy.sparse.coo_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape, dtype=np.float64
+        ).tocsr()
+        summed.sum_duplicates()
+        summed.data = _TRANSFORMS[self.intensity_transform](summed.data)
+        summed = self._normalise(summed)
+        summed.eliminate_zeros()
+        return summed.astype(np.float32)
+
+    def _normalise(self, matrix: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+        if self.normalisation == "none":
+            return matrix
+        if self.normalisation == "max":
+            scale = matrix.max(axis=1).toarray().ravel()
+        else:
+            scale = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        scale[scale == 0] = 1.0  # an empty row stays empty instead of becoming NaN
+        return scipy.sparse.csr_matrix(scipy.sparse.diags(1.0 / scale) @ matrix)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description, stored in the model file."""
+        return {
+            "kind": "spectrum_binner",
+            "version": 1,
+            "bin_width_da": self.bin_width_da,
+            "max_mz_da": self.max_mz_da,
+            "n_bins": self.n_bins,
+            "intensity_transform": self.intensity_transform,
+            "normalisation": self.normalisation,
+            "aggregation": "sum",
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SpectrumBinner:
+        """Rebuild a binner from :meth:`to_dict`; raises ``ValueError`` for a description it cannot honour."""
+        if values.get("kind") != "spectrum_binner":
+            raise ValueError(f"not a spectrum binner description (kind={values.get('kind')!r})")
+        if values.get("version") != 1:
+            raise ValueError(f"spectrum binner version {values.get('version')!r} is not supported (expected 1)")
+        if values.get("aggregation", "sum") != "sum":
+            raise ValueError(f"spectrum binner aggregation {values['aggregation']!r} is not supported (expected 'sum')")
+        binner = cls(
+            bin_width_da=float(values["bin_width_da"]),
+            max_mz_da=float(values["max_mz_da"]),
+            intensity_transform=str(values["intensity_transform"]),
+            normalisation=str(values["normalisation"]),
+        )
+        if "n_bins" in values and int(values["n_bins"]) != binner.n_bins:
+            raise ValueError(f"spectrum binner: n_bins {values['n_bins']} does not match the grid ({binner.n_bins})")
+        return binner
+
+
+def csr_to_torch(matrix: scipy.sparse.csr_matrix) -> Any:
+    """A coalesced ``torch.sparse_coo`` float32 tensor with the same entries (for a sparse first layer).
+
+    COO rather than torch's CSR layout, which torch still calls beta; ``SparseLinear`` reads either.
+    torch is imported here, not at module level, so reading and binning spectra does not need it.
+    """
+    import torch
+
+    coo = scipy.sparse.coo_matrix(matrix, dtype=np.float32)
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    tensor = torch.sparse_coo_tensor(
+        indices, torch.from_numpy(coo.data), size=coo.shape, dtype=torch.float32, check_invariants=True
+    )
+    return tensor.coalesce()
+
+
+def csr_to_embedding_bag(matrix: scipy.sparse.csr_matrix) -> tuple[Any, Any, Any]:
+    """``(indices, offsets, per_sample_weights)`` for ``torch.nn.functional.embedding_bag(mode="sum")``.
+
+    ``embedding_bag(indices, W, offsets, mode="sum", per_sample_weights=weights)`` equals ``dense(matrix) @ W``.
+    """
+    import torch
+
+    matrix = scipy.sparse.csr_matrix(matrix, dtype=np.float32)
+    return (
+        torch.from_numpy(matrix.indices.astype(np.int64)),
+        torch.from_numpy(matrix.indptr[:-1].astype(np.int64)),
+        torch.from_numpy(matrix.data.copy()),
+    )

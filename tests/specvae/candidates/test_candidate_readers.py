@@ -1,0 +1,184 @@
+"""Candidate readers: CSV/TSV, SDF, SMILES lists; bad records reported, others kept (specvae/candidates/)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from specvae.candidates import (
+    Candidate,
+    candidate_from_fields,
+    read_candidate_table,
+    read_candidates,
+    read_sdf,
+    read_smiles_list,
+)
+from specvae.errors import ErrorReport, InputFileError, InvalidStructureError
+
+ETHANOL_KEY = "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
+CAFFEINE_KEY = "RYYVLZVUVIJVGH-UHFFFAOYSA-N"
+CAFFEINE = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_trusted_columns_are_not_parsed(tmp_path: Path) -> None:
+    # The mass column deliberately disagrees with the SMILES: trusted values are kept as stated.
+    path = write(
+        tmp_path / "c.csv",
+        "Challenge,Identifier,CompoundName,MonoisotopicMass,MolecularFormula,SMILES,InChI,InChIKey\n"
+        f"Challenge-001,42,Ethanol,46.5,C2H6O,CCO,,{ETHANOL_KEY}\n",
+    )
+    (entry,) = read_candidate_table(path)
+    candidate = entry.candidate
+    assert (entry.record, entry.spectrum_id) == (1, "Challenge-001")
+    assert (candidate.identifier, candidate.name, candidate.smiles) == ("42", "Ethanol", "CCO")
+    assert (candidate.inchikey, candidate.molecular_formula, candidate.monoisotopic_mass) == (
+        ETHANOL_KEY,
+        "C2H6O",
+        46.5,
+    )
+    assert candidate.mol is None  # lazily parsed
+    assert Chem.MolToSmiles(candidate.molecule()) == "CCO" and candidate.mol is not None
+
+
+def test_tsv_with_smiles_only_is_parsed_and_completed(tmp_path: Path) -> None:
+    path = write(tmp_path / "pool.tsv", f"smiles\tname\n{CAFFEINE}\tcaffeine\nCCO\t\n")
+    entries = read_candidates(path)
+    caffeine, ethanol = (entry.candidate for entry in entries)
+    assert caffeine.inchikey == CAFFEINE_KEY and caffeine.identifier == CAFFEINE_KEY
+    assert caffeine.molecular_formula == "C8H10N4O2"
+    assert caffeine.monoisotopic_mass == pytest.approx(194.080376, abs=1e-6)
+    assert caffeine.name == "caffeine" and ethanol.name is None
+    assert all(entry.spectrum_id is None for entry in entries)
+
+
+def test_column_names_are_case_insensitive(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.csv", f"SPECTRUM_ID,Id,compound name,INCHIKEY,Smiles\nS1,7,water,,O\nS2,8,eth,{ETHANOL_KEY},CCO\n"
+    )
+    entries = read_candidate_table(path)
+    assert [(e.spectrum_id, e.candidate.identifier, e.candidate.name) for e in entries] == [
+        ("S1", "7", "water"),
+        ("S2", "8", "eth"),
+    ]
+    assert entries[0].candidate.inchikey == "XLYOFNOQVPJJNP-UHFFFAOYSA-N"
+
+
+def test_inchi_only_rows(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.csv", 'InChI\n"InChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3"\n')
+    (entry,) = read_candidate_table(path)
+    assert entry.candidate.inchikey == ETHANOL_KEY and entry.candidate.smiles == "CCO"
+
+
+def test_bad_rows_are_reported_with_record_number(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.csv",
+        "challenge,Identifier,SMILES\n"
+        "C1,1,CCO\n"
+        "C1,2,C1CC\n"  # unclosed ring
+        "C1,3,N(C)(C)(C)(C)C\n"  # pentavalent nitrogen
+        ",4,CCC\n"  # no spectrum id
+        "C2,5,\n"  # no structure
+        "C2,6,CCN\n",
+    )
+    report = ErrorReport()
+    entries = read_candidate_table(path, report)
+    assert [entry.candidate.identifier for entry in entries] == ["1", "6"]
+    assert [(error.record, error.title) for error in report] == [(2, "2"), (3, "3"), (4, "4"), (5, "5")]
+    assert "syntax error" in report[0].reason
+    assert "valence" in report[1].reason.lower()
+    assert "spectrum id" in report[2].reason
+    assert "no SMILES and no InChI" in report[3].reason
+
+
+def test_table_without_structure_column_is_a_file_error(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no SMILES or InChI column"):
+        read_candidate_table(write(tmp_path / "c.csv", "name,mass\na,1\n"))
+    with pytest.raises(InputFileError, match="empty"):
+        read_candidate_table(write(tmp_path / "e.csv", ""))
+
+
+def test_gzip_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv.gz"
+    path.write_bytes(gzip.compress(b"SMILES\nCCO\nO\n"))
+    assert [entry.candidate.smiles for entry in read_candidates(path)] == ["CCO", "O"]
+
+
+def test_smiles_list(tmp_path: Path) -> None:
+    path = write(tmp_path / "pool.smi", f"SMILES Name\n# comment\n{CAFFEINE} caffeine anhydrous\nnot_a_smiles x\nCCO\n")
+    report = ErrorReport()
+    entries = read_smiles_list(path, report)
+    assert [(entry.record, entry.candidate.name) for entry in entries] == [(3, "caffeine anhydrous"), (5, None)]
+    assert entries[0].candidate.inchikey == CAFFEINE_KEY
+    assert [(error.record, error.title) for error in report] == [(4, "x")]
+
+
+def sdf_text(records: list[tuple[str, str, dict[str, str]]]) -> str:
+    blocks = []
+    for smiles, title, properties in records:
+        mol = Chem.MolFromSmiles(smiles)
+        mol.SetProp("_Name", title)
+        block = Chem.MolToMolBlock(mol)
+        fields = "".join(f">  <{key}>\n{value}\n\n" for key, value in properties.items())
+        blocks.append(f"{block}{fields}$$$$\n")
+    return "".join(blocks)
+
+
+def test_sdf_records_and_a_broken_one(tmp_path: Path) -> None:
+    good = sdf_text([(CAFFEINE, "caffeine", {"Identifier": "2424", "challenge": "Challenge-9"})])
+    bad_valence = sdf_text([("CN(C)C", "pentavalent", {})]).replace("  1  2  1  0", "  1  2  2  0")
+    broken = "truncated\n  RDKit\n\n  3  2  0  0  0  0  0  0  0  0999 V2000\n$$$$\n"
+    last = sdf_text([("CCO", "ethanol", {"InChIKey": ETHANOL_KEY})])
+    path = write(tmp_path / "c.sdf", good + bad_valence + broken + last)
+    report = ErrorReport()
+    entries = read_sdf(path, report)
+    assert [(entry.record, entry.candidate.name) for entry in entries] == [(1, "caffeine"), (4, "ethanol")]
+    caffeine = entries[0].candidate
+    assert (caffeine.identifier, entries[0].spectrum_id, caffeine.inchikey) == ("2424", "Challenge-9", CAFFEINE_KEY)
+    assert caffeine.monoisotopic_mass == pytest.approx(Descriptors.ExactMolWt(Chem.MolFromSmiles(CAFFEINE)))
+    assert entries[1].candidate.identifier == "ethanol"  # no identifier field: the title
+    assert [(error.record, error.title) for error in report] == [(2, "pentavalent"), (3, "truncated")]
+    assert "valence" in report[0].reason.lower()
+
+
+def test_sdf_last_record_without_terminator(tmp_path: Path) -> None:
+    text = sdf_text([("CCO", "a", {}), ("CCN", "b", {})])
+    path = write(tmp_path / "c.sdf", text[: text.rindex("$$$$")])
+    assert [entry.candidate.name for entry in read_sdf(path)] == ["a", "b"]
+
+
+def test_empty_candidate_file_is_reported(tmp_path: Path) -> None:
+    report = ErrorReport()
+    assert read_candidates(write(tmp_path / "none.smi", "# nothing\n"), report) == []
+    assert len(report) == 1 and report[0].record == "file" and "empty candidate list" in report[0].reason
+
+
+def test_unknown_or_missing_candidate_file(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="unknown candidate format"):
+        read_candidates(write(tmp_path / "c.xlsx", ""))
+    with pytest.raises(InputFileError, match="no such file"):
+        read_candidates(tmp_path / "missing.csv")
+
+
+def test_smiles_falls_back_on_inchi() -> None:
+    # A SMILES RDKit cannot kekulise (as in some CASMI 2016 rows) with the InChI of the same structure.
+    candidate = candidate_from_fields(
+        smiles="c1cccc1", inchi="InChI=1S/C6H6/c1-2-4-6-5-3-1/h1-6H", identifier="benzene", parse=True
+    )
+    assert candidate.inchikey == "UHOVQNZJYSORNB-UHFFFAOYSA-N" and candidate.molecular_formula == "C6H6"
+    lazy = Candidate(
+        "x", None, "c1cccc1", "UHOVQNZJYSORNB-UHFFFAOYSA-N", "C6H6", 78.047, "InChI=1S/C6H6/c1-2-4-6-5-3-1/h1-6H"
+    )
+    assert lazy.molecule().GetNumAtoms() == 6
+    broken = Candidate("y", None, "c1cccc1", "UHOVQNZJYSORNB-UHFFFAOYSA-N", "C6H6", 78.047)
+    with pytest.raises(InvalidStructureError, match="'y'"):
+        broken.molecule()
+    assert broken.inchikey14 == "UHOVQNZJYSORNB"
