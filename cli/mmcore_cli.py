@@ -12,12 +12,10 @@ import click
 import torch
 
 from mmcore.benchmarks_setup import BENCHMARKS, NETWORKS, get_benchmark
-from mmcore.data.dataset import MultimodalDataset
-from mmcore.data.loader import DeviceLoader, MultimodalLoader
 from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, DataDirectoryError, ManifestError, resolve_data_dir
 from mmcore.data.mnist import MnistFormatError
 from mmcore.models import UnpairedDataError, available_models, build_model
-from mmcore.training import Trainer, TrainerConfig, apply_supervision, validation_loss
+from mmcore.training import Trainer, TrainerConfig, apply_supervision
 from mmcore.training.checkpoint import CheckpointError, atomic_write_json, save_weights
 from mmcore.training.config import VALIDATION_MODES
 
@@ -78,7 +76,8 @@ def _format_metrics(metrics: dict[str, float]) -> str:
               help="Validation metric that picks the best epoch.")
 @click.option("--validation-mode", type=click.Choice(VALIDATION_MODES), default="min", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:index].")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu or cuda[:index]; under torchrun every process takes cuda:LOCAL_RANK (pass plain cuda).")
 @click.option("--num-threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (default: torch's choice); 1 suits small networks.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar=DATA_DIR_VARIABLE,
@@ -88,6 +87,14 @@ def _format_metrics(metrics: dict[str, float]) -> str:
               help="Folder for checkpoints, logs, the run configuration and the final weights.")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in OUTPUT_DIR/checkpoints.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--checkpoint-every-steps", type=click.IntRange(min=1), default=None,
+              help="Also checkpoint every N optimiser steps within epochs; --resume continues from that step.")
+@click.option("--data-shards", type=click.IntRange(min=1), default=None,
+              help="Round size of the stratified data order (default: number of processes); set it to N on one "
+                   "process to replay an N-process run, or keep it when resuming with fewer processes.")
+@click.option("--distributed-timeout", "distributed_timeout_s", type=click.FloatRange(min=0.0, min_open=True),
+              default=1800.0, show_default=True,
+              help="Seconds a process waits for the others (under torchrun) before it gives up with an error.")
 def train_command(
     benchmark: str,
     model_name: str,
@@ -112,10 +119,16 @@ def train_command(
     output_dir: Path,
     resume: bool,
     no_progress: bool,
+    checkpoint_every_steps: int | None,
+    data_shards: int | None,
+    distributed_timeout_s: float,
 ) -> None:
     """Train a fusion model on a benchmark; print the best epoch and its metrics.
 
     Example: mmcore train --benchmark mnist-split --model svae --supervision 0.1 --epochs 5 -o out/
+
+    Under torchrun (torchrun --nproc-per-node 4 -m cli.mmcore_cli train ...) the same command trains on 4
+    processes; --batch-size is the global batch, and only rank 0 writes files and prints.
     """
     if model_name not in available_models():
         raise click.BadParameter(
@@ -149,7 +162,14 @@ def train_command(
         validation_metric=validation_metric,
         validation_mode=validation_mode,
         progress=not no_progress,
+        checkpoint_every_steps=checkpoint_every_steps,
+        data_shards=data_shards,
+        distributed_timeout_s=distributed_timeout_s,
     )
+    try:
+        trainer = Trainer(model, config)
+    except (ValueError, RuntimeError) as error:  # batch size vs processes, device, launcher environment
+        raise click.ClickException(str(error)) from None
     run_config = {
         "benchmark": benchmark,
         "model": model_name,
@@ -161,33 +181,34 @@ def train_command(
         "train_size": len(train_data),
         "paired_train_samples": int(torch.stack(list(train_data.mask.values())).all(0).sum()),
         "data_verified": not no_verify,
+        "processes": trainer.world_size,
         "trainer": config.to_dict(),
     }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(output_dir / RUN_CONFIG_FILE, run_config)
+    main_process = trainer.is_main_process  # only rank 0 writes and prints
+    if main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(output_dir / RUN_CONFIG_FILE, run_config)
 
-    trainer = Trainer(model, config)
     try:
         result = trainer.fit(train_data, splits.validation, resume=resume)
     except (UnpairedDataError, CheckpointError, KeyError, FloatingPointError) as error:
         raise click.ClickException(f"training {model_name} on {benchmark} failed: {error}") from None
-    save_weights(output_dir / MODEL_FILE, model.state_dict())
+    if main_process:
+        save_weights(output_dir / MODEL_FILE, model.state_dict())
 
     if result.best_epoch is None:
-        click.echo(f"no epoch trained (epochs={epochs}); weights written to {output_dir / MODEL_FILE}")
+        if main_process:
+            click.echo(f"no epoch trained (epochs={epochs}); weights written to {output_dir / MODEL_FILE}")
         return
-    test_metrics = validation_loss(model.eval(), _test_batches(trainer, splits.test), beta=beta)
+    test_metrics = trainer.evaluate(splits.test)  # every process evaluates its share of the test set
+    if not main_process:
+        return
     atomic_write_json(output_dir / TEST_METRICS_FILE, test_metrics)
     click.echo(f"best epoch {result.best_epoch}/{epochs} by validation {validation_metric} ({validation_mode})")
     click.echo(f"validation: {_format_metrics(result.best_metrics)}")
     click.echo(f"test: {_format_metrics(test_metrics)}")
     click.echo(f"written to {output_dir}: {MODEL_FILE}, {RUN_CONFIG_FILE}, training_log.csv, training_log.json, "
                f"{TEST_METRICS_FILE}, checkpoints/")
-
-
-def _test_batches(trainer: Trainer, test_data: MultimodalDataset) -> DeviceLoader:
-    """The test set in batches on the trainer's device."""
-    return DeviceLoader(MultimodalLoader(test_data, trainer.config.batch_size), trainer.device)
 
 
 if __name__ == "__main__":

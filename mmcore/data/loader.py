@@ -1,14 +1,19 @@
-"""Batches in an order that is a pure function of (seed, epoch).
+"""Batches in an order that is a pure function of (seed, epoch), optionally sharded across processes.
 
 Why not ``DataLoader(shuffle=True)``: its order depends on the global random state, so a run resumed from a
 checkpoint would see other batches than an uninterrupted one. Here the order of epoch ``e`` is the
-permutation drawn from ``numpy.random.default_rng([seed, e])``, so any epoch can be replayed alone. A
-distributed trainer will later shard the same permutation across processes.
+permutation drawn from ``numpy.random.default_rng([seed, e])``, so any epoch can be replayed alone.
+
+Distributed training shards one global order: process ``r`` of ``W`` takes positions ``r, r + W, ...``
+(:class:`StratifiedShardSampler`), so that with a per-process batch of ``B / W`` the union of the ``W``
+batches of a step is exactly the batch of ``B`` a single process would draw. To give every process the
+same share of paired and of each kind of unpaired sample, the global order is built from *rounds*: runs
+of ``round_size`` consecutive samples that share one presence pattern (:func:`stratified_order`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sized
+from collections.abc import Iterator, Mapping, Sized
 from typing import Protocol
 
 import numpy as np
@@ -54,6 +59,162 @@ class EpochSampler(Sampler[int]):
         return self.n_samples
 
 
+class OrderSampler(Protocol):
+    """What :class:`MultimodalLoader` needs from a sampler: this epoch's index order."""
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def order(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+
+def presence_groups(dataset: object) -> np.ndarray:
+    """One integer per sample naming its presence pattern (which modalities it has), numbered from 0.
+
+    Read from the data set's ``mask`` mapping (modality name -> bool tensor over samples), as
+    :class:`~mmcore.data.dataset.MultimodalDataset` has; a data set without one is a single group. Patterns are
+    numbered in order of first appearance, which makes the numbering a function of the masks only.
+    """
+    n_samples = len(dataset)  # type: ignore[arg-type]
+    mask = getattr(dataset, "mask", None)
+    if not isinstance(mask, Mapping) or not mask:
+        return np.zeros(n_samples, dtype=np.int64)
+    columns = []
+    for name, present in mask.items():
+        column = np.asarray(torch.as_tensor(present).cpu(), dtype=bool)
+        if column.shape != (n_samples,):
+            raise ValueError(f"mask of {name!r} has shape {column.shape}, expected ({n_samples},)")
+        columns.append(column)
+    patterns = np.stack(columns, axis=1)
+    _, first_seen, inverse = np.unique(patterns, axis=0, return_index=True, return_inverse=True)
+    renumber = np.argsort(np.argsort(first_seen))  # pattern id by order of first appearance
+    return renumber[inverse.reshape(-1)].astype(np.int64)
+
+
+def stratified_order(groups: np.ndarray, seed: int, epoch: int, round_size: int = 1) -> np.ndarray:
+    """The global sample order of ``epoch``: the seeded permutation, regrouped into single-pattern rounds.
+
+    Start from ``default_rng([seed, epoch]).permutation(n)``. Each group's members, in that order, are cut
+    into rounds of ``round_size``; the < ``round_size`` members a group has left over are pooled group by
+    group and cut into mixed rounds; what is left then (< ``round_size`` samples, different ones every
+    epoch) is dropped. Rounds are ordered by where their first member stands in the permutation. With
+    ``round_size=1`` the result is the permutation itself, so a single process draws what
+    :class:`EpochSampler` draws.
+
+    Why rounds: positions ``r, r + W, ...`` (process ``r`` of ``W``, ``W`` dividing ``round_size``) take
+    ``round_size / W`` members of every round, so every process gets exactly the same number of samples of
+    each pattern, except from the mixed rounds, where a group's leftovers are one contiguous run and hence
+    split within one sample.
+    """
+    if round_size < 1:
+        raise ValueError(f"round_size must be >= 1, got {round_size}")
+    groups = np.asarray(groups)
+    n_samples = len(groups)
+    permutation = np.random.default_rng([seed, epoch]).permutation(n_samples)
+    if round_size == 1:
+        return permutation
+    rounds: list[np.ndarray] = []  # (n_rounds, round_size) blocks
+    leftovers: list[np.ndarray] = []
+    permuted_groups = groups[permutation]
+    for group in np.unique(groups):
+        members = permutation[permuted_groups == group]
+        n_full = len(members) - len(members) % round_size
+        rounds.append(members[:n_full].reshape(-1, round_size))
+        leftovers.append(members[n_full:])
+    pooled = np.concatenate(leftovers) if leftovers else np.zeros(0, dtype=np.int64)
+    n_mixed = len(pooled) - len(pooled) % round_size
+    rounds.append(pooled[:n_mixed].reshape(-1, round_size))
+    all_rounds = np.concatenate(rounds)
+    position = np.empty(n_samples, dtype=np.int64)
+    position[permutation] = np.arange(n_samples)
+    return all_rounds[np.argsort(position[all_rounds[:, 0]], kind="stable")].reshape(-1)
+
+
+def _check_shard(rank: int, world_size: int) -> None:
+    if world_size < 1:
+        raise ValueError(f"world_size must be >= 1, got {world_size}")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+
+
+class StratifiedShardSampler(Sampler[int]):
+    """Process ``rank``'s share of the stratified global order of each epoch (training).
+
+    ``groups`` holds each sample's presence pattern (:func:`presence_groups`). The global order is
+    :func:`stratified_order` with ``round_size`` (a multiple of ``world_size``); this process yields its
+    positions ``rank, rank + world_size, ...``. Every process yields the same number of samples, so all of
+    them run the same number of steps (a process with a step fewer would leave the others waiting forever
+    in a collective). A single process with ``round_size=W`` and ``world_size=1`` draws, step by step, the
+    union of what ``W`` processes draw: that is how a distributed run is replayed on one machine.
+    """
+
+    def __init__(
+        self,
+        groups: np.ndarray,
+        seed: int = 0,
+        *,
+        round_size: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        _check_shard(rank, world_size)
+        if round_size < 1 or round_size % world_size:
+            raise ValueError(f"round_size must be a positive multiple of world_size={world_size}, got {round_size}")
+        self.groups = np.asarray(groups)
+        self.seed = seed
+        self.round_size = round_size
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order the next iteration yields."""
+        self.epoch = epoch
+
+    def global_order(self) -> np.ndarray:
+        """This epoch's order over all processes."""
+        return stratified_order(self.groups, self.seed, self.epoch, self.round_size)
+
+    def order(self) -> np.ndarray:
+        return self.global_order()[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order().tolist())
+
+    def __len__(self) -> int:
+        n_kept = len(self.groups) - len(self.groups) % self.round_size
+        return n_kept // self.world_size
+
+
+class SequentialShardSampler(Sampler[int]):
+    """Samples ``rank, rank + world_size, ...`` in order (evaluation: every sample once over all processes).
+
+    Shards may differ in size by one, so evaluation must not run collectives per batch; the trainer
+    combines the shards' sums and counts once at the end.
+    """
+
+    def __init__(self, n_samples: int, rank: int = 0, world_size: int = 1) -> None:
+        _check_shard(rank, world_size)
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        self.n_samples = n_samples
+        self.rank = rank
+        self.world_size = world_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """The order does not depend on the epoch."""
+
+    def order(self) -> np.ndarray:
+        return np.arange(self.rank, self.n_samples, self.world_size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order().tolist())
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.n_samples, self.world_size))
+
+
 class MultimodalLoader:
     """Iterate a data set in batches of ``batch_size`` in the sampler's order.
 
@@ -65,7 +226,7 @@ class MultimodalLoader:
         self,
         dataset: BatchSource,
         batch_size: int,
-        sampler: EpochSampler | None = None,
+        sampler: OrderSampler | None = None,
         drop_last: bool = False,
     ) -> None:
         if batch_size <= 0:
@@ -85,9 +246,18 @@ class MultimodalLoader:
         return collate_multimodal([self.dataset[int(index)] for index in indices])
 
     def __iter__(self) -> Iterator[MultimodalBatch]:
+        return self.batches()
+
+    def batches(self, start: int = 0) -> Iterator[MultimodalBatch]:
+        """This epoch's batches from batch ``start`` on (0-based); a resumed run skips what it has trained on.
+
+        Skipped batches are never fetched, so resuming late in an epoch costs nothing.
+        """
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
         order = torch.as_tensor(self.sampler.order(), dtype=torch.long)
-        for start in range(0, len(order), self.batch_size):
-            indices = order[start : start + self.batch_size]
+        for offset in range(start * self.batch_size, len(order), self.batch_size):
+            indices = order[offset : offset + self.batch_size]
             if self.drop_last and len(indices) < self.batch_size:
                 return
             yield self._fetch(indices)

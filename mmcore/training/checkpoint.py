@@ -3,9 +3,12 @@
 A checkpoint after epoch ``e`` is two files in the checkpoint directory:
 
 * ``epoch-000e.safetensors``: the model's weights (``safetensors``: plain tensors, no pickle);
-* ``epoch-000e.state.pt``: optimiser state, random-number-generator state, epoch counters, history;
+* ``epoch-000e.state.pt``: optimiser state, random-number-generator states, epoch counters, history;
   written with ``torch.save`` and read with ``torch.load(weights_only=True)``, which refuses to unpickle
   anything but tensors and plain containers.
+
+A checkpoint written ``s`` steps into the epoch after ``e`` completed ones (``checkpoint_every_steps``) is
+named ``epoch-000e-step-00000s``; checkpoints are ordered by ``(e, s)``, an end-of-epoch one having ``s = 0``.
 
 The state file is written second, so its presence marks a complete checkpoint: a crash between the two
 leaves an orphan weights file that :func:`latest_checkpoint` ignores. Every file is written to a temporary
@@ -30,7 +33,7 @@ from mmcore.atomic import atomic_output, atomic_write_text
 
 BEST_WEIGHTS = "best.safetensors"
 CONFIG_FILE = "trainer_config.json"
-_CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)\.state\.pt$")
+_CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)(?:-step-(\d+))?\.state\.pt$")
 
 
 class CheckpointError(RuntimeError):
@@ -39,16 +42,30 @@ class CheckpointError(RuntimeError):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The files of the checkpoint written after ``epoch`` completed epochs."""
+    """The files of the checkpoint written after ``epoch`` completed epochs and ``step`` steps of the next."""
 
     epoch: int
     weights: Path
     state: Path
+    step: int = 0
 
 
-def checkpoint_files(directory: Path, epoch: int) -> Checkpoint:
-    stem = Path(directory) / f"epoch-{epoch:04d}"
-    return Checkpoint(epoch, stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".state.pt"))
+def checkpoint_files(directory: Path, epoch: int, step: int = 0) -> Checkpoint:
+    name = f"epoch-{epoch:04d}" if step == 0 else f"epoch-{epoch:04d}-step-{step:06d}"
+    stem = Path(directory) / name
+    return Checkpoint(
+        epoch, stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".state.pt"), step
+    )
+
+
+def _checkpoint_keys(directory: Path) -> list[tuple[int, int]]:
+    """``(epoch, step)`` of every state file in ``directory``, in ascending order."""
+    keys = []
+    for entry in directory.iterdir():
+        match = _CHECKPOINT_PATTERN.match(entry.name)
+        if match:
+            keys.append((int(match.group(1)), int(match.group(2) or 0)))
+    return sorted(keys)
 
 
 def atomic_write_json(path: Path, value: Any) -> None:
@@ -112,35 +129,33 @@ def load_state(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot read trainer state ({type(error).__name__}: {error})") from None
 
 
-def save_checkpoint(directory: Path, epoch: int, weights: Mapping[str, Tensor], state: Mapping[str, Any]) -> Checkpoint:
-    """Write the checkpoint of ``epoch``: weights first, then the state file that marks it complete."""
-    files = checkpoint_files(directory, epoch)
+def save_checkpoint(
+    directory: Path, epoch: int, weights: Mapping[str, Tensor], state: Mapping[str, Any], step: int = 0
+) -> Checkpoint:
+    """Write the checkpoint of ``(epoch, step)``: weights first, then the state file that marks it complete."""
+    files = checkpoint_files(directory, epoch, step)
     save_weights(files.weights, weights)
     save_state(files.state, state)
     return files
 
 
 def latest_checkpoint(directory: Path) -> Checkpoint | None:
-    """The complete checkpoint with the highest epoch in ``directory``, or None."""
+    """The complete checkpoint with the highest ``(epoch, step)`` in ``directory``, or None."""
     directory = Path(directory)
     if not directory.is_dir():
         return None
-    epochs = sorted(
-        int(match.group(1)) for entry in directory.iterdir() if (match := _CHECKPOINT_PATTERN.match(entry.name))
-    )
-    for epoch in reversed(epochs):
-        files = checkpoint_files(directory, epoch)
+    for epoch, step in reversed(_checkpoint_keys(directory)):
+        files = checkpoint_files(directory, epoch, step)
         if files.weights.is_file():
             return files
     return None
 
 
-def remove_checkpoints_before(directory: Path, epoch: int) -> None:
-    """Delete the checkpoints of epochs before ``epoch`` (state file first, so none is left half-deleted)."""
+def remove_checkpoints_before(directory: Path, epoch: int, step: int = 0) -> None:
+    """Delete the checkpoints before ``(epoch, step)`` (state file first, so none is left half-deleted)."""
     directory = Path(directory)
-    for entry in list(directory.iterdir()):
-        match = _CHECKPOINT_PATTERN.match(entry.name)
-        if match and int(match.group(1)) < epoch:
-            files = checkpoint_files(directory, int(match.group(1)))
+    for key in _checkpoint_keys(directory):
+        if key < (epoch, step):
+            files = checkpoint_files(directory, *key)
             files.state.unlink(missing_ok=True)
             files.weights.unlink(missing_ok=True)

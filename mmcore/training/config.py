@@ -21,6 +21,14 @@ class TrainerConfig:
     epoch is the one whose ``validation_metric`` (a key of the validation metric's dictionary; default
     ``"loss"``) is smallest (``validation_mode="min"``) or largest (``"max"``). Without ``checkpoint_dir``
     nothing is written to disk; without ``log_dir`` no CSV/JSON log is written.
+
+    Several processes (launched by torchrun): ``batch_size`` is the *global* batch, split evenly over the
+    processes, so it must be a multiple of their number. ``data_shards`` (default: the number of processes)
+    is the round size of the stratified data order (:func:`~mmcore.data.loader.stratified_order`); setting
+    it to ``N`` on one process replays an ``N``-process run's batches exactly, and a run may resume with any
+    number of processes that divides it. ``checkpoint_every_steps`` adds checkpoints within epochs, from
+    which a resumed run continues at that step with the same data order. ``distributed_timeout_s`` bounds
+    how long a process waits for the others in a collective before it raises.
     """
 
     epochs: int = 10
@@ -38,6 +46,9 @@ class TrainerConfig:
     max_grad_norm: float | None = None
     restore_best: bool = True
     progress: bool = True
+    checkpoint_every_steps: int | None = None
+    data_shards: int | None = None
+    distributed_timeout_s: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -63,6 +74,12 @@ class TrainerConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda[:index]', got {self.device!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"max_grad_norm must be positive, got {self.max_grad_norm}")
+        if self.checkpoint_every_steps is not None and self.checkpoint_every_steps <= 0:
+            raise ValueError(f"checkpoint_every_steps must be positive, got {self.checkpoint_every_steps}")
+        if self.data_shards is not None and self.data_shards <= 0:
+            raise ValueError(f"data_shards must be positive, got {self.data_shards}")
+        if not self.distributed_timeout_s > 0:
+            raise ValueError(f"distributed_timeout_s must be positive, got {self.distributed_timeout_s}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,24 +1,29 @@
-"""One trainer for every fusion model.
+"""One trainer for every fusion model, in one process or in many.
 
 The trainer only uses the :class:`~mmcore.models.base.MultimodalVAE` interface (``model(data, mask,
 beta=...)`` returns a :class:`~mmcore.models.base.LossOutput`), so it never branches on a model's name.
-It owns everything a model must not know about: the device, the optimiser (Adam), the KL warm-up, the
-data order, checkpoints, logs and the progress bar.
+It owns everything a model must not know about: the device, the processes, the optimiser (Adam), the KL
+warm-up, the data order, checkpoints, logs and the progress bar.
 
 Reproducibility: the data order of epoch ``e`` is a function of ``(seed, e)`` only
-(:class:`~mmcore.data.loader.EpochSampler`), and the state of torch's random number generator (which the
-models use for their reparametrisation noise) is saved in every checkpoint. Hence training ``n`` epochs
-straight and training ``k`` epochs, stopping, and resuming for ``n - k`` give the same parameters.
+(:class:`~mmcore.data.loader.StratifiedShardSampler`), and the state of torch's random number generator (which
+the models use for their reparametrisation noise) is saved in every checkpoint, for every process. Hence
+training ``n`` epochs straight and training part of them, stopping (even mid-epoch, with
+``checkpoint_every_steps``), and resuming give the same parameters.
 
-Distributed training is prepared for, not implemented: the model never sees a device, batches are moved
-here, the data order comes from a sampler object, and only the main process (``is_main_process``) writes
-files.
+Several processes: when torchrun launches the script (``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` are set) the
+trainer joins the process group (gloo on CPU, NCCL on GPU), wraps the model in DistributedDataParallel and
+gives every process ``1 / W`` of each global batch. The models' losses are batch means, so DDP's average
+of the processes' gradients is the gradient of the global batch, as long as every process holds the same
+number of samples, which the sampler guarantees. Only rank 0 writes files and shows progress; validation
+sums and counts are added over processes before any mean is taken.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +31,24 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from mmcore.data.loader import BatchSource, DeviceLoader, EpochSampler, MultimodalLoader
-from mmcore.models.base import MultimodalVAE
+from mmcore.data.loader import (
+    BatchSource,
+    DeviceLoader,
+    MultimodalLoader,
+    SequentialShardSampler,
+    StratifiedShardSampler,
+    presence_groups,
+)
+from mmcore.models.base import LossOutput, MultimodalVAE
 from mmcore.training import checkpoint as checkpoints
+from mmcore.training import distributed
 from mmcore.training.config import TrainerConfig
 from mmcore.training.epoch_log import write_epoch_log
 from mmcore.training.schedule import warmup_beta
-from mmcore.training.validation import ValidationMetric, validation_loss
+from mmcore.training.validation import ValidationMetric, validation_sums
 
 
 @dataclass
@@ -63,6 +77,8 @@ class Trainer:
         result = trainer.fit(splits.train, splits.validation, resume=True)
         print(result.best_epoch, result.best_metrics)
 
+    The same script, started with ``torchrun --nproc-per-node 4 script.py``, trains on 4 processes.
+
     ``validation_metric`` is a callable ``(model, validation_loader) -> dict[str, float]``; the config's
     ``validation_metric`` names the entry that picks the best epoch. The default is
     :func:`~mmcore.training.validation.validation_loss` at the final β.
@@ -75,33 +91,74 @@ class Trainer:
         validation_metric: ValidationMetric | None = None,
     ) -> None:
         self.config = TrainerConfig() if config is None else config
-        if self.config.device.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(f"device {self.config.device!r} requested, but torch.cuda.is_available() is False")
-        self.device = torch.device(self.config.device)
+        self.place = distributed.current_place()
+        self._check_process_layout()
+        self.device = distributed.training_device(self.config.device, self.place)
         unknown = set(self.config.reconstruction_weights) - set(model.modality_names)
         if unknown:
             raise KeyError(
                 f"reconstruction_weights name unknown modalities {sorted(unknown)}; model has {model.modality_names}"
             )
         model.reconstruction_weights.update(self.config.reconstruction_weights)
+        distributed.join_process_group(self.place, self.device, self.config.distributed_timeout_s)
         self.model = model.to(self.device)
+        self._forward: torch.nn.Module = self.model
+        if self.place.is_distributed:
+            # Unused parameters are normal here: a batch in which no sample has a modality leaves that
+            # modality's encoder out of the graph. Parameters unused on every process keep grad None
+            # (Adam skips them), as in one process.
+            self._forward = DistributedDataParallel(
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
         self.validation_metric = validation_metric
         trainable = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=self.config.learning_rate)
         self.epoch = 0
+        self.step_in_epoch = 0
         self.global_step = 0
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.best_value: float | None = None
         self.best_metrics: dict[str, float] = {}
         self._best_state: dict[str, Tensor] | None = None
+        self._epoch_totals: dict[str, Tensor] = {}
+        self._epoch_samples = 0
 
     # ------------------------------------------------------------------ process and file layout
+    def _check_process_layout(self) -> None:
+        world_size = self.place.world_size
+        if self.config.batch_size % world_size:
+            raise ValueError(
+                f"batch_size={self.config.batch_size} is the global batch and must be a multiple of the "
+                f"{world_size} processes"
+            )
+        if self.data_shards % world_size:
+            raise ValueError(f"data_shards={self.data_shards} must be a multiple of the {world_size} processes")
+
+    @property
+    def world_size(self) -> int:
+        return self.place.world_size
+
+    @property
+    def rank(self) -> int:
+        return self.place.rank
+
     @property
     def is_main_process(self) -> bool:
-        """True unless torch.distributed runs and this is not rank 0: only the main process writes files."""
-        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-        return not distributed or torch.distributed.get_rank() == 0
+        """True on rank 0 (and in a single process): only the main process writes files."""
+        return self.place.is_main
+
+    @property
+    def data_shards(self) -> int:
+        """The round size of the stratified data order: ``config.data_shards``, else the number of processes."""
+        return self.config.data_shards or self.place.world_size
+
+    @property
+    def process_batch_size(self) -> int:
+        """This process's share of the global batch."""
+        return self.config.batch_size // self.place.world_size
 
     @property
     def checkpoint_dir(self) -> Path | None:
@@ -112,27 +169,42 @@ class Trainer:
         return None if self.config.log_dir is None else Path(self.config.log_dir)
 
     def _show_progress(self) -> bool:
-        return self.config.progress and sys.stderr.isatty()
+        return self.config.progress and self.is_main_process and sys.stderr.isatty()
 
     # ------------------------------------------------------------------ random state
     def _rng_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state_all()
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
     def _set_rng_state(self, state: Mapping[str, Any]) -> None:
         torch.set_rng_state(state["torch"])
         if self.device.type == "cuda" and "cuda" in state:
-            torch.cuda.set_rng_state_all(state["cuda"])
+            saved = state["cuda"]
+            if isinstance(saved, (list, tuple)):  # checkpoints before per-process states held every GPU's
+                torch.cuda.set_rng_state_all(saved)
+            else:
+                torch.cuda.set_rng_state(saved, self.device)
 
     # ------------------------------------------------------------------ checkpoints
-    def _trainer_state(self) -> dict[str, Any]:
+    def _process_state(self) -> dict[str, Any]:
+        """What differs between processes: the random state, and the sums of the epoch trained so far."""
+        return {
+            "rng": self._rng_state(),
+            "totals": {name: float(total) for name, total in self._epoch_totals.items()},
+            "samples": self._epoch_samples,
+        }
+
+    def _trainer_state(self, process_states: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
             "global_step": self.global_step,
             "optimizer": self.optimizer.state_dict(),
-            "rng": self._rng_state(),
+            "processes": process_states,
+            "world_size": self.place.world_size,
+            "data_shards": self.data_shards,
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "best_metrics": dict(self.best_metrics),
@@ -141,104 +213,213 @@ class Trainer:
         }
 
     def _save_checkpoint(self) -> None:
-        directory = self.checkpoint_dir
-        if directory is None or not self.is_main_process:
-            return
-        checkpoints.save_checkpoint(directory, self.epoch, self.model.state_dict(), self._trainer_state())
-        checkpoints.remove_checkpoints_before(directory, self.epoch)
+        """Write a checkpoint at the current ``(epoch, step_in_epoch)``; every process must call it.
 
-    def _check_resumable(self, saved: Mapping[str, Any], path: Path) -> None:
-        """A resumed run must draw the same batches: the seed and batch size must not change."""
-        for setting in ("seed", "batch_size"):
-            before, now = saved.get(setting), getattr(self.config, setting)
+        Every process hands its random state to rank 0, which writes them all: each process's noise
+        continues where it stopped after a resume, which is what makes a resumed run equal an
+        uninterrupted one. The weights and the optimiser state are the same on every process.
+        """
+        directory = self.checkpoint_dir
+        if directory is None:
+            return
+        process_states = distributed.gather_objects(self._process_state(), self.place)
+        if not self.is_main_process:
+            return
+        state = self._trainer_state(process_states)
+        checkpoints.save_checkpoint(directory, self.epoch, self.model.state_dict(), state, step=self.step_in_epoch)
+        checkpoints.remove_checkpoints_before(directory, self.epoch, self.step_in_epoch)
+
+    def _check_resumable(self, state: Mapping[str, Any], path: Path) -> None:
+        """A resumed run must draw the same batches: seed, global batch size and data shards must not change."""
+        saved_config = state.get("config", {})
+        pairs = [(name, saved_config.get(name), getattr(self.config, name)) for name in ("seed", "batch_size")]
+        pairs.append(("data_shards", state.get("data_shards", 1), self.data_shards))
+        for setting, before, now in pairs:
             if before != now:
                 raise checkpoints.CheckpointError(
                     f"{path}: checkpoint was trained with {setting}={before}, this run has {setting}={now}; "
                     "resuming would change the data order"
                 )
 
-    def resume(self) -> bool:
-        """Load the latest checkpoint in ``checkpoint_dir``; False when there is none."""
+    def _read_latest_checkpoint(self) -> dict[str, Any] | None:
+        """Rank 0 reads the latest checkpoint (others may not see rank 0's disk); errors travel as messages."""
         directory = self.checkpoint_dir
         latest = None if directory is None else checkpoints.latest_checkpoint(directory)
         if latest is None:
+            return None
+        try:
+            state = checkpoints.load_state(latest.state)
+            self._check_resumable(state, latest.state)
+            weights = checkpoints.load_weights(latest.weights)
+            best_path = directory / checkpoints.BEST_WEIGHTS
+            best = None
+            if state["best_epoch"] is not None and best_path.is_file():
+                best = checkpoints.load_weights(best_path)
+        except checkpoints.CheckpointError as error:
+            return {"error": str(error)}
+        return {"state": state, "weights": weights, "best": best, "path": str(latest.weights)}
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint in ``checkpoint_dir``; False when there is none. Every process must call it."""
+        payload = self._read_latest_checkpoint() if self.is_main_process else None
+        payload = distributed.broadcast_from_main(payload, self.place)
+        if payload is None:
             return False
-        state = checkpoints.load_state(latest.state)
-        self._check_resumable(state.get("config", {}), latest.state)
-        checkpoints.load_weights_into(self.model, latest.weights)
+        if "error" in payload:
+            raise checkpoints.CheckpointError(payload["error"])
+        state = payload["state"]
+        try:
+            self.model.load_state_dict(payload["weights"])
+        except RuntimeError as error:
+            raise checkpoints.CheckpointError(
+                f"{payload['path']}: the weights do not fit this model ({error})"
+            ) from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
+        self.step_in_epoch = int(state.get("step_in_epoch", 0))
         self.global_step = int(state["global_step"])
         self.history = list(state["history"])
         self.best_epoch = state["best_epoch"]
         self.best_value = state["best_value"]
         self.best_metrics = dict(state["best_metrics"])
-        best_path = directory / checkpoints.BEST_WEIGHTS
-        if self.best_epoch is not None and best_path.is_file():
-            self._best_state = checkpoints.load_weights(best_path, self.device)
-        self._set_rng_state(state["rng"])
+        if payload["best"] is not None:
+            self._best_state = {name: value.to(self.device) for name, value in payload["best"].items()}
+        processes = state.get("processes") or [{"rng": state["rng"], "totals": {}, "samples": 0}]
+        self._restore_process_state(processes)
         return True
+
+    def _restore_process_state(self, processes: list[Mapping[str, Any]]) -> None:
+        """Take this process's saved random state and epoch sums; re-seed if the number of processes changed.
+
+        With another number of processes (allowed when ``data_shards`` stays) the saved random streams do
+        not map onto the new processes: each is re-seeded from ``(seed, rank, global_step)``, so the data
+        order is the same as before but the reparametrisation noise is not. The partial epoch's sums are
+        added up on rank 0, which keeps the epoch's training averages right.
+        """
+        if len(processes) == self.place.world_size:
+            mine = processes[self.place.rank]
+            self._set_rng_state(mine["rng"])
+            totals, samples = mine["totals"], mine["samples"]
+        else:
+            warnings.warn(
+                f"checkpoint holds {len(processes)} process random states, this run has {self.place.world_size} "
+                "processes: data order is kept, reparametrisation noise is re-seeded",
+                stacklevel=3,
+            )
+            torch.manual_seed(distributed.rank_seed(self.config.seed + self.global_step, self.place.rank))
+            totals, samples = {}, 0
+            if self.is_main_process:
+                for process in processes:
+                    for name, value in process["totals"].items():
+                        totals[name] = totals.get(name, 0.0) + value
+                    samples += process["samples"]
+        self._epoch_totals = {
+            name: torch.tensor(value, dtype=torch.float64, device=self.device) for name, value in totals.items()
+        }
+        self._epoch_samples = int(samples)
 
     # ------------------------------------------------------------------ one epoch
     def beta_at(self, progress_epochs: float) -> float:
         """β after ``progress_epochs`` (fractional) epochs under the configured warm-up."""
         return warmup_beta(self.config.beta, self.config.beta_warmup_epochs, progress_epochs)
 
+    def _check_finite(self, output: LossOutput, step: int) -> None:
+        """Stop every process together when any one's loss is not finite (one alone would leave the others waiting)."""
+        failed = distributed.ranks_with_flag(not bool(torch.isfinite(output.loss)), self.place, self.device)
+        if not failed:
+            return
+        where = f"epoch {self.epoch + 1}, step {step + 1}"
+        if self.place.is_distributed:
+            where += f" on process(es) {failed} of {self.place.world_size}"
+        terms = {name: round(value, 4) for name, value in output.detached_terms().items()}
+        raise FloatingPointError(
+            f"non-finite loss {float(output.loss.detach())} at {where}; this process's terms {terms}"
+        )
+
+    def _mid_epoch_checkpoint_due(self, n_batches: int) -> bool:
+        every = self.config.checkpoint_every_steps
+        return every is not None and self.global_step % every == 0 and self.step_in_epoch < n_batches
+
     def _train_epoch(self, loader: MultimodalLoader) -> tuple[dict[str, float], float]:
+        """Train from ``step_in_epoch`` to the end of the epoch; the epoch's training means over all processes."""
         self.model.train()
         n_batches = len(loader)
-        totals: dict[str, Tensor] = {}
-        n_samples = 0
-        beta = self.beta_at(self.epoch)
+        beta = self.beta_at(self.epoch + self.step_in_epoch / max(n_batches, 1))
         bar = tqdm(
             total=n_batches,
+            initial=self.step_in_epoch,
             desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
             disable=not self._show_progress(),
             leave=False,
             dynamic_ncols=True,
         )
         with bar:
-            for step, batch in enumerate(loader):
-                beta = self.beta_at(self.epoch + step / max(n_batches, 1))
+            for batch in loader.batches(self.step_in_epoch):
+                beta = self.beta_at(self.epoch + self.step_in_epoch / max(n_batches, 1))
                 batch = batch.to(self.device)
-                output = self.model(batch.data, batch.mask, beta=beta)
-                if not torch.isfinite(output.loss):
-                    terms = {name: round(value, 4) for name, value in output.detached_terms().items()}
-                    raise FloatingPointError(
-                        f"non-finite loss {float(output.loss.detach())} at epoch {self.epoch + 1}, step {step + 1}; "
-                        f"terms {terms}"
-                    )
+                output = self._forward(batch.data, batch.mask, beta=beta)
+                self._check_finite(output, self.step_in_epoch)
                 self.optimizer.zero_grad(set_to_none=True)
                 output.loss.backward()
                 if self.config.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
                 self.optimizer.step()
                 self.global_step += 1
+                self.step_in_epoch += 1
                 size = batch.batch_size
-                n_samples += size
+                self._epoch_samples += size
                 for name, value in {"loss": output.loss, **output.terms}.items():
-                    totals[name] = totals.get(name, 0.0) + value.detach().double() * size
+                    self._epoch_totals[name] = self._epoch_totals.get(name, 0.0) + value.detach().double() * size
                 bar.update(1)
                 if not bar.disable:  # float() waits for the device; only pay for it when the bar shows
                     bar.set_postfix(loss=f"{float(output.loss.detach()):.3f}", refresh=False)
+                if self._mid_epoch_checkpoint_due(n_batches):
+                    self._save_checkpoint()
+        local_sums = {name: float(total) for name, total in self._epoch_totals.items()}
+        sums, n_samples = distributed.sum_across_processes(local_sums, self._epoch_samples, self.place)
+        self._epoch_totals, self._epoch_samples, self.step_in_epoch = {}, 0, 0
         if n_samples == 0:
             raise ValueError("the training set is empty")
-        return {name: float(total / n_samples) for name, total in totals.items()}, beta
+        return {name: total / n_samples for name, total in sums.items()}, beta
 
-    def _validate(self, loader: MultimodalLoader | None) -> dict[str, float]:
-        if loader is None:
-            return {}
+    # ------------------------------------------------------------------ evaluation
+    def _evaluation_loader(self, data: BatchSource) -> MultimodalLoader:
+        """This process's shard of ``data`` (every sample once over all processes), in order."""
+        sampler = SequentialShardSampler(len(data), self.place.rank, self.place.world_size)
+        return MultimodalLoader(data, self.process_batch_size, sampler)
+
+    def _evaluate_loader(self, loader: MultimodalLoader, metric: ValidationMetric | None) -> dict[str, float]:
+        """Means over all processes' shards: sums and counts are added up, then divided once."""
+        n_local = len(loader.sampler)
         self.model.eval()
         try:
             with torch.no_grad():
                 device_loader = DeviceLoader(loader, self.device)
-                if self.validation_metric is None:
-                    metrics = validation_loss(self.model, device_loader, beta=self.config.beta)
+                if metric is None:
+                    sums, count = validation_sums(self.model, device_loader, beta=self.config.beta)
+                elif not self.place.is_distributed:
+                    return {name: float(value) for name, value in metric(self.model, device_loader).items()}
                 else:
-                    metrics = self.validation_metric(self.model, device_loader)
+                    means = metric(self.model, device_loader) if n_local else {}
+                    sums, count = {name: float(value) * n_local for name, value in means.items()}, n_local
         finally:
             self.model.train()
-        return {name: float(value) for name, value in metrics.items()}
+        sums, count = distributed.sum_across_processes(sums, count, self.place)
+        if count == 0:
+            raise ValueError("the validation set is empty")
+        return {name: total / count for name, total in sums.items()}
+
+    def evaluate(self, data: BatchSource, metric: ValidationMetric | None = None) -> dict[str, float]:
+        """``metric`` (default: the loss terms at the final β) over ``data``, shared out over the processes.
+
+        Every process must call it and gets the same numbers.
+        """
+        return self._evaluate_loader(self._evaluation_loader(data), metric)
+
+    def _validate(self, loader: MultimodalLoader | None) -> dict[str, float]:
+        if loader is None:
+            return {}
+        return self._evaluate_loader(loader, self.validation_metric)
 
     def _select(self, train_terms: Mapping[str, float], validation: Mapping[str, float]) -> None:
         """Update the best epoch with this epoch's metric (training terms when there is no validation set)."""
@@ -256,6 +437,16 @@ class Trainer:
                 checkpoints.save_weights(self.checkpoint_dir / checkpoints.BEST_WEIGHTS, self._best_state)
 
     # ------------------------------------------------------------------ the loop
+    def _train_loader(self, train_data: BatchSource) -> MultimodalLoader:
+        sampler = StratifiedShardSampler(
+            presence_groups(train_data),
+            seed=self.config.seed,
+            round_size=self.data_shards,
+            rank=self.place.rank,
+            world_size=self.place.world_size,
+        )
+        return MultimodalLoader(train_data, self.process_batch_size, sampler)
+
     def fit(
         self,
         train_data: BatchSource,
@@ -267,21 +458,19 @@ class Trainer:
         Without ``validation_data`` the best epoch is chosen on the training average of the named metric,
         and a custom validation metric is not allowed. Calling ``fit`` again on the same trainer continues
         from its current epoch (raise ``config.epochs`` first). With ``restore_best`` the model ends with the best
-        epoch's weights; the last epoch's are in the last checkpoint.
+        epoch's weights; the last epoch's are in the last checkpoint. Under torchrun every process calls
+        ``fit`` with the same arguments.
         """
         if validation_data is None and self.validation_metric is not None:
             raise ValueError("a custom validation metric needs validation data")
         resumed = resume and self.resume()
-        if not resumed and self.epoch == 0:
+        if not resumed and self.epoch == 0 and self.step_in_epoch == 0:
             # The models draw their noise from torch's global generator; a fresh run starts it from the seed.
-            torch.manual_seed(self.config.seed)
+            torch.manual_seed(distributed.rank_seed(self.config.seed, self.place.rank))
         if self.checkpoint_dir is not None and self.is_main_process:
             checkpoints.atomic_write_json(self.checkpoint_dir / checkpoints.CONFIG_FILE, self.config.to_dict())
-        sampler = EpochSampler(len(train_data), seed=self.config.seed, shuffle=True)
-        train_loader = MultimodalLoader(train_data, self.config.batch_size, sampler)
-        validation_loader = None
-        if validation_data is not None:
-            validation_loader = MultimodalLoader(validation_data, self.config.batch_size)
+        train_loader = self._train_loader(train_data)
+        validation_loader = None if validation_data is None else self._evaluation_loader(validation_data)
         while self.epoch < self.config.epochs:
             started = time.perf_counter()
             train_loader.set_epoch(self.epoch)
