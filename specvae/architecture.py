@@ -57,9 +57,7 @@ def fingerprint_modality(config: ArchitectureConfig) -> Modality:
     """Structural fingerprint bits (only the kept bits) with a Bernoulli likelihood."""
     encoder = nn.Sequential(nn.Linear(config.n_fingerprint_bits, config.hidden_dim), nn.ReLU())
     decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_fingerprint_bits)
-    return Modality(
-        FINGERPRINT, encoder, config.hidden_dim, decoder, BernoulliLikelihood(), config.fingerprint_weight
-    )
+    return Modality(FINGERPRINT, encoder, config.hidden_dim, decoder, BernoulliLikelihood(), config.fingerprint_weight)
 
 
 def build_spectrum_fingerprint_model(config: ArchitectureConfig) -> MultimodalVAE:

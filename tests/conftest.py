@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 DATA_DIR_VARIABLE = "SPECVAE_DATA_DIR"
 REQUIRE_DATA_VARIABLE = "SPECVAE_REQUIRE_DATA"
@@ -34,3 +36,42 @@ def mnist_npz() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return real_data_path(".")
+
+
+# ---------------------------------------------------------------- small specvae model files
+# Untrained: the tests that use them check plumbing (reading, ranking, output), not accuracy.
+TINY_KEPT_BITS = 64
+
+
+def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "svae") -> Path:
+    from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
+    from specvae.fingerprints import FingerprintDefinition
+    from specvae.model_file import ModelMetadata, save_model
+    from specvae.spectra.binning import SpectrumBinner
+
+    """A randomly initialised model on a 1 Da grid with the first 64 fingerprint bits kept."""
+    torch.manual_seed(seed)
+    binner = SpectrumBinner(bin_width_da=1.0, max_mz_da=1000.0)
+    definition = FingerprintDefinition().with_kept_bits(np.arange(TINY_KEPT_BITS))
+    config = ArchitectureConfig(
+        n_bins=binner.n_bins, n_fingerprint_bits=TINY_KEPT_BITS, fusion=fusion, latent_dim=4, hidden_dim=16
+    )
+    model = build_spectrum_fingerprint_model(config)
+    metadata = ModelMetadata(
+        architecture=config,
+        binning=binner.to_dict(),
+        fingerprint=definition.to_dict(),
+        ion_mode=ion_mode,
+        training={"structures_inchikey14": ["KWILGNNWGSNMPA"], "sources": "test"},
+    )
+    save_model(path, model, metadata)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("models")
+    return {
+        mode: write_tiny_model(directory / f"{mode}.specvae", mode, seed)
+        for seed, mode in enumerate(("positive", "negative"))
+    }

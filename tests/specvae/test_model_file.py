@@ -54,3 +54,20 @@ def test_newer_format_version_is_refused(tmp_path):
     text = _metadata(config).to_json().replace('"format_version": 1', '"format_version": 99')
     with pytest.raises(ModelFileError, match="newer"):
         ModelMetadata.from_json(text, source="x.specvae")
+
+
+def test_half_precision_halves_the_file_and_keeps_predictions_close(tmp_path):
+    torch.manual_seed(0)
+    config = ArchitectureConfig(n_bins=400, n_fingerprint_bits=30, latent_dim=4, hidden_dim=32)
+    model = build_spectrum_fingerprint_model(config).eval()
+    full, half = tmp_path / "full.specvae", tmp_path / "half.specvae"
+    save_model(full, model, _metadata(config))
+    save_model(half, model, _metadata(config), half_precision=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded, _ = load_model(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    spectra = torch.zeros(2, 400)
+    spectra[0, [10, 200]] = 1.0
+    expected = model.cross_generate({SPECTRUM: spectra}, [SPECTRUM], [FINGERPRINT])[FINGERPRINT]
+    got = loaded.cross_generate({SPECTRUM: spectra}, [SPECTRUM], [FINGERPRINT])[FINGERPRINT]
+    torch.testing.assert_close(got, expected, atol=5e-3, rtol=0)

@@ -1,0 +1,280 @@
+"""The ``specvae`` command line: argument parsing only; the work is done by functions a notebook can call too."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+EXIT_RECORD_ERRORS = 1
+EXIT_USAGE = 2
+
+
+def _example_path(name: str) -> Path:
+    return Path(str(resources.files("specvae") / "examples" / name))
+
+
+def _finish(errors, errors_path: str | None) -> None:
+    """Report bad records on stderr and in the ``--errors`` file; exit 1 if there were any."""
+    errors.print()
+    if errors_path:
+        errors.write_tsv(errors_path)
+    if len(errors):
+        click.echo(f"{len(errors)} record(s) could not be processed (see above).", err=True)
+        sys.exit(EXIT_RECORD_ERRORS)
+
+
+@click.group()
+@click.version_option(package_name="specvae")
+def main() -> None:
+    """Annotate MS/MS spectra with molecular structures using multimodal VAEs."""
+
+
+@main.command()
+@click.argument("spectra", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--candidates", "-c", type=click.Path(exists=True, dir_okay=False), help="SDF, SMILES list, or CSV/TSV.")
+@click.option("--example", is_flag=True, help="Annotate the example spectra and candidates shipped with specvae.")
+@click.option(
+    "--model",
+    "model_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Model file(s); default: the shipped positive and negative mode models.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="-", show_default=True, help="Output file.")
+@click.option("--format", "output_format", type=click.Choice(["tsv", "json"]), default="tsv", show_default=True)
+@click.option("--top-k", type=int, default=10, show_default=True, help="Candidates per spectrum in the output.")
+@click.option("--ppm", type=float, default=10.0, show_default=True, help="Mass tolerance of a candidate pool.")
+@click.option("--adduct", default=None, help="Adduct of every spectrum (default: the spectrum's, else [M+H]+/[M-H]-).")
+@click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write bad records to this TSV.")
+def annotate(
+    spectra,
+    candidates,
+    example,
+    model_paths,
+    output,
+    output_format,
+    top_k,
+    ppm,
+    adduct,
+    fingerprint_cache,
+    workers,
+    errors_path,
+) -> None:
+    """Rank candidate structures for each spectrum in SPECTRA (MGF, MSP or mzML)."""
+    from specvae.annotator import Annotator
+    from specvae.errors import ErrorReport, SpecvaeError
+    from specvae.output import write_annotations
+
+    if example:
+        spectra = spectra or str(_example_path("example_spectra.mgf"))
+        candidates = candidates or str(_example_path("example_candidates.csv"))
+    if not spectra or not candidates:
+        raise click.UsageError("give SPECTRA and --candidates, or --example")
+    options = {"fingerprint_cache": fingerprint_cache, "n_workers": workers}
+    try:
+        annotator = Annotator.load(list(model_paths), **options) if model_paths else Annotator.pretrained(**options)
+        errors = ErrorReport()
+        results = annotator.annotate(spectra, candidates, top_k=top_k, tolerance_ppm=ppm, adduct=adduct, errors=errors)
+    except (SpecvaeError, ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    write_annotations(results, output, output_format)
+    if output != "-":
+        click.echo(f"{len(results)} spectra annotated -> {output}", err=True)
+    _finish(errors, errors_path)
+
+
+@main.command()
+@click.argument("spectra", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "model_paths", multiple=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HDF5 file to write.")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
+def predict(spectra, model_paths, output, errors_path) -> None:
+    """Write predicted fingerprint probabilities of SPECTRA to an HDF5 file."""
+    from specvae.annotator import Annotator
+    from specvae.errors import ErrorReport
+    from specvae.output import write_predictions
+
+    annotator = Annotator.load(list(model_paths)) if model_paths else Annotator.pretrained()
+    errors = ErrorReport()
+    predictions = annotator.predict_fingerprint_by_mode(spectra, errors)
+    write_predictions(predictions, annotator, output)
+    click.echo(f"{sum(len(p) for p in predictions.values())} spectra -> {output}", err=True)
+    _finish(errors, errors_path)
+
+
+@main.command()
+@click.argument("candidates", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HDF5 fingerprint cache.")
+@click.option("--workers", type=int, default=1, show_default=True)
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
+def fingerprint(candidates, output, workers, errors_path) -> None:
+    """Precompute the fingerprints of CANDIDATES into a cache keyed by InChIKey."""
+    from specvae.candidates import read_candidates
+    from specvae.errors import ErrorReport, RecordError
+    from specvae.fingerprints import FingerprintCache, FingerprintDefinition
+
+    errors = ErrorReport()
+    entries = read_candidates(candidates, errors)
+    cache = FingerprintCache(output, FingerprintDefinition())
+    unique = {}
+    for entry in entries:
+        unique.setdefault(entry.candidate.inchikey, entry.candidate)
+    chosen = list(unique.values())
+    found = cache.lookup([c.inchikey for c in chosen], [c.smiles or c.molecule() for c in chosen], workers)
+    for problem in found.errors:
+        errors.append(RecordError(str(candidates), chosen[problem.index].identifier, problem.reason))
+    click.echo(f"{int(found.valid.sum())} fingerprints in {output} ({found.n_computed} computed now)", err=True)
+    _finish(errors, errors_path)
+
+
+@main.command()
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the full metadata as JSON.")
+def info(model_path, as_json) -> None:
+    """Show what a model file holds: architecture, bin grid, fingerprint, training data and metrics."""
+    from specvae.model_file import ModelFileError, read_metadata
+    from specvae.output import describe_model
+
+    try:
+        metadata = read_metadata(model_path)
+    except ModelFileError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(json.loads(metadata.to_json()), indent=2) if as_json else describe_model(metadata))
+
+
+@main.command()
+@click.argument("spectrum_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Training set (HDF5).")
+@click.option(
+    "--exclude-structures",
+    type=click.Path(exists=True, dir_okay=False),
+    help="InChIKeys (or a CSV with an INCHIKEY column) whose first blocks are left out.",
+)
+@click.option("--all-licenses", is_flag=True, help="Keep records under any license (default: redistributable only).")
+@click.option("--bin-width", type=float, default=0.1, show_default=True, help="Bin width in Da.")
+@click.option("--max-mz", type=float, default=1000.0, show_default=True, help="Upper end of the bin grid in Da.")
+@click.option("--validation-fraction", type=float, default=0.1, show_default=True)
+@click.option("--test-fraction", type=float, default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True)
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
+def prepare(
+    spectrum_files,
+    output,
+    exclude_structures,
+    all_licenses,
+    bin_width,
+    max_mz,
+    validation_fraction,
+    test_fraction,
+    seed,
+    workers,
+    errors_path,
+) -> None:
+    """Build a training set from spectrum files with structures (e.g. MassBank MGF, gzip allowed)."""
+    from specvae.errors import ErrorReport
+    from specvae.spectra.binning import SpectrumBinner
+    from specvae.training_set import REDISTRIBUTABLE_LICENSES, prepare_training_set, read_structure_list
+
+    errors = ErrorReport()
+    excluded = read_structure_list(exclude_structures) if exclude_structures else set()
+    summary = prepare_training_set(
+        spectrum_files,
+        output,
+        binner=SpectrumBinner(bin_width_da=bin_width, max_mz_da=max_mz),
+        exclude_inchikey14=excluded,
+        licenses=None if all_licenses else REDISTRIBUTABLE_LICENSES,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        n_workers=workers,
+        errors=errors,
+    )
+    click.echo(json.dumps(summary.__dict__, indent=2), err=True)
+    if errors_path:
+        errors.write_tsv(errors_path)
+
+
+@main.command()
+@click.argument("training_set", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Model file to write.")
+@click.option("--mode", "ion_mode", type=click.Choice(["positive", "negative"]), default="positive", show_default=True)
+@click.option("--fusion", default="svae", show_default=True, help="Fusion model (see `mmcore models`).")
+@click.option("--latent-dim", type=int, default=64, show_default=True)
+@click.option("--hidden-dim", type=int, default=192, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--beta", type=float, default=1.0, show_default=True)
+@click.option("--beta-warmup-epochs", type=float, default=5.0, show_default=True)
+@click.option("--min-bit-count", type=int, default=10, show_default=True, help="Keep bits set in this many structures.")
+@click.option(
+    "--unpaired-smiles", type=click.Path(exists=True, dir_okay=False), help="Extra molecules, one SMILES a line."
+)
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Resumable checkpoints and logs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--num-threads", type=int, default=None, help="torch threads (default: torch's choice).")
+def train(
+    training_set,
+    output,
+    ion_mode,
+    fusion,
+    latent_dim,
+    hidden_dim,
+    epochs,
+    batch_size,
+    learning_rate,
+    beta,
+    beta_warmup_epochs,
+    min_bit_count,
+    unpaired_smiles,
+    checkpoint_dir,
+    seed,
+    device,
+    num_threads,
+) -> None:
+    """Train a spectrum↔fingerprint model on one ion mode of TRAINING_SET."""
+    import torch
+
+    from specvae.training import TrainingOptions, train_specvae_model
+
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    smiles = []
+    if unpaired_smiles:
+        smiles = [line.split()[0] for line in Path(unpaired_smiles).read_text().splitlines() if line.strip()]
+    options = TrainingOptions(
+        ion_mode=ion_mode,
+        fusion=fusion,
+        latent_dim=latent_dim,
+        hidden_dim=hidden_dim,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        beta=beta,
+        beta_warmup_epochs=beta_warmup_epochs,
+        min_bit_count=min_bit_count,
+        seed=seed,
+        device=device,
+    )
+    record = train_specvae_model(
+        training_set, output, options, smiles, checkpoint_dir, command="specvae " + shlex.join(sys.argv[1:])
+    )
+    click.echo(
+        f"best epoch {record['best_epoch']}: "
+        + ", ".join(f"{k}={v:.4g}" for k, v in record["validation_metrics"].items())
+        + f"; {record['seconds']} s -> {output}",
+        err=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

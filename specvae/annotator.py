@@ -1,0 +1,355 @@
+"""The notebook and command-line entry point: spectra in, ranked candidate structures out.
+
+Example (a notebook, with the models shipped in the package)::
+
+    from specvae import Annotator
+    annotator = Annotator.pretrained()                      # positive and negative mode models
+    results = annotator.annotate("spectra.mgf", "candidates.sdf", top_k=5)
+    results.to_dataframe()                                  # needs pandas
+    probabilities = annotator.predict_fingerprint(spectra)  # matchms Spectrum objects or a path
+
+Each spectrum is handled by the model of its ion mode. One bad spectrum or candidate never costs the others
+their results: it goes to the :class:`~specvae.errors.ErrorReport` with the file, record and reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matchms import Spectrum
+from rdkit import Chem
+
+from mmcore import MultimodalVAE
+from specvae.adducts import Adduct
+from specvae.candidates import (
+    Candidate,
+    CandidateMatch,
+    CandidateSet,
+    candidate_from_mol,
+    parse_smiles,
+    read_candidates,
+)
+from specvae.errors import ErrorReport, InvalidStructureError, RecordError, SpecvaeError
+from specvae.fingerprints import FingerprintCache, FingerprintDefinition, compute_fingerprints
+from specvae.model_file import ModelMetadata, load_model
+from specvae.output import OUTPUT_COLUMNS
+from specvae.prediction import predict_fingerprint_probabilities
+from specvae.ranking import rank_scores, score_candidates
+from specvae.spectra.binning import SpectrumBinner
+from specvae.spectra.filters import clean_spectrum
+from specvae.spectra.metadata import spectrum_ion_mode, spectrum_title
+from specvae.spectra.reading import iter_clean_records
+
+ION_MODES = ("positive", "negative")
+
+
+def pretrained_model_path(ion_mode: str) -> Path:
+    """Path of the model shipped in the package for ``ion_mode``."""
+    if ion_mode not in ION_MODES:
+        raise ValueError(f"ion mode must be one of {ION_MODES}, got {ion_mode!r}")
+    return Path(str(resources.files("specvae") / "pretrained" / f"{ion_mode}.specvae"))
+
+
+@dataclass
+class LoadedModel:
+    """A model with what it needs around it: its bin grid and its fingerprint definition."""
+
+    model: MultimodalVAE
+    metadata: ModelMetadata
+    path: str
+
+    @property
+    def binner(self) -> SpectrumBinner:
+        return SpectrumBinner.from_dict(self.metadata.binning)
+
+    @property
+    def fingerprint(self) -> FingerprintDefinition:
+        return FingerprintDefinition.from_dict(self.metadata.fingerprint)
+
+
+@dataclass
+class RankedStructure:
+    """One row of the output: a candidate at its rank for a spectrum."""
+
+    spectrum_id: str
+    rank: int
+    score: float
+    identifier: str
+    name: str | None
+    inchikey: str
+    smiles: str | None
+    molecular_formula: str
+    mass_error_ppm: float | None
+    n_candidates: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {column: getattr(self, column) for column in OUTPUT_COLUMNS}
+
+
+@dataclass
+class SpectrumAnnotation:
+    """The ranked candidates of one spectrum (the best ``top_k``; ties share a rank)."""
+
+    spectrum_id: str
+    ion_mode: str
+    n_candidates: int
+    ranked: list[RankedStructure] = field(default_factory=list)
+
+
+class AnnotationResults(list):
+    """A list of :class:`SpectrumAnnotation`, in input order, with table conversions."""
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [row.as_dict() for annotation in self for row in annotation.ranked]
+
+    def to_dataframe(self):
+        """A pandas DataFrame with one row per spectrum × candidate (needs ``pip install pandas``)."""
+        try:
+            import pandas
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError("to_dataframe needs pandas: pip install pandas") from error
+        return pandas.DataFrame(self.rows(), columns=list(OUTPUT_COLUMNS))
+
+
+@dataclass
+class _Query:
+    """A spectrum that passed cleaning and has candidates, waiting for prediction and ranking."""
+
+    spectrum_id: str
+    ion_mode: str
+    spectrum: Spectrum
+    matches: list[CandidateMatch]
+
+
+class Annotator:
+    """Predict fingerprints from spectra and rank candidate structures, with one model per ion mode."""
+
+    def __init__(
+        self,
+        models: dict[str, LoadedModel],
+        fingerprint_cache: str | os.PathLike[str] | None = None,
+        n_workers: int = 1,
+    ) -> None:
+        if not models:
+            raise ValueError("an Annotator needs at least one model")
+        definitions = {FingerprintDefinition.from_dict(m.metadata.fingerprint).without_mask() for m in models.values()}
+        if len(definitions) != 1:
+            raise ValueError("the models use different fingerprint definitions; load them into separate Annotators")
+        self.models = models
+        self.full_fingerprint = definitions.pop()
+        self.fingerprint_cache = (
+            None if fingerprint_cache is None else FingerprintCache(fingerprint_cache, self.full_fingerprint)
+        )
+        self.n_workers = n_workers
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def load(cls, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], **options: Any) -> Annotator:
+        """Load one or more model files; each serves the ion mode stored in it."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        models = {}
+        for path in paths:
+            model, metadata = load_model(path)
+            if metadata.ion_mode in models:
+                raise ValueError(
+                    f"two models for {metadata.ion_mode} mode: {models[metadata.ion_mode].path} and {path}"
+                )
+            models[metadata.ion_mode] = LoadedModel(model, metadata, str(path))
+        return cls(models, **options)
+
+    @classmethod
+    def pretrained(cls, ion_mode: str = "both", **options: Any) -> Annotator:
+        """The models shipped with specvae: ``"positive"``, ``"negative"`` or ``"both"``."""
+        modes = ION_MODES if ion_mode == "both" else (ion_mode,)
+        return cls.load([pretrained_model_path(mode) for mode in modes], **options)
+
+    # ---------------------------------------------------------------- spectra
+    def _spectra_with_ids(
+        self, spectra: str | os.PathLike[str] | Iterable[Spectrum], errors: ErrorReport
+    ) -> list[tuple[str, Spectrum]]:
+        """Cleaned spectra with their identifiers; unreadable or rejected ones go to ``errors``."""
+        cleaned = []
+        if isinstance(spectra, (str, os.PathLike)):
+            for record in iter_clean_records(spectra):
+                if record.spectrum is None:
+                    errors.append(record.to_record_error())
+                    continue
+                cleaned.append((spectrum_title(record.spectrum) or f"record {record.record}", record.spectrum))
+            return cleaned
+        for index, spectrum in enumerate(spectra, start=1):
+            identifier = spectrum_title(spectrum) or f"spectrum {index}"
+            try:
+                cleaned.append((identifier, clean_spectrum(spectrum)))
+            except SpecvaeError as error:
+                errors.append(RecordError("<spectra>", index, str(error), identifier))
+        return cleaned
+
+    def _model_for(self, spectrum: Spectrum) -> tuple[str, LoadedModel]:
+        mode = spectrum_ion_mode(spectrum)
+        if mode is None:
+            raise SpecvaeError("the spectrum states no ion mode or charge: cannot choose a model")
+        if mode not in self.models:
+            raise SpecvaeError(f"no model for {mode} mode is loaded (have: {', '.join(self.models)})")
+        return mode, self.models[mode]
+
+    def predict_fingerprint(
+        self, spectra: str | os.PathLike[str] | Iterable[Spectrum], errors: ErrorReport | None = None
+    ) -> dict[str, np.ndarray]:
+        """Predicted probabilities of each kept fingerprint bit, keyed by spectrum identifier.
+
+        The bits are the kept bits of the model of each spectrum's ion mode
+        (``LoadedModel.fingerprint.kept_bit_names()`` names them); :meth:`predict_fingerprint_by_mode` keeps
+        the modes apart.
+        """
+        by_mode = self.predict_fingerprint_by_mode(spectra, errors)
+        return {identifier: row for predictions in by_mode.values() for identifier, row in predictions.items()}
+
+    def predict_fingerprint_by_mode(
+        self, spectra: str | os.PathLike[str] | Iterable[Spectrum], errors: ErrorReport | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Like :meth:`predict_fingerprint`, grouped by ion mode (the model that made each prediction)."""
+        errors = ErrorReport() if errors is None else errors
+        source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
+        by_mode: dict[str, list[tuple[str, Spectrum]]] = {}
+        for index, (identifier, spectrum) in enumerate(self._spectra_with_ids(spectra, errors), start=1):
+            try:
+                mode, _ = self._model_for(spectrum)
+            except SpecvaeError as error:
+                errors.append(RecordError(source, index, str(error), identifier))
+                continue
+            by_mode.setdefault(mode, []).append((identifier, spectrum))
+        predictions: dict[str, dict[str, np.ndarray]] = {}
+        for mode, items in by_mode.items():
+            loaded = self.models[mode]
+            probabilities = predict_fingerprint_probabilities(loaded.model, loaded.binner.bin([s for _, s in items]))
+            predictions[mode] = {identifier: row for (identifier, _), row in zip(items, probabilities, strict=True)}
+        return predictions
+
+    # ---------------------------------------------------------------- candidates
+    @staticmethod
+    def _candidate_set(candidates: Any, errors: ErrorReport) -> CandidateSet:
+        if isinstance(candidates, CandidateSet):
+            return candidates
+        if isinstance(candidates, (str, os.PathLike)):
+            return CandidateSet.from_entries(read_candidates(candidates, errors))
+        pool = []
+        for index, item in enumerate(candidates, start=1):
+            try:
+                if isinstance(item, Candidate):
+                    pool.append(item)
+                elif isinstance(item, Chem.Mol):
+                    pool.append(candidate_from_mol(item, identifier=str(index)))
+                else:
+                    pool.append(candidate_from_mol(parse_smiles(str(item)), identifier=str(index), smiles=str(item)))
+            except (InvalidStructureError, TypeError, ValueError) as error:
+                errors.append(RecordError("<candidates>", index, str(error), None))
+        return CandidateSet.pool(pool)
+
+    def _candidate_fingerprints(self, candidates: list[Candidate], errors: ErrorReport) -> dict[str, np.ndarray]:
+        """Full fingerprint bits of each distinct candidate InChIKey (from the cache when one is set)."""
+        keys = [candidate.inchikey for candidate in candidates]
+        structures: list[Any] = [candidate.smiles or candidate.molecule() for candidate in candidates]
+        if self.fingerprint_cache is not None:
+            found = self.fingerprint_cache.lookup(keys, structures, self.n_workers)
+            bits, valid, problems = found.fingerprints, found.valid, found.errors
+        else:
+            bits, problems = compute_fingerprints(structures, self.full_fingerprint, self.n_workers)
+            valid = np.ones(len(keys), dtype=bool)
+            valid[[problem.index for problem in problems]] = False
+        for problem in problems:
+            candidate = candidates[problem.index]
+            errors.append(RecordError("<candidates>", candidate.identifier, problem.reason, candidate.name))
+        return {key: row for key, row, ok in zip(keys, bits, valid, strict=True) if ok}
+
+    # ---------------------------------------------------------------- annotation
+    def annotate(
+        self,
+        spectra: str | os.PathLike[str] | Iterable[Spectrum],
+        candidates: str | os.PathLike[str] | CandidateSet | Iterable[str | Chem.Mol | Candidate],
+        *,
+        top_k: int | None = 10,
+        tolerance_ppm: float = 10.0,
+        adduct: str | Adduct | None = None,
+        errors: ErrorReport | None = None,
+    ) -> AnnotationResults:
+        """Rank each spectrum's candidates by the cross-entropy between its predicted fingerprint and theirs.
+
+        ``candidates`` is a file (per-spectrum lists with a ``spectrum_id`` column, or one pool filtered by
+        neutral mass within ``tolerance_ppm``), a :class:`CandidateSet`, or SMILES strings / RDKit molecules
+        (a pool). ``top_k=None`` keeps every candidate. Problems go to ``errors`` (created if not given).
+        """
+        errors = ErrorReport() if errors is None else errors
+        candidate_set = self._candidate_set(candidates, errors)
+        source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
+        queries: list[_Query] = []
+        for index, (identifier, spectrum) in enumerate(self._spectra_with_ids(spectra, errors), start=1):
+            try:
+                mode, _ = self._model_for(spectrum)
+                matches = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
+            except SpecvaeError as error:
+                errors.append(RecordError(source, index, str(error), identifier))
+                continue
+            queries.append(_Query(identifier, mode, spectrum, matches))
+
+        unique: dict[str, Candidate] = {}
+        for query in queries:
+            for match in query.matches:
+                unique.setdefault(match.candidate.inchikey, match.candidate)
+        fingerprints = self._candidate_fingerprints(list(unique.values()), errors) if unique else {}
+
+        results = AnnotationResults()
+        for mode, loaded in self.models.items():
+            mode_queries = [query for query in queries if query.ion_mode == mode]
+            if not mode_queries:
+                continue
+            probabilities = predict_fingerprint_probabilities(
+                loaded.model, loaded.binner.bin([query.spectrum for query in mode_queries])
+            )
+            definition = loaded.fingerprint
+            for query, prediction in zip(mode_queries, probabilities, strict=True):
+                usable = [match for match in query.matches if match.candidate.inchikey in fingerprints]
+                if not usable:
+                    errors.append(
+                        RecordError(source, query.spectrum_id, "no candidate could be fingerprinted", query.spectrum_id)
+                    )
+                    continue
+                bits = definition.select_kept(np.stack([fingerprints[m.candidate.inchikey] for m in usable]))
+                scores = score_candidates(prediction, bits)
+                results.append(_annotation(query, usable, scores, top_k))
+        order = {query.spectrum_id: position for position, query in enumerate(queries)}
+        results.sort(key=lambda annotation: order[annotation.spectrum_id])
+        return results
+
+
+def _annotation(
+    query: _Query, matches: list[CandidateMatch], scores: np.ndarray, top_k: int | None
+) -> SpectrumAnnotation:
+    ranks = rank_scores(scores)
+    order = np.lexsort((np.arange(len(scores)), ranks))
+    if top_k is not None:
+        order = order[:top_k]
+    annotation = SpectrumAnnotation(query.spectrum_id, query.ion_mode, len(matches))
+    for position in order:
+        candidate = matches[position].candidate
+        annotation.ranked.append(
+            RankedStructure(
+                spectrum_id=query.spectrum_id,
+                rank=int(ranks[position]),
+                score=float(scores[position]),
+                identifier=candidate.identifier,
+                name=candidate.name,
+                inchikey=candidate.inchikey,
+                smiles=candidate.smiles,
+                molecular_formula=candidate.molecular_formula,
+                mass_error_ppm=matches[position].mass_error_ppm,
+                n_candidates=len(matches),
+            )
+        )
+    return annotation

@@ -1,0 +1,117 @@
+"""Writing results: annotation tables (TSV/JSON), predicted fingerprints (HDF5), model descriptions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+
+import h5py
+import numpy as np
+
+from mmcore.atomic import atomic_output, atomic_write_text
+from specvae.model_file import ModelMetadata
+
+OUTPUT_COLUMNS = (
+    "spectrum_id",
+    "rank",
+    "score",
+    "identifier",
+    "name",
+    "inchikey",
+    "smiles",
+    "molecular_formula",
+    "mass_error_ppm",
+    "n_candidates",
+)
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def annotations_to_tsv(rows: list[dict]) -> str:
+    """The annotation rows as a tab-separated table with a header (column names as SIRIUS/MetFrag users know)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(OUTPUT_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(row[column]) for column in OUTPUT_COLUMNS])
+    return buffer.getvalue()
+
+
+def write_annotations(results, path: str | os.PathLike[str], output_format: str = "tsv") -> None:
+    """Write the results to ``path`` atomically (``"-"``: standard output)."""
+    rows = results.rows()
+    if output_format == "json":
+        text = json.dumps(
+            [
+                {
+                    "spectrum_id": annotation.spectrum_id,
+                    "ion_mode": annotation.ion_mode,
+                    "n_candidates": annotation.n_candidates,
+                    "candidates": [row.as_dict() for row in annotation.ranked],
+                }
+                for annotation in results
+            ],
+            indent=1,
+        )
+    elif output_format == "tsv":
+        text = annotations_to_tsv(rows)
+    else:
+        raise ValueError(f"unknown output format {output_format!r}; expected 'tsv' or 'json'")
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(path, text)
+
+
+def write_predictions(
+    predictions_by_mode: dict[str, dict[str, np.ndarray]], annotator, path: str | os.PathLike[str]
+) -> None:
+    """Predicted probabilities, one HDF5 group per ion mode (each mode's model has its own kept bits)."""
+    with atomic_output(path) as temporary, h5py.File(temporary, "w") as handle:
+        string = h5py.string_dtype("utf-8")
+        for mode, predictions in predictions_by_mode.items():
+            loaded = annotator.models[mode]
+            identifiers = list(predictions)
+            width = loaded.fingerprint.n_kept_bits
+            group = handle.create_group(mode)
+            group.create_dataset("spectrum_id", data=np.array(identifiers, dtype=object), dtype=string)
+            matrix = np.stack([predictions[key] for key in identifiers]) if identifiers else np.zeros((0, width))
+            group.create_dataset("probabilities", data=matrix.astype(np.float32), compression="gzip")
+            names = np.array(loaded.fingerprint.kept_bit_names(), dtype=object)
+            group.create_dataset("bit_names", data=names, dtype=string)
+            group.attrs["model"] = loaded.path
+
+
+def describe_model(metadata: ModelMetadata) -> str:
+    """A few human-readable lines about a model file (``specvae info``)."""
+    architecture = metadata.architecture
+    training = metadata.training
+    fingerprint = metadata.fingerprint
+    lines = [
+        f"ion mode:      {metadata.ion_mode}",
+        f"fusion model:  {architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim})",
+        f"spectrum bins: {metadata.binning.get('n_bins')} × {metadata.binning.get('bin_width_da')} Da "
+        f"up to {metadata.binning.get('max_mz_da')} Da, {metadata.binning.get('intensity_transform')} intensities",
+        f"fingerprint:   {', '.join(fingerprint.get('components', []))}; {architecture.n_fingerprint_bits} bits kept",
+    ]
+    if training:
+        lines += [
+            f"trained on:    {training.get('sources')} ({training.get('n_training_spectra')} spectra, "
+            f"{training.get('n_training_structures')} structures; licenses {training.get('licenses')})",
+            f"best epoch:    {training.get('best_epoch')}; validation "
+            + ", ".join(f"{k}={v:.3g}" for k, v in (training.get("validation_metrics") or {}).items()),
+            f"structures:    {len(training.get('structures_inchikey14', []))} InChIKey first blocks listed "
+            f"(checked against benchmark answers)",
+            f"command:       {training.get('command')} ({training.get('seconds')} s)",
+        ]
+    return "\n".join(lines)

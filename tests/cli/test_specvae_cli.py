@@ -1,0 +1,173 @@
+"""The specvae command line: annotate, predict, fingerprint, info, and prepare + train on real MassBank records."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+
+import h5py
+import pytest
+from click.testing import CliRunner
+from tests_specvae_inputs import CANDIDATES, MGF
+
+from cli.specvae_cli import main
+from specvae.model_file import read_metadata
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    spectra = tmp_path / "spectra.mgf"
+    spectra.write_text(MGF)
+    candidates = tmp_path / "candidates.csv"
+    candidates.write_text(CANDIDATES)
+    return spectra, candidates
+
+
+def _models(tiny_models) -> list[str]:
+    return ["--model", str(tiny_models["positive"]), "--model", str(tiny_models["negative"])]
+
+
+def test_annotate_writes_a_table_reports_bad_records_and_exits_1(tiny_models, inputs, tmp_path):
+    spectra, candidates = inputs
+    output, errors = tmp_path / "out.tsv", tmp_path / "errors.tsv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "annotate",
+            str(spectra),
+            "--candidates",
+            str(candidates),
+            *_models(tiny_models),
+            "-o",
+            str(output),
+            "--top-k",
+            "2",
+            "--errors",
+            str(errors),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert "no-precursor" in result.output  # on stderr (CliRunner mixes the streams)
+    rows = list(csv.DictReader(output.open(), delimiter="\t"))
+    assert [row["spectrum_id"] for row in rows] == ["pos-1", "pos-1", "neg-1", "odd-adduct"]
+    assert list(rows[0]) == [
+        "spectrum_id",
+        "rank",
+        "score",
+        "identifier",
+        "name",
+        "inchikey",
+        "smiles",
+        "molecular_formula",
+        "mass_error_ppm",
+        "n_candidates",
+    ]
+    assert rows[0]["rank"] == "1" and rows[0]["n_candidates"] == "3"
+    error_rows = list(csv.DictReader(errors.open(), delimiter="\t"))
+    assert {row["title"] for row in error_rows} >= {"no-precursor"}
+    assert len(error_rows) == 2
+
+
+def test_annotate_json_and_clean_exit(tiny_models, tmp_path):
+    spectra = tmp_path / "one.mgf"
+    spectra.write_text(MGF.split("\n\n")[0] + "\n")
+    candidates = tmp_path / "pool.smi"
+    candidates.write_text("COC(=O)CCc1ccc(O)cc1 methyl-ester\nCCOC(=O)c1ccc(O)cc1C\nCCO ethanol\n")
+    output = tmp_path / "out.json"
+    result = CliRunner().invoke(
+        main,
+        ["annotate", str(spectra), "-c", str(candidates), *_models(tiny_models), "-o", str(output), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    annotations = json.loads(output.read_text())
+    assert [a["spectrum_id"] for a in annotations] == ["pos-1"]
+    assert annotations[0]["n_candidates"] == 2  # ethanol is outside 10 ppm
+
+
+def test_failed_run_leaves_no_partial_output(tiny_models, inputs, tmp_path):
+    spectra, _ = inputs
+    output = tmp_path / "out.tsv"
+    output.write_text("previous results\n")
+    missing_format = tmp_path / "candidates.xyz"
+    missing_format.write_text("x")
+    result = CliRunner().invoke(
+        main, ["annotate", str(spectra), "-c", str(missing_format), *_models(tiny_models), "-o", str(output)]
+    )
+    assert result.exit_code != 0
+    assert "candidates.xyz" in result.output
+    assert output.read_text() == "previous results\n"
+
+
+def test_predict_fingerprint_and_info(tiny_models, inputs, tmp_path):
+    spectra, candidates = inputs
+    predictions = tmp_path / "fps.h5"
+    result = CliRunner().invoke(main, ["predict", str(spectra), *_models(tiny_models), "-o", str(predictions)])
+    assert result.exit_code == 1  # the spectrum without precursor
+    with h5py.File(predictions) as handle:
+        assert sorted(handle["positive/spectrum_id"].asstr()[()]) == ["odd-adduct", "pos-1"]
+        assert handle["positive/probabilities"].shape == (2, 64)
+
+    cache = tmp_path / "cands.h5"
+    first = CliRunner().invoke(main, ["fingerprint", str(candidates), "-o", str(cache)])
+    assert "computed now" in first.output and first.exit_code == 1  # the invalid SMILES row
+    second = CliRunner().invoke(main, ["fingerprint", str(candidates), "-o", str(cache)])
+    assert "(0 computed now)" in second.output
+
+    info = CliRunner().invoke(main, ["info", str(tiny_models["positive"])])
+    assert info.exit_code == 0 and "ion mode:      positive" in info.output and "64 bits kept" in info.output
+
+
+@pytest.mark.data
+def test_prepare_and_train_on_real_massbank_records(tmp_path):
+    from conftest import real_data_path  # noqa: I001
+
+    source = real_data_path("massbank/massbank_positive.mgf.gz")
+    subset = tmp_path / "subset.mgf"
+    with gzip.open(source, "rt") as handle, subset.open("w") as out:
+        blocks = 0
+        for line in handle:
+            out.write(line)
+            if line.startswith("END IONS"):
+                blocks += 1
+                if blocks == 400:
+                    break
+    excluded = tmp_path / "exclude.txt"
+    excluded.write_text("KWILGNNWGSNMPA-UHFFFAOYSA-N\n")  # Mellein, the first records of the file
+    training_set = tmp_path / "train.h5"
+    runner = CliRunner()
+    prepared = runner.invoke(
+        main,
+        ["prepare", str(subset), "-o", str(training_set), "--exclude-structures", str(excluded), "--bin-width", "1.0"],
+    )
+    assert prepared.exit_code == 0, prepared.output
+    with h5py.File(training_set) as handle:
+        assert "KWILGNNWGSNMPA" not in set(handle["structures/inchikey14"].asstr()[()])
+        splits = set(handle["structures/split"].asstr()[()])
+        assert splits == {"train", "validation", "test"}
+
+    model = tmp_path / "model.specvae"
+    trained = runner.invoke(
+        main,
+        [
+            "train",
+            str(training_set),
+            "-o",
+            str(model),
+            "--epochs",
+            "2",
+            "--latent-dim",
+            "8",
+            "--hidden-dim",
+            "32",
+            "--num-threads",
+            "1",
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    metadata = read_metadata(model)
+    assert metadata.training["best_epoch"] in (1, 2)
+    assert "KWILGNNWGSNMPA" not in metadata.training_structures
+    assert 0.0 <= metadata.training["validation_metrics"]["retrieval_top1"] <= 1.0

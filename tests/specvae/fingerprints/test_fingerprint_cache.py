@@ -1,0 +1,210 @@
+"""FingerprintCache: computes each InChIKey once, refuses other definitions, and survives interrupted writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from specvae.fingerprints import cache as cache_module
+from specvae.fingerprints.cache import (
+    FingerprintCache,
+    FingerprintCacheError,
+    FingerprintCacheMismatchError,
+    InvalidStructuresError,
+)
+from specvae.fingerprints.compute import compute_fingerprints
+from specvae.fingerprints.definition import FingerprintDefinition
+
+# A small definition keeps the tests fast; the cache does not care about the layout.
+DEFINITION = FingerprintDefinition(
+    components=("maccs", "morgan", "smarts_fg"),
+    morgan_n_bits=64,
+    smarts_keys=(("carboxylic acid", "[CX3](=O)[OX2H1,OX1-]"), ("ester", "[#6][CX3](=O)[OX2H0][#6]")),
+)
+STRUCTURES = {
+    "BSYNRYMUTXBXSQ-UHFFFAOYSA-N": "CC(=O)Oc1ccccc1C(=O)O",  # aspirin
+    "LFQSCWFLJHTTHZ-UHFFFAOYSA-N": "CCO",  # ethanol
+    "DHMQDGOQFOQNFH-UHFFFAOYSA-N": "NCC(=O)O",  # glycine
+    "ISWSIDIOOBJBQZ-UHFFFAOYSA-N": "Oc1ccccc1",  # phenol
+    "JUJWROOIHBZHMG-UHFFFAOYSA-N": "c1ccncc1",  # pyridine
+}
+KEYS = list(STRUCTURES)
+SMILES = list(STRUCTURES.values())
+BAD_KEY = "AAAAAAAAAAAAAA-BBBBBBBBBB-C"
+
+
+@pytest.fixture
+def computed_molecules(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every structure the cache sends to compute_fingerprints, in order."""
+    seen: list[str] = []
+
+    def counting_compute(structures, definition, n_workers=1, **options):
+        seen.extend(structures)
+        return compute_fingerprints(structures, definition, n_workers, **options)
+
+    monkeypatch.setattr(cache_module, "compute_fingerprints", counting_compute)
+    return seen
+
+
+def test_second_run_computes_nothing(tmp_path: Path, computed_molecules: list[str]) -> None:
+    path = tmp_path / "fp.h5"
+    expected, _ = compute_fingerprints(SMILES, DEFINITION)
+
+    first = FingerprintCache(path, DEFINITION).get_or_compute(KEYS, SMILES)
+    np.testing.assert_array_equal(first, expected)
+    assert computed_molecules == SMILES
+
+    # a new cache object reads the file: nothing is computed, the bits are the same
+    reopened = FingerprintCache(path, DEFINITION)
+    found = reopened.lookup(KEYS[::-1], SMILES[::-1])
+    assert found.n_computed == 0 and found.errors == [] and found.valid.all()
+    np.testing.assert_array_equal(found.fingerprints, expected[::-1])
+    assert len(computed_molecules) == 5
+    assert len(reopened) == 5 and KEYS[0] in reopened
+
+
+def test_only_missing_keys_are_computed_once_each(tmp_path: Path, computed_molecules: list[str]) -> None:
+    cache = FingerprintCache(tmp_path / "fp.h5", DEFINITION)
+    cache.get_or_compute(KEYS[:2], SMILES[:2])
+    keys = [KEYS[3], KEYS[0], KEYS[3], KEYS[4], KEYS[1]]
+    smiles = [STRUCTURES[key] for key in keys]
+    found = cache.lookup(keys, smiles)
+    assert found.n_computed == 2
+    assert computed_molecules == SMILES[:2] + [SMILES[3], SMILES[4]]
+    expected, _ = compute_fingerprints(smiles, DEFINITION)
+    np.testing.assert_array_equal(found.fingerprints, expected)
+
+
+def test_storage_is_bit_packed_with_the_definition(tmp_path: Path) -> None:
+    path = tmp_path / "fp.h5"
+    FingerprintCache(path, DEFINITION).get_or_compute(KEYS, SMILES)
+    with h5py.File(path, "r") as handle:
+        assert handle["bits"].dtype == np.uint8
+        assert handle["bits"].shape == (5, (DEFINITION.n_bits + 7) // 8)
+        assert FingerprintDefinition.from_json(handle.attrs["definition"]) == DEFINITION
+        assert [key.decode() for key in handle["inchikeys"][:]] == KEYS
+
+
+def test_invalid_structures_are_reported_and_remembered(tmp_path: Path, computed_molecules: list[str]) -> None:
+    path = tmp_path / "fp.h5"
+    keys, smiles = [KEYS[0], BAD_KEY, KEYS[1]], [SMILES[0], "C1CC", SMILES[1]]
+    found = FingerprintCache(path, DEFINITION).lookup(keys, smiles)
+    np.testing.assert_array_equal(found.valid, [True, False, True])
+    assert [error.index for error in found.errors] == [1]
+    assert "could not be parsed" in found.errors[0].reason
+    assert not found.fingerprints[1].any()
+
+    reopened = FingerprintCache(path, DEFINITION)
+    again = reopened.lookup(keys, smiles)
+    assert again.n_computed == 0 and again.errors == found.errors
+    assert len(computed_molecules) == 3
+    with pytest.raises(InvalidStructuresError, match="1 structures could not be fingerprinted: #1") as raised:
+        reopened.get_or_compute(keys, smiles)
+    assert raised.value.errors == found.errors
+
+
+def test_another_definition_is_refused_but_another_mask_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "fp.h5"
+    FingerprintCache(path, DEFINITION).get_or_compute(KEYS[:1], SMILES[:1])
+    with pytest.raises(FingerprintCacheMismatchError, match=r"differs in \['morgan_n_bits'\]"):
+        FingerprintCache(path, dataclasses.replace(DEFINITION, morgan_n_bits=128))
+    masked = FingerprintCache(path, DEFINITION.with_kept_bits([1, 2, 3]))
+    found = masked.lookup(KEYS[:1], SMILES[:1])
+    assert found.n_computed == 0
+    assert found.fingerprints.shape == (1, DEFINITION.n_bits)  # full fingerprints: select_kept picks a model's bits
+
+
+def test_a_file_that_is_not_a_cache_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as handle:
+        handle["x"] = np.arange(3)
+    with pytest.raises(FingerprintCacheError, match="not a specvae fingerprint cache"):
+        FingerprintCache(path, DEFINITION)
+    text_file = tmp_path / "notes.h5"
+    text_file.write_text("hello")
+    with pytest.raises(FingerprintCacheError, match="not a readable fingerprint cache"):
+        FingerprintCache(text_file, DEFINITION)
+
+
+def test_interrupted_write_leaves_the_old_cache_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fp.h5"
+    FingerprintCache(path, DEFINITION).get_or_compute(KEYS[:2], SMILES[:2])
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    real_append_rows = cache_module._append_rows
+
+    def append_then_die(handle, keys, packed_rows, invalid):
+        real_append_rows(handle, keys, packed_rows, invalid)  # the temporary copy is half-updated ...
+        raise KeyboardInterrupt  # ... when the user presses Ctrl-C
+
+    monkeypatch.setattr(cache_module, "_append_rows", append_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        FingerprintCache(path, DEFINITION).get_or_compute(KEYS, SMILES)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fp.h5"]  # no temporary file left behind
+    monkeypatch.setattr(cache_module, "_append_rows", real_append_rows)
+    found = FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+    assert found.n_computed == 3
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+
+
+def test_two_cache_objects_on_one_file_see_each_others_entries(tmp_path: Path) -> None:
+    path = tmp_path / "fp.h5"
+    first, second = FingerprintCache(path, DEFINITION), FingerprintCache(path, DEFINITION)
+    first.get_or_compute(KEYS[:2], SMILES[:2])
+    second.get_or_compute(KEYS[2:], SMILES[2:])  # writes after `first` did: must not lose or misnumber rows
+    assert first.lookup(KEYS, SMILES).n_computed == 0
+    found = second.lookup(KEYS, SMILES)
+    assert found.n_computed == 0
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+
+
+def test_a_write_by_another_process_during_computation_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fp.h5"
+    mine, theirs = FingerprintCache(path, DEFINITION), FingerprintCache(path, DEFINITION)
+    mine.get_or_compute(KEYS[:1], SMILES[:1])
+
+    def compute_while_another_process_writes(structures, definition, n_workers=1, **options):
+        monkeypatch.setattr(cache_module, "compute_fingerprints", compute_fingerprints)
+        theirs.get_or_compute(KEYS[3:], SMILES[3:])  # lands on disk after `mine` read the index
+        return compute_fingerprints(structures, definition, n_workers, **options)
+
+    monkeypatch.setattr(cache_module, "compute_fingerprints", compute_while_another_process_writes)
+    found = mine.lookup(KEYS[:3], SMILES[:3])
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES[:3], DEFINITION).fingerprints)
+    everything = FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+    assert everything.n_computed == 0
+    np.testing.assert_array_equal(everything.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+    assert mine.lookup(KEYS, SMILES).n_computed == 0
+
+
+@pytest.mark.parametrize(("replacement_order", "recomputed"), [([4, 3, 2, 1, 0], 0), ([4, 3, 2, 1], 1)])
+def test_rows_moved_by_an_unnoticed_replacement_are_not_misread(
+    tmp_path: Path, replacement_order: list[int], recomputed: int
+) -> None:
+    path = tmp_path / "fp.h5"
+    cache = FingerprintCache(path, DEFINITION)
+    cache.get_or_compute(KEYS, SMILES)
+    # Another process replaces the file with one holding the structures in another order (or one fewer), in a way
+    # the modification-time check misses (coarse timestamps): the row numbers the cache remembers are now wrong.
+    other = tmp_path / "other.h5"
+    FingerprintCache(other, DEFINITION).get_or_compute(
+        [KEYS[i] for i in replacement_order], [SMILES[i] for i in replacement_order]
+    )
+    other.replace(path)
+    cache._file_signature = cache_module._signature(path)
+    found = cache.lookup(KEYS, SMILES)
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+    assert found.n_computed == recomputed  # a structure the replacement lost is computed again
+
+
+def test_keys_are_checked(tmp_path: Path) -> None:
+    cache = FingerprintCache(tmp_path / "fp.h5", DEFINITION)
+    with pytest.raises(ValueError, match="#1: 'aspirin' is not a standard InChIKey"):
+        cache.lookup([KEYS[0], "aspirin"], SMILES[:2])
+    with pytest.raises(ValueError, match="2 InChIKeys but 1 structures"):
+        cache.lookup(KEYS[:2], SMILES[:1])
