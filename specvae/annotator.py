@@ -252,8 +252,15 @@ class Annotator:
                 errors.append(RecordError("<candidates>", index, str(error), None))
         return CandidateSet.pool(pool)
 
-    def _candidate_fingerprints(self, candidates: list[Candidate], errors: ErrorReport) -> dict[str, np.ndarray]:
-        """Full fingerprint bits of each distinct candidate InChIKey (from the cache when one is set)."""
+    def _candidate_fingerprints(
+        self, candidates: list[Candidate], errors: ErrorReport, source: str = "<candidates>"
+    ) -> dict[str, np.ndarray]:
+        """Full fingerprint bits of each distinct candidate InChIKey (from the cache when one is set).
+
+        Fingerprints are computed from the SMILES (in worker processes); a candidate whose SMILES RDKit refuses
+        gets a second chance through :meth:`Candidate.molecule`, which falls back on its InChI (CASMI lists
+        have such rows), before it is reported.
+        """
         keys = [candidate.inchikey for candidate in candidates]
         structures: list[Any] = [candidate.smiles or candidate.molecule() for candidate in candidates]
         if self.fingerprint_cache is not None:
@@ -265,7 +272,17 @@ class Annotator:
             valid[[problem.index for problem in problems]] = False
         for problem in problems:
             candidate = candidates[problem.index]
-            errors.append(RecordError("<candidates>", candidate.identifier, problem.reason, candidate.name))
+            reason = problem.reason
+            if candidate.inchi:
+                try:
+                    retry = compute_fingerprints([candidate.molecule()], self.full_fingerprint)
+                except InvalidStructureError as error:
+                    reason = str(error)
+                else:
+                    if not retry.errors:
+                        bits[problem.index], valid[problem.index] = retry.fingerprints[0], True
+                        continue
+            errors.append(RecordError(source, candidate.identifier, reason, candidate.name))
         return {key: row for key, row, ok in zip(keys, bits, valid, strict=True) if ok}
 
     # ---------------------------------------------------------------- annotation
@@ -302,7 +319,8 @@ class Annotator:
         for query in queries:
             for match in query.matches:
                 unique.setdefault(match.candidate.inchikey, match.candidate)
-        fingerprints = self._candidate_fingerprints(list(unique.values()), errors) if unique else {}
+        candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
+        fingerprints = self._candidate_fingerprints(list(unique.values()), errors, candidate_source) if unique else {}
 
         results = AnnotationResults()
         for mode, loaded in self.models.items():

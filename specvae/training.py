@@ -157,8 +157,8 @@ def train_specvae_model(
     structures_seen = sorted(set(data.structure_inchikey14.tolist()))
     training_record = {
         "training_set": Path(training_set_path).name,
-        "sources": data.attributes.get("sources"),
-        "licenses": data.attributes.get("licenses"),
+        "sources": json.loads(data.attributes.get("sources", "[]")),
+        "licenses": json.loads(data.attributes.get("licenses", "null")),
         "excluded_inchikey14_count": len(json.loads(data.attributes.get("excluded_inchikey14", "[]"))),
         "n_training_spectra": int(len(train_spectra)),
         "n_training_structures": int(train_with_spectra.size),

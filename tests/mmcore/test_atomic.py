@@ -28,3 +28,15 @@ def test_creates_missing_directories(tmp_path):
     target = tmp_path / "a" / "b" / "out.txt"
     atomic_write_text(target, "x")
     assert target.read_text() == "x"
+
+
+def test_written_file_gets_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        target = tmp_path / "out.txt"
+        atomic_write_text(target, "x")
+        assert target.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

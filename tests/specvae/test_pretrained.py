@@ -1,0 +1,52 @@
+"""The models shipped in the package: they load, annotate the shipped example, and never saw a CASMI 2016 answer."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+
+from cli.specvae_cli import main
+from conftest import real_data_path
+from specvae.annotator import Annotator, pretrained_model_path
+from specvae.model_file import read_metadata
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.mark.parametrize("ion_mode", ["positive", "negative"])
+def test_shipped_model_is_small_and_describes_itself(ion_mode):
+    path = pretrained_model_path(ion_mode)
+    assert path.stat().st_size < 15 * 1024 * 1024
+    metadata = read_metadata(path)
+    assert metadata.ion_mode == ion_mode
+    assert set(metadata.training["licenses"]) == {"CC0", "CC BY", "CC BY-SA", "dl-de/by-2-0"}
+    assert metadata.training["excluded_inchikey14_count"] > 0
+    assert len(metadata.training_structures) > 1000
+
+
+@pytest.mark.data
+def test_no_casmi2016_answer_structure_was_in_training():
+    solutions = real_data_path("casmi2016/solutions.csv")
+    with solutions.open(newline="") as handle:
+        answers = {row["INCHIKEY"].strip().split("-")[0] for row in csv.DictReader(handle)}
+    assert len(answers) > 150  # 208 answers, 188 distinct first blocks
+    for ion_mode in ("positive", "negative"):
+        assert not answers & read_metadata(pretrained_model_path(ion_mode)).training_structures
+
+
+def test_main_job_annotates_the_shipped_example(tmp_path):
+    output = tmp_path / "annotations.tsv"
+    result = CliRunner().invoke(main, ["annotate", "--example", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(output.open(), delimiter="\t"))
+    assert sorted({row["spectrum_id"] for row in rows}) == [
+        "Challenge-010", "Challenge-018", "Challenge-082", "Challenge-104", "Challenge-164",
+    ]
+    assert all(row["rank"] for row in rows) and len(rows) == 50
+
+
+def test_pretrained_annotator_serves_both_modes():
+    annotator = Annotator.pretrained()
+    assert set(annotator.models) == {"positive", "negative"}
