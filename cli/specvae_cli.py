@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from importlib import resources
@@ -268,6 +269,8 @@ def train(
     record = train_specvae_model(
         training_set, output, options, smiles, checkpoint_dir, command="specvae " + shlex.join(sys.argv[1:])
     )
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for all
+        return
     click.echo(
         f"best epoch {record['best_epoch']}: "
         + ", ".join(f"{k}={v:.4g}" for k, v in record["validation_metrics"].items())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,9 @@ import scipy.sparse
 import torch
 
 from mmcore.training import Trainer, TrainerConfig
+from mmcore.training.trainer import FitResult
 from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
-from specvae.fingerprints import compute_fingerprints, fit_bit_mask
+from specvae.fingerprints import FingerprintDefinition, compute_fingerprints, fit_bit_mask
 from specvae.model_file import ModelMetadata, save_model
 from specvae.prediction import predict_fingerprint_probabilities, retrieval_ranks, retrieval_summary
 from specvae.training_data import SpectrumFingerprintDataset, TrainingSet
@@ -66,22 +67,32 @@ def _validation_metric(validation_spectra: scipy.sparse.csr_matrix, true_rows: n
     return metric
 
 
-def train_specvae_model(
-    training_set_path: str | os.PathLike[str],
-    output: str | os.PathLike[str],
-    options: TrainingOptions | None = None,
-    unpaired_smiles: Sequence[str] = (),
-    checkpoint_dir: str | os.PathLike[str] | None = None,
-    command: str = "",
-) -> dict[str, Any]:
-    """Train a model on one ion mode of a prepared training set and write it to ``output``.
+@dataclass
+class TrainingInputs:
+    """Everything a model is trained and validated on, prepared once from a training-set file.
 
-    ``unpaired_smiles`` adds molecules without spectra (they train the fingerprint side, as in the SVAE paper).
-    Returns the training record stored in the model file.
+    Shared by ``train_specvae_model`` and the feed-forward baseline (``specvae.baseline``), so that both see the
+    same samples, the same kept bits and the same validation retrieval metric.
     """
-    options = options or TrainingOptions()
-    started = time.perf_counter()
-    torch.manual_seed(options.seed)
+
+    data: TrainingSet
+    definition: FingerprintDefinition
+    dataset: SpectrumFingerprintDataset
+    validation_dataset: SpectrumFingerprintDataset
+    metric: Callable[[Any, Any], dict[str, float]]
+    n_training_spectra: int
+    n_training_structures: int
+    n_unpaired_spectra: int
+    n_unpaired_molecules: int
+    n_validation_spectra: int
+    n_validation_structures: int
+
+
+def prepare_training_inputs(
+    training_set_path: str | os.PathLike[str], options: TrainingOptions, unpaired_smiles: Sequence[str] = ()
+) -> TrainingInputs:
+    """Load one ion mode of a training set, fit the kept-bit mask on the training structures, and build the
+    training samples, the validation samples and the validation retrieval metric."""
     data = TrainingSet.load(training_set_path, options.ion_mode)
     train_structures = data.structures_in("train")
     if train_structures.size == 0:
@@ -125,17 +136,24 @@ def train_specvae_model(
     validation_dataset = SpectrumFingerprintDataset(
         data.spectra, kept_bits, validation_spectra, data.spectrum_structure[validation_spectra]
     )
-
-    architecture = ArchitectureConfig(
-        n_bins=data.binner.n_bins,
-        n_fingerprint_bits=definition.n_kept_bits,
-        fusion=options.fusion,
-        fusion_options=options.fusion_options,
-        latent_dim=options.latent_dim,
-        hidden_dim=options.hidden_dim,
+    return TrainingInputs(
+        data=data,
+        definition=definition,
+        dataset=dataset,
+        validation_dataset=validation_dataset,
+        metric=metric,
+        n_training_spectra=int(len(train_spectra)),
+        n_training_structures=int(train_with_spectra.size),
+        n_unpaired_spectra=int((fingerprint_rows < 0).sum()),
+        n_unpaired_molecules=int(n_extra),
+        n_validation_spectra=int(validation_spectra.size),
+        n_validation_structures=int(validation_structures.size),
     )
-    model = build_spectrum_fingerprint_model(architecture)
-    config = TrainerConfig(
+
+
+def trainer_config(options: TrainingOptions, checkpoint_dir: str | os.PathLike[str] | None) -> TrainerConfig:
+    """The Trainer settings of ``options``: best epoch by the validation retrieval score."""
+    return TrainerConfig(
         epochs=options.epochs,
         batch_size=options.batch_size,
         learning_rate=options.learning_rate,
@@ -149,39 +167,82 @@ def train_specvae_model(
         validation_mode="max",
         progress=options.progress,
     )
-    result = Trainer(model, config, validation_metric=metric).fit(
-        dataset, validation_dataset, resume=checkpoint_dir is not None
-    )
-    model.to("cpu").eval()
 
-    structures_seen = sorted(set(data.structure_inchikey14.tolist()))
-    training_record = {
+
+def training_record(
+    training_set_path: str | os.PathLike[str],
+    inputs: TrainingInputs,
+    result: FitResult,
+    options: TrainingOptions,
+    command: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """What a model file says about its training (``ModelMetadata.training``)."""
+    data = inputs.data
+    return {
         "training_set": Path(training_set_path).name,
-        "sources": json.loads(data.attributes.get("sources", "[]")),
-        "licenses": json.loads(data.attributes.get("licenses", "null")),
+        "sources": data.attributes.get("sources"),
+        "licenses": data.attributes.get("licenses"),
         "excluded_inchikey14_count": len(json.loads(data.attributes.get("excluded_inchikey14", "[]"))),
-        "n_training_spectra": int(len(train_spectra)),
-        "n_training_structures": int(train_with_spectra.size),
-        "n_unpaired_spectra": int((fingerprint_rows < 0).sum()),
-        "n_unpaired_molecules": int(n_extra),
-        "n_validation_spectra": int(validation_spectra.size),
-        "n_validation_structures": int(validation_structures.size),
+        "n_training_spectra": inputs.n_training_spectra,
+        "n_training_structures": inputs.n_training_structures,
+        "n_unpaired_spectra": inputs.n_unpaired_spectra,
+        "n_unpaired_molecules": inputs.n_unpaired_molecules,
+        "n_validation_spectra": inputs.n_validation_spectra,
+        "n_validation_structures": inputs.n_validation_structures,
         "best_epoch": result.best_epoch,
         "validation_metrics": result.best_metrics,
         "history": result.history,
         "options": options.__dict__,
         "command": command,
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": round(seconds, 1),
         # Every structure of the training-set file (train, validation and test splits): a benchmark refuses a
         # model that may have seen one of its answers, and this list is what it checks against.
-        "structures_inchikey14": structures_seen,
+        "structures_inchikey14": sorted(set(data.structure_inchikey14.tolist())),
     }
+
+
+def train_specvae_model(
+    training_set_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    options: TrainingOptions | None = None,
+    unpaired_smiles: Sequence[str] = (),
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    command: str = "",
+) -> dict[str, Any]:
+    """Train a model on one ion mode of a prepared training set and write it to ``output``.
+
+    ``unpaired_smiles`` adds molecules without spectra (they train the fingerprint side, as in the SVAE paper).
+    Returns the training record stored in the model file.
+    """
+    options = options or TrainingOptions()
+    started = time.perf_counter()
+    torch.manual_seed(options.seed)
+    inputs = prepare_training_inputs(training_set_path, options, unpaired_smiles)
+
+    architecture = ArchitectureConfig(
+        n_bins=inputs.data.binner.n_bins,
+        n_fingerprint_bits=inputs.definition.n_kept_bits,
+        fusion=options.fusion,
+        fusion_options=options.fusion_options,
+        latent_dim=options.latent_dim,
+        hidden_dim=options.hidden_dim,
+    )
+    model = build_spectrum_fingerprint_model(architecture)
+    trainer = Trainer(model, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
+    result = trainer.fit(inputs.dataset, inputs.validation_dataset, resume=checkpoint_dir is not None)
+    model.to("cpu").eval()
+
+    record = training_record(
+        training_set_path, inputs, result, options, command, time.perf_counter() - started
+    )
     metadata = ModelMetadata(
         architecture=architecture,
-        binning=data.binner.to_dict(),
-        fingerprint=definition.to_dict(),
+        binning=inputs.data.binner.to_dict(),
+        fingerprint=inputs.definition.to_dict(),
         ion_mode=options.ion_mode,
-        training=training_record,
+        training=record,
     )
-    save_model(output, model, metadata, half_precision=True)
-    return training_record
+    if trainer.is_main_process:  # under torchrun every process trains; only rank 0 writes the model file
+        save_model(output, model, metadata, half_precision=True)
+    return record

@@ -171,3 +171,61 @@ def test_prepare_and_train_on_real_massbank_records(tmp_path):
     assert metadata.training["best_epoch"] in (1, 2)
     assert "KWILGNNWGSNMPA" not in metadata.training_structures
     assert 0.0 <= metadata.training["validation_metrics"]["retrieval_top1"] <= 1.0
+
+
+@pytest.mark.data
+def test_specvae_train_runs_unchanged_under_torchrun(tmp_path):
+    """Two gloo processes train the model; only rank 0 writes the model file and the checkpoints."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import real_data_path  # noqa: I001
+
+    source = real_data_path("massbank/massbank_negative.mgf.gz")
+    subset = tmp_path / "subset.mgf"
+    with gzip.open(source, "rt") as handle, subset.open("w") as out:
+        blocks = 0
+        for line in handle:
+            out.write(line)
+            blocks += line.startswith("END IONS")
+            if blocks == 300:
+                break
+    training_set = tmp_path / "train.h5"
+    assert (
+        CliRunner().invoke(main, ["prepare", str(subset), "-o", str(training_set), "--bin-width", "1.0"]).exit_code == 0
+    )
+    model, checkpoints = tmp_path / "ddp.specvae", tmp_path / "checkpoints"
+    environment = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "cli.specvae_cli",
+        "train",
+        str(training_set),
+        "-o",
+        str(model),
+        "--mode",
+        "negative",
+        "--epochs",
+        "2",
+        "--latent-dim",
+        "8",
+        "--hidden-dim",
+        "32",
+        "--batch-size",
+        "32",
+        "--checkpoint-dir",
+        str(checkpoints),
+    ]
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stderr.count("best epoch") == 1  # rank 0 alone reports
+    metadata = read_metadata(model)
+    assert metadata.ion_mode == "negative" and len(metadata.training["history"]) == 2
+    assert not list(tmp_path.glob(".ddp.specvae.*"))  # no temporary file left behind
