@@ -26,6 +26,20 @@ def inputs(tmp_path):
     return spectra, candidates
 
 
+def _first_massbank_records(relative: str, n_records: int, path):
+    """The first ``n_records`` MGF blocks of a real MassBank file, written to ``path``."""
+    from conftest import real_data_path  # noqa: I001
+
+    with gzip.open(real_data_path(relative), "rt") as handle, path.open("w") as out:
+        blocks = 0
+        for line in handle:
+            out.write(line)
+            blocks += line.startswith("END IONS")
+            if blocks == n_records:
+                break
+    return path
+
+
 def _models(tiny_models) -> list[str]:
     return ["--model", str(tiny_models["positive"]), "--model", str(tiny_models["negative"])]
 
@@ -122,18 +136,7 @@ def test_predict_fingerprint_and_info(tiny_models, inputs, tmp_path):
 
 @pytest.mark.data
 def test_prepare_and_train_on_real_massbank_records(tmp_path):
-    from conftest import real_data_path  # noqa: I001
-
-    source = real_data_path("massbank/massbank_positive.mgf.gz")
-    subset = tmp_path / "subset.mgf"
-    with gzip.open(source, "rt") as handle, subset.open("w") as out:
-        blocks = 0
-        for line in handle:
-            out.write(line)
-            if line.startswith("END IONS"):
-                blocks += 1
-                if blocks == 400:
-                    break
+    subset = _first_massbank_records("massbank/massbank_positive.mgf.gz", 400, tmp_path / "subset.mgf")
     excluded = tmp_path / "exclude.txt"
     excluded.write_text("KWILGNNWGSNMPA-UHFFFAOYSA-N\n")  # Mellein, the first records of the file
     training_set = tmp_path / "train.h5"
@@ -180,17 +183,7 @@ def test_specvae_train_runs_unchanged_under_torchrun(tmp_path):
     import subprocess
     import sys
 
-    from conftest import real_data_path  # noqa: I001
-
-    source = real_data_path("massbank/massbank_negative.mgf.gz")
-    subset = tmp_path / "subset.mgf"
-    with gzip.open(source, "rt") as handle, subset.open("w") as out:
-        blocks = 0
-        for line in handle:
-            out.write(line)
-            blocks += line.startswith("END IONS")
-            if blocks == 300:
-                break
+    subset = _first_massbank_records("massbank/massbank_negative.mgf.gz", 300, tmp_path / "subset.mgf")
     training_set = tmp_path / "train.h5"
     assert (
         CliRunner().invoke(main, ["prepare", str(subset), "-o", str(training_set), "--bin-width", "1.0"]).exit_code == 0
