@@ -54,6 +54,20 @@ def main() -> None:
 @click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write bad records to this TSV.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Annotate on a Dask cluster: a scheduler address (tcp://host:8786), or local:N for N worker processes on "
+    "this machine. Needs `pip install specvae[distributed]` and a --fingerprint-cache every worker can read.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Spectra per Dask task (with --scheduler).",
+)
 def annotate(
     spectra,
     candidates,
@@ -67,6 +81,8 @@ def annotate(
     fingerprint_cache,
     workers,
     errors_path,
+    scheduler,
+    chunk_size,
 ) -> None:
     """Rank candidate structures for each spectrum in SPECTRA (MGF, MSP or mzML)."""
     from specvae.annotator import Annotator
@@ -78,11 +94,23 @@ def annotate(
         candidates = candidates or str(_example_path("example_candidates.csv"))
     if not spectra or not candidates:
         raise click.UsageError("give SPECTRA and --candidates, or --example")
+    if scheduler and not fingerprint_cache:
+        raise click.UsageError("--scheduler needs --fingerprint-cache: the workers read candidate fingerprints from it")
     options = {"fingerprint_cache": fingerprint_cache, "n_workers": workers}
     try:
         annotator = Annotator.load(list(model_paths), **options) if model_paths else Annotator.pretrained(**options)
         errors = ErrorReport()
-        results = annotator.annotate(spectra, candidates, top_k=top_k, tolerance_ppm=ppm, adduct=adduct, errors=errors)
+        arguments = {"top_k": top_k, "tolerance_ppm": ppm, "adduct": adduct, "errors": errors}
+        if scheduler:
+            try:
+                from specvae.distributed import annotate_distributed
+            except ImportError as error:  # the message says: pip install specvae[distributed]
+                raise click.ClickException(str(error)) from error
+            results = annotate_distributed(
+                annotator, spectra, candidates, scheduler=scheduler, chunk_size=chunk_size, **arguments
+            )
+        else:
+            results = annotator.annotate(spectra, candidates, **arguments)
     except (SpecvaeError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from error
     write_annotations(results, output, output_format)

@@ -14,14 +14,17 @@ their results: it goes to the :class:`~specvae.errors.ErrorReport` with the file
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse
+import torch
 from matchms import Spectrum
 from rdkit import Chem
 
@@ -45,8 +48,21 @@ from specvae.spectra.binning import SpectrumBinner
 from specvae.spectra.filters import clean_spectrum
 from specvae.spectra.metadata import spectrum_ion_mode, spectrum_title
 from specvae.spectra.reading import iter_clean_records
+from specvae.spectra.records import SpectrumRecord
 
 ION_MODES = ("positive", "negative")
+
+PREDICTION_BATCH_SIZE = 64
+"""Spectra of one ion mode that are predicted together: consecutive in input order, on one torch thread.
+
+Why fixed: the last bits of a matrix product depend on the batch it runs in (its size, a row's place in it) and
+on the number of threads, so a spectrum predicted with other neighbours can score 1e-9 differently. With the
+batches fixed by the input alone, a spectrum's predicted fingerprint, and so every score, is the same whichever
+process or chunk computes it (:mod:`specvae.distributed` relies on this). 64 rows is also about the fastest
+batch on one core (``predict_fingerprint_probabilities`` is flat from 64 to 128 rows and slower above).
+"""
+
+NO_FINGERPRINT_REASON = "no candidate could be fingerprinted"
 
 
 def pretrained_model_path(ion_mode: str) -> Path:
@@ -90,6 +106,27 @@ class RankedStructure:
 
     def as_dict(self) -> dict[str, Any]:
         return {column: getattr(self, column) for column in OUTPUT_COLUMNS}
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread inside the block (see :data:`PREDICTION_BATCH_SIZE` for why)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def predict_in_canonical_batches(model: MultimodalVAE, binned_spectra: scipy.sparse.csr_matrix) -> np.ndarray:
+    """Predicted probabilities of binned spectra of one ion mode, batched as :data:`PREDICTION_BATCH_SIZE` says.
+
+    Row ``i`` of the result is computed in the batch of rows ``i // PREDICTION_BATCH_SIZE``; callers that want
+    the same numbers as :meth:`Annotator.annotate` pass the spectra of one mode starting at a batch boundary.
+    """
+    with one_torch_thread():
+        return predict_fingerprint_probabilities(model, binned_spectra, batch_size=PREDICTION_BATCH_SIZE)
 
 
 @dataclass
@@ -175,14 +212,9 @@ class Annotator:
         self, spectra: str | os.PathLike[str] | Iterable[Spectrum], errors: ErrorReport
     ) -> list[tuple[str, Spectrum]]:
         """Cleaned spectra with their identifiers; unreadable or rejected ones go to ``errors``."""
-        cleaned = []
         if isinstance(spectra, (str, os.PathLike)):
-            for record in iter_clean_records(spectra):
-                if record.spectrum is None:
-                    errors.append(record.to_record_error())
-                    continue
-                cleaned.append((spectrum_title(record.spectrum) or f"record {record.record}", record.spectrum))
-            return cleaned
+            return cleaned_records_with_ids(iter_clean_records(spectra), errors)
+        cleaned = []
         for index, spectrum in enumerate(spectra, start=1):
             identifier = spectrum_title(spectrum) or f"spectrum {index}"
             try:
@@ -228,7 +260,7 @@ class Annotator:
         predictions: dict[str, dict[str, np.ndarray]] = {}
         for mode, items in by_mode.items():
             loaded = self.models[mode]
-            probabilities = predict_fingerprint_probabilities(loaded.model, loaded.binner.bin([s for _, s in items]))
+            probabilities = predict_in_canonical_batches(loaded.model, loaded.binner.bin([s for _, s in items]))
             predictions[mode] = {identifier: row for (identifier, _), row in zip(items, probabilities, strict=True)}
         return predictions
 
@@ -253,13 +285,18 @@ class Annotator:
         return CandidateSet.pool(pool)
 
     def _candidate_fingerprints(
-        self, candidates: list[Candidate], errors: ErrorReport, source: str = "<candidates>"
+        self,
+        candidates: list[Candidate],
+        errors: ErrorReport,
+        source: str = "<candidates>",
+        retried: set[str] | None = None,
     ) -> dict[str, np.ndarray]:
         """Full fingerprint bits of each distinct candidate InChIKey (from the cache when one is set).
 
         Fingerprints are computed from the SMILES (in worker processes); a candidate whose SMILES RDKit refuses
         gets a second chance through :meth:`Candidate.molecule`, which falls back on its InChI (CASMI lists
-        have such rows), before it is reported.
+        have such rows), before it is reported. Such second-chance fingerprints are not stored in the cache (it
+        remembers the SMILES as failed); their InChIKeys are added to ``retried`` when it is given.
         """
         keys = [candidate.inchikey for candidate in candidates]
         structures: list[Any] = [candidate.smiles or candidate.molecule() for candidate in candidates]
@@ -281,6 +318,8 @@ class Annotator:
                 else:
                     if not retry.errors:
                         bits[problem.index], valid[problem.index] = retry.fingerprints[0], True
+                        if retried is not None:
+                            retried.add(candidate.inchikey)
                         continue
             errors.append(RecordError(source, candidate.identifier, reason, candidate.name))
         return {key: row for key, row, ok in zip(keys, bits, valid, strict=True) if ok}
@@ -305,8 +344,43 @@ class Annotator:
         errors = ErrorReport() if errors is None else errors
         candidate_set = self._candidate_set(candidates, errors)
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
+        queries = self._plan_queries(
+            self._spectra_with_ids(spectra, errors), candidate_set, source, tolerance_ppm, adduct, errors
+        )
+        unique = unique_candidates(queries)
+        candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
+        fingerprints = self._candidate_fingerprints(unique, errors, candidate_source) if unique else {}
+
+        annotations = []
+        for mode, loaded in self.models.items():
+            mode_queries = [query for query in queries if query.ion_mode == mode]
+            if not mode_queries:
+                continue
+            probabilities = predict_in_canonical_batches(
+                loaded.model, loaded.binner.bin([query.spectrum for query in mode_queries])
+            )
+            definition = loaded.fingerprint  # a property that parses the definition: once per mode
+            for query, prediction in zip(mode_queries, probabilities, strict=True):
+                annotation = score_query(query, prediction, fingerprints, definition, top_k)
+                if annotation is None:
+                    errors.append(RecordError(source, query.spectrum_id, NO_FINGERPRINT_REASON, query.spectrum_id))
+                    continue
+                annotations.append(annotation)
+        return in_query_order(annotations, [query.spectrum_id for query in queries])
+
+    def _plan_queries(
+        self,
+        spectra_with_ids: Iterable[tuple[str, Spectrum]],
+        candidate_set: CandidateSet,
+        source: str,
+        tolerance_ppm: float,
+        adduct: str | Adduct | None,
+        errors: ErrorReport,
+    ) -> list[_Query]:
+        """Each cleaned spectrum with its model's ion mode and its candidates; the others go to ``errors``,
+        numbered by their 1-based position among ``spectra_with_ids``."""
         queries: list[_Query] = []
-        for index, (identifier, spectrum) in enumerate(self._spectra_with_ids(spectra, errors), start=1):
+        for index, (identifier, spectrum) in enumerate(spectra_with_ids, start=1):
             try:
                 mode, _ = self._model_for(spectrum)
                 matches = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
@@ -314,36 +388,52 @@ class Annotator:
                 errors.append(RecordError(source, index, str(error), identifier))
                 continue
             queries.append(_Query(identifier, mode, spectrum, matches))
+        return queries
 
-        unique: dict[str, Candidate] = {}
-        for query in queries:
-            for match in query.matches:
-                unique.setdefault(match.candidate.inchikey, match.candidate)
-        candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
-        fingerprints = self._candidate_fingerprints(list(unique.values()), errors, candidate_source) if unique else {}
 
-        results = AnnotationResults()
-        for mode, loaded in self.models.items():
-            mode_queries = [query for query in queries if query.ion_mode == mode]
-            if not mode_queries:
-                continue
-            probabilities = predict_fingerprint_probabilities(
-                loaded.model, loaded.binner.bin([query.spectrum for query in mode_queries])
-            )
-            definition = loaded.fingerprint
-            for query, prediction in zip(mode_queries, probabilities, strict=True):
-                usable = [match for match in query.matches if match.candidate.inchikey in fingerprints]
-                if not usable:
-                    errors.append(
-                        RecordError(source, query.spectrum_id, "no candidate could be fingerprinted", query.spectrum_id)
-                    )
-                    continue
-                bits = definition.select_kept(np.stack([fingerprints[m.candidate.inchikey] for m in usable]))
-                scores = score_candidates(prediction, bits)
-                results.append(_annotation(query, usable, scores, top_k))
-        order = {query.spectrum_id: position for position, query in enumerate(queries)}
-        results.sort(key=lambda annotation: order[annotation.spectrum_id])
-        return results
+# ------------------------------------------------------------------------ steps shared with specvae.distributed
+def cleaned_records_with_ids(records: Iterable[SpectrumRecord], errors: ErrorReport) -> list[tuple[str, Spectrum]]:
+    """The cleaned spectra of a file's records with their identifiers (TITLE, else ``record N``); records without
+    a spectrum go to ``errors``."""
+    cleaned = []
+    for record in records:
+        if record.spectrum is None:
+            errors.append(record.to_record_error())
+            continue
+        cleaned.append((spectrum_title(record.spectrum) or f"record {record.record}", record.spectrum))
+    return cleaned
+
+
+def unique_candidates(queries: Iterable[_Query]) -> list[Candidate]:
+    """One candidate per InChIKey over all queries, the first met, in the order met."""
+    unique: dict[str, Candidate] = {}
+    for query in queries:
+        for match in query.matches:
+            unique.setdefault(match.candidate.inchikey, match.candidate)
+    return list(unique.values())
+
+
+def score_query(
+    query: _Query,
+    prediction: np.ndarray,
+    fingerprints: dict[str, np.ndarray],
+    definition: FingerprintDefinition,
+    top_k: int | None,
+) -> SpectrumAnnotation | None:
+    """The ranked candidates of one query, or None when none of its candidates has a fingerprint."""
+    usable = [match for match in query.matches if match.candidate.inchikey in fingerprints]
+    if not usable:
+        return None
+    bits = definition.select_kept(np.stack([fingerprints[match.candidate.inchikey] for match in usable]))
+    return _annotation(query, usable, score_candidates(prediction, bits), top_k)
+
+
+def in_query_order(annotations: Iterable[SpectrumAnnotation], query_ids: Sequence[str]) -> AnnotationResults:
+    """The annotations (made mode by mode) sorted back into the input order of the queries."""
+    order = {spectrum_id: position for position, spectrum_id in enumerate(query_ids)}
+    results = AnnotationResults(annotations)
+    results.sort(key=lambda annotation: order[annotation.spectrum_id])
+    return results
 
 
 def _annotation(
