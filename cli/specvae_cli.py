@@ -307,5 +307,14 @@ def train(
     )
 
 
+def _register_subcommands() -> None:
+    # `specvae benchmark` lives in its own module; it only parses arguments for specvae.benchmark.
+    from cli.specvae_benchmark_cli import benchmark
+
+    main.add_command(benchmark)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()

@@ -19,8 +19,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from mmcore.training import Trainer, TrainerConfig
-from mmcore.training.trainer import FitResult
+from mmcore.training import FitResult, Trainer, TrainerConfig
 from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
 from specvae.fingerprints import FingerprintDefinition, compute_fingerprints, fit_bit_mask
 from specvae.model_file import ModelMetadata, save_model
@@ -233,9 +232,7 @@ def train_specvae_model(
     result = trainer.fit(inputs.dataset, inputs.validation_dataset, resume=checkpoint_dir is not None)
     model.to("cpu").eval()
 
-    record = training_record(
-        training_set_path, inputs, result, options, command, time.perf_counter() - started
-    )
+    record = training_record(training_set_path, inputs, result, options, command, time.perf_counter() - started)
     metadata = ModelMetadata(
         architecture=architecture,
         binning=inputs.data.binner.to_dict(),

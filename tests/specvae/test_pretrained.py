@@ -6,9 +6,9 @@ import csv
 
 import pytest
 from click.testing import CliRunner
+from conftest import real_data_path
 
 from cli.specvae_cli import main
-from conftest import real_data_path
 from specvae.annotator import Annotator, pretrained_model_path
 from specvae.model_file import read_metadata
 

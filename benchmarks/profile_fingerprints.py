@@ -1,0 +1,136 @@
+"""Where the time of a candidate fingerprint goes: SMILES parsing, MACCS keys, Morgan bits, functional-group SMARTS.
+
+Reads every k-th of ``--rows`` CASMI 2016 candidates from ``--data-dir`` (or ``$SPECVAE_DATA_DIR``) and measures each
+step separately in CPU time per molecule (``time.process_time``, so that other processes on a shared machine
+inflate the numbers less than wall-clock time would), median of ``--repeats`` passes:
+
+- parse: ``parse_structure`` (RDKit ``MolFromSmiles`` + sanitisation);
+- MACCS: ``MACCSkeys.GenMACCSKeys`` (RDKit's C++ implementation, ~160 SMARTS);
+- Morgan: the radius-2, 2,048-bit generator;
+- functional groups, per key: one ``HasSubstructMatch`` call per SMARTS key (the plain way);
+- functional groups, catalog: one ``FilterCatalog.GetMatches`` call (what ``compute.py`` does);
+- whole fingerprint: ``_Fingerprinter.on_bits`` (MACCS + Morgan + catalog + collecting the bits), and the same
+  computed as before the catalog change (per-key ``HasSubstructMatch``, bits written one by one);
+- whole chunk: ``_compute_chunk`` (parse + fingerprint + packing), the work of one worker process.
+
+::
+
+    SPECVAE_DATA_DIR=/data python benchmarks/profile_fingerprints.py --rows 3000 \\
+        -o benchmarks/results/casmi2016/fingerprint_profile.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import rdkit
+from rdkit.Chem import MACCSkeys
+
+from specvae.fingerprints import FingerprintDefinition
+from specvae.fingerprints.compute import _compute_chunk, _fingerprinter, parse_structure
+
+
+def read_smiles(data_dir: Path, n_rows: int) -> list[str]:
+    path = data_dir / "casmi2016" / "candidates.csv.gz"
+    with gzip.open(path, "rt", newline="") as stream:
+        smiles = [row["SMILES"] for row in csv.DictReader(stream)]
+    step = max(1, len(smiles) // n_rows)
+    return smiles[::step][:n_rows]
+
+
+def cpu_ms_per_item(function, items, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.process_time()
+        for item in items:
+            function(item)
+        times.append(time.process_time() - started)
+    return 1e3 * statistics.median(times) / len(items)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=os.environ.get("SPECVAE_DATA_DIR"))
+    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("-o", "--output", type=Path)
+    args = parser.parse_args()
+    if args.data_dir is None:
+        parser.error("give --data-dir or set SPECVAE_DATA_DIR")
+    load_before = os.getloadavg()[0]
+    smiles = read_smiles(args.data_dir, args.rows)
+    definition = FingerprintDefinition()
+    fingerprinter = _fingerprinter(definition)
+    molecules = [mol for mol in (parse_structure(text)[0] for text in smiles) if mol is not None]
+    patterns = fingerprinter.patterns
+    steps = [
+        ("parse SMILES (parse_structure)", lambda text: parse_structure(text), smiles),
+        ("MACCS keys (GenMACCSKeys, C++)", MACCSkeys.GenMACCSKeys, molecules),
+        ("Morgan r2 2048 bits", lambda mol: fingerprinter.morgan.GetFingerprint(mol).GetOnBits(), molecules),
+        (
+            f"{len(patterns)} functional-group keys, one HasSubstructMatch each",
+            lambda mol: [mol.HasSubstructMatch(pattern) for pattern in patterns],
+            molecules,
+        ),
+        (f"{len(patterns)} functional-group keys, one FilterCatalog call", fingerprinter.catalog.GetMatches, molecules),
+        ("whole fingerprint of a parsed molecule (on_bits)", fingerprinter.on_bits, molecules),
+    ]
+    offsets = fingerprinter.offsets
+
+    def plain_fingerprint(mol):
+        """The per-molecule code before the FilterCatalog change: numpy writes per component and per key."""
+        bits = np.zeros(definition.n_bits, dtype=bool)
+        bits[offsets["maccs"] + np.fromiter(MACCSkeys.GenMACCSKeys(mol).GetOnBits(), dtype=np.int64)] = True
+        morgan = fingerprinter.morgan.GetFingerprintAsNumPy(mol) > 0
+        bits[offsets["morgan"] : offsets["morgan"] + definition.morgan_n_bits] = morgan
+        for key_index, pattern in enumerate(patterns):
+            bits[offsets["smarts_fg"] + key_index] = mol.HasSubstructMatch(pattern)
+        return bits
+
+    steps.append(
+        ("whole fingerprint, code before this change (per-key matching, per-bit writes)", plain_fingerprint, molecules)
+    )
+    rows = [(name, cpu_ms_per_item(function, items, args.repeats)) for name, function, items in steps]
+    chunk_times = []
+    for _ in range(args.repeats):
+        started = time.process_time()
+        _compute_chunk(smiles, definition, 0)
+        chunk_times.append(time.process_time() - started)
+    chunk_ms = 1e3 * statistics.median(chunk_times) / len(smiles)
+    rows.append(("one worker's chunk: parse + fingerprint + pack (_compute_chunk)", chunk_ms))
+    load_after = os.getloadavg()[0]
+
+    lines = [
+        "# Where the time of a candidate fingerprint goes",
+        "",
+        f"Command: `python benchmarks/profile_fingerprints.py --rows {args.rows} --repeats {args.repeats}`",
+        "",
+        f"{len(smiles):,} CASMI 2016 candidates (every k-th row), {len(molecules):,} readable by RDKit; CPU time per "
+        f"molecule (process_time, median of {args.repeats} passes). RDKit {rdkit.__version__}; "
+        f"{os.cpu_count()} CPUs shared with other work (load average {load_before:.1f} before, "
+        f"{load_after:.1f} after).",
+        "",
+        "| step | CPU ms per molecule |",
+        "|---|---|",
+        *[f"| {name} | {value:.3f} |" for name, value in rows],
+        "",
+        f"At {chunk_ms:.2f} ms a molecule, 234,864 distinct CASMI 2016 candidates take {234_864 * chunk_ms / 1e3:.0f} "
+        f"CPU seconds: {234_864 * chunk_ms / 2e3:.0f} s on two idle cores at best.",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Candidate fingerprints of a benchmark: one per distinct InChIKey, the InChI when the SMILES fails, the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+from rdkit import Chem
+
+from specvae.benchmark.candidate_bits import candidate_bits, inchi_fallback_cache_path
+from specvae.benchmark.challenges import CandidateList, Challenge
+from specvae.fingerprints import FingerprintDefinition, fingerprint_molecule
+
+DEFINITION = FingerprintDefinition()
+PYRIDINE = "c1ccncc1"
+
+
+def challenge(name: str, rows: list[tuple[str, str, str]]) -> Challenge:
+    """A challenge with candidates given as (smiles, inchi, inchikey)."""
+    candidates = CandidateList(
+        tuple(str(i) for i in range(len(rows))),
+        tuple(key for _, _, key in rows),
+        tuple(smiles for smiles, _, _ in rows),
+        tuple(inchi for _, inchi, _ in rows),
+    )
+    return Challenge(name, "positive", None, candidates, rows[0][2])
+
+
+def row(smiles: str) -> tuple[str, str, str]:
+    mol = Chem.MolFromSmiles(smiles)
+    return smiles, Chem.MolToInchi(mol), Chem.MolToInchiKey(mol)
+
+
+def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
+    pyridine = row(PYRIDINE)
+    # a SMILES RDKit cannot kekulise, with the good InChI of pyridine: the InChI stands in
+    broken = ("c1cccc1n", pyridine[1], "XXXXXXXXXXXXXX-UHFFFAOYSA-N")
+    hopeless = ("C1CC", "InChI=1S/garbage", "YYYYYYYYYYYYYY-UHFFFAOYSA-N")
+    challenges = [
+        challenge("a", [row("CCO"), pyridine, broken]),
+        challenge("b", [row("CCO"), hopeless, row("OC(=O)c1ccccc1")]),
+    ]
+    cache = tmp_path / "fp.h5"
+    cold = candidate_bits(challenges, DEFINITION, cache_path=cache, progress=False)
+    assert cold.n_distinct == 5 and cold.n_computed == 5  # CCO is computed once
+    assert set(cold.failures) == {hopeless[2]} and "InChI" in cold.failures[hopeless[2]]
+    bits, valid = cold.kept_bits([broken[2], pyridine[2], hopeless[2]], DEFINITION)
+    assert valid.tolist() == [True, True, False]
+    np.testing.assert_array_equal(bits[0], fingerprint_molecule(PYRIDINE, DEFINITION))
+    np.testing.assert_array_equal(bits[0], bits[1])
+    assert not bits[2].any()
+    assert inchi_fallback_cache_path(cache).name == "fp.from_inchi.h5" and inchi_fallback_cache_path(cache).exists()
+    # warm: nothing computed, same bits, the fallback read from its cache
+    warm = candidate_bits(challenges, DEFINITION, cache_path=cache, progress=False)
+    assert warm.n_computed == 0 and warm.row_of.keys() == cold.row_of.keys()
+    np.testing.assert_array_equal(warm.packed, cold.packed)
+    # without a cache the same result
+    uncached = candidate_bits(challenges, DEFINITION, progress=False)
+    np.testing.assert_array_equal(uncached.packed, cold.packed)
+    masked = DEFINITION.with_kept_bits([0, 170, 2300])
+    kept, _ = uncached.kept_bits([pyridine[2]], masked)
+    np.testing.assert_array_equal(kept[0], fingerprint_molecule(PYRIDINE, DEFINITION)[[0, 170, 2300]])
+
+
+def test_scoring_full_fingerprints_equals_score_candidates_on_kept_bits_exactly() -> None:
+    from specvae.benchmark.evaluation import full_length_weights
+    from specvae.ranking import CandidateBitMatrix, score_candidates
+
+    generator = np.random.default_rng(0)
+    definition = DEFINITION.with_kept_bits(np.sort(generator.choice(DEFINITION.n_bits, 700, replace=False)))
+    full = generator.random((300, DEFINITION.n_bits)) < 0.05
+    full[1] = full[0]  # identical fingerprints must tie exactly
+    probabilities = generator.random(definition.n_kept_bits)
+    probabilities[:5] = [0.0, 1.0, 1e-9, 0.5, 1 - 1e-12]
+    weights, constant = full_length_weights(probabilities, definition)
+    fast = CandidateBitMatrix.from_bits(full).matrix @ weights + constant
+    reference = score_candidates(probabilities, definition.select_kept(full))
+    np.testing.assert_array_equal(fast, reference)
+    assert fast[0] == fast[1]
