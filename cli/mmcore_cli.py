@@ -211,5 +211,14 @@ def train_command(
                f"{TEST_METRICS_FILE}, checkpoints/")
 
 
+def _register_subcommands() -> None:
+    # `mmcore benchmark` lives in its own module; it only parses arguments for mmcore.benchmarking.
+    from cli.mmcore_benchmark_cli import benchmark
+
+    main.add_command(benchmark)
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     main()

@@ -1,24 +1,46 @@
 """Named benchmarks: how to load a benchmark's data and build the modalities a model is made of.
 
-The command line (``mmcore train --benchmark mnist-split``) and the tests go through :func:`get_benchmark`,
-so a benchmark is described once: its data loader and, for a latent size, its encoders, decoders and
-likelihoods. Fusion models are chosen separately, by name, from the registry.
+The command line (``mmcore train --benchmark mnist-split``, ``mmcore benchmark``) and the tests go through
+:func:`get_benchmark`, so a benchmark is described once: its data loader and, for a latent size, its
+encoders, decoders and likelihoods. Fusion models are chosen separately, by name, from the registry.
+
+Registered: ``mnist-split`` and ``mnist-split-3`` (bands of MNIST rows), ``polymnist`` (the user's five
+original backgrounds, ``background_dir=``) and ``polymnist-procedural`` (generated backgrounds),
+``mnist-svhn`` and ``mnist-svhn-text``, and ``cub`` (images or image features, and captions). Networks
+depend on the data only through shapes, except CUB's caption networks, which need the vocabulary size:
+:meth:`Benchmark.modalities` takes the loaded data (``data=splits``) to read such sizes from it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
+from mmcore.data.cub import CUB_MODALITIES, IMAGE_SIZE, VALIDATION_IMAGES, CubSplits, cub_data
+from mmcore.data.manifest import DataDirectoryError
 from mmcore.data.mnist import IMAGE_SIDE, MNIST_SPLIT3_PARTS, MNIST_SPLIT_PARTS, DataSplits, mnist_split_data
-from mmcore.likelihoods import LIKELIHOODS, Likelihood
+from mmcore.data.mnist_svhn import (
+    MNIST_IMAGE_SHAPE,
+    SVHN_IMAGE_SHAPE,
+    TEXT_ALPHABET,
+    TEXT_LENGTH,
+    TEXT_MODALITY,
+    mnist_svhn_data,
+)
+from mmcore.data.polymnist import IMAGE_SHAPE as POLYMNIST_IMAGE_SHAPE
+from mmcore.data.polymnist import POLYMNIST_MODALITIES, polymnist_data
+from mmcore.data.text import MAX_LENGTH
+from mmcore.likelihoods import LIKELIHOODS, CategoricalLikelihood, Likelihood
 from mmcore.modality import Modality
-from mmcore.networks import MLP, ConvImageDecoder, ConvImageEncoder, mlp_encoder
+from mmcore.networks import MLP, ConvImageDecoder, ConvImageEncoder, TextCNNDecoder, TextCNNEncoder, mlp_encoder
 
 NETWORKS = ("mlp", "conv")
+DEFAULT_VALIDATION_SIZE = 10_000
 
 
 def _likelihood(name: str) -> Likelihood:
@@ -67,21 +89,38 @@ def mnist_split_modalities(
     return modalities
 
 
+def _no_data_options(_splits: DataSplits) -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Benchmark:
-    """A named benchmark: its data (train/validation/test) and its modalities for a latent size."""
+    """A named benchmark: its data (train/validation/test) and its modalities for a latent size.
+
+    ``data_options`` reads from loaded data what the modality builder needs beyond shapes fixed by the
+    benchmark (CUB: the vocabulary size); ``validation_size`` is the benchmark's default number of
+    held-out training samples (CUB holds out 885 *images*, a tenth of its training images).
+    """
 
     name: str
     description: str
     load_data: Callable[..., DataSplits]
     build_modalities: Callable[..., list[Modality]]
+    data_options: Callable[[DataSplits], dict[str, Any]] = field(default=_no_data_options)
+    validation_size: int = DEFAULT_VALIDATION_SIZE
 
     def load(self, data_dir: str | Path | None = None, **options) -> DataSplits:
         """The benchmark's data sets; ``options`` go to the loader (validation_size, seed, verify, train_size, ...)."""
         return self.load_data(data_dir, **options)
 
-    def modalities(self, latent_dim: int, **options) -> list[Modality]:
-        """Fresh networks for every modality; ``options`` go to the builder (network, hidden_dims, likelihood)."""
+    def modalities(self, latent_dim: int, data: DataSplits | None = None, **options) -> list[Modality]:
+        """Fresh networks for every modality; ``options`` go to the builder (network, hidden_dims, likelihood).
+
+        With ``data`` (the loaded splits), sizes that depend on the data (CUB's vocabulary) are read from it;
+        explicit ``options`` win.
+        """
+        if data is not None:
+            options = {**self.data_options(data), **options}
         return self.build_modalities(latent_dim, **options)
 
 
@@ -95,6 +134,178 @@ def _mnist_benchmark(name: str, description: str, parts: Mapping[str, tuple[int,
     return Benchmark(name, description, load, build)
 
 
+# ------------------------------------------------------------------------------------- image benchmarks
+
+
+def _conv_channels(image_shape: Sequence[int]) -> tuple[int, ...]:
+    """Stride-2 layers for an image side: two for 28 (MNIST, PolyMNIST), three for 32 (SVHN), four for 64 (CUB)."""
+    side = min(image_shape[1:])
+    n_layers = max(2, int(math.log2(side)) - 3)
+    return tuple(32 * 2**layer for layer in range(n_layers))
+
+
+def image_networks(
+    image_shape: Sequence[int], latent_dim: int, network: str, hidden_dims: Sequence[int]
+) -> tuple[nn.Module, int, nn.Module]:
+    """Encoder, feature size and decoder for flat images of ``image_shape`` (channels, height, width).
+
+    ``"mlp"``: an MLP on the flat pixels with ``hidden_dims`` and its mirror; ``"conv"``: stride-2
+    convolutions (:func:`_conv_channels`), feature size ``hidden_dims[-1]``, and the mirrored transposed
+    convolutions, scoring the flat pixels the data sets store.
+    """
+    if not hidden_dims:
+        raise ValueError("hidden_dims must name at least one layer size")
+    shape = tuple(int(size) for size in image_shape)
+    if network == "mlp":
+        pixels = math.prod(shape)
+        encoder, feature_dim = mlp_encoder(pixels, hidden_dims)
+        return encoder, feature_dim, MLP(latent_dim, list(reversed(hidden_dims)), pixels)
+    if network == "conv":
+        channels = _conv_channels(shape)
+        conv_encoder = ConvImageEncoder(shape, feature_dim=hidden_dims[-1], channels=channels)
+        decoder = ConvImageDecoder(latent_dim, shape, channels=tuple(reversed(channels)), flat_output=True)
+        return conv_encoder, conv_encoder.out_dim, decoder
+    raise ValueError(f"unknown network {network!r}; choose one of {NETWORKS}")
+
+
+def _image_modality(
+    name: str, image_shape: Sequence[int], latent_dim: int, network: str, hidden_dims: Sequence[int], likelihood: str
+) -> Modality:
+    encoder, feature_dim, decoder = image_networks(image_shape, latent_dim, network, hidden_dims)
+    return Modality(name, encoder, feature_dim, decoder, _likelihood(likelihood))
+
+
+def _text_modality(
+    name: str,
+    latent_dim: int,
+    vocabulary_size: int,
+    sequence_length: int,
+    feature_dim: int,
+    padding_index: int | None,
+) -> Modality:
+    """A token-sequence modality: text CNNs and a categorical likelihood that skips ``padding_index``."""
+    encoder = TextCNNEncoder(vocabulary_size, sequence_length, feature_dim=feature_dim, padding_index=padding_index)
+    decoder = TextCNNDecoder(latent_dim, vocabulary_size, sequence_length)
+    return Modality(name, encoder, encoder.out_dim, decoder, CategoricalLikelihood(padding_index=padding_index))
+
+
+def polymnist_modalities(
+    latent_dim: int,
+    *,
+    network: str = "conv",
+    hidden_dims: Sequence[int] = (256,),
+    likelihood: str = "laplace",
+) -> list[Modality]:
+    """Five RGB 28×28 modalities m0..m4 (flat, 2,352 values); Laplace likelihood as in the MoPoE release."""
+    return [
+        _image_modality(name, POLYMNIST_IMAGE_SHAPE, latent_dim, network, hidden_dims, likelihood)
+        for name in POLYMNIST_MODALITIES
+    ]
+
+
+def mnist_svhn_modalities(
+    latent_dim: int,
+    *,
+    with_text: bool = False,
+    network: str = "conv",
+    hidden_dims: Sequence[int] = (256,),
+    likelihood: str = "laplace",
+) -> list[Modality]:
+    """MNIST (1×28×28) and SVHN (3×32×32) images, flat; with ``with_text`` the digit's name as 8 characters.
+
+    Images use ``likelihood`` (Laplace, as MMVAE); the text is 8 ids into the 27-character alphabet of
+    :mod:`mmcore.data.mnist_svhn` with a categorical likelihood scoring every position (spaces carry the
+    word's position, so there is no padding index).
+    """
+    modalities = [
+        _image_modality("mnist", MNIST_IMAGE_SHAPE, latent_dim, network, hidden_dims, likelihood),
+        _image_modality("svhn", SVHN_IMAGE_SHAPE, latent_dim, network, hidden_dims, likelihood),
+    ]
+    if with_text:
+        modalities.append(
+            _text_modality(TEXT_MODALITY, latent_dim, len(TEXT_ALPHABET), TEXT_LENGTH, hidden_dims[-1], None)
+        )
+    return modalities
+
+
+def cub_modalities(
+    latent_dim: int,
+    *,
+    vocabulary_size: int | None = None,
+    image_feature_dim: int | None = None,
+    caption_length: int = MAX_LENGTH,
+    network: str = "conv",
+    hidden_dims: Sequence[int] = (256,),
+    likelihood: str = "laplace",
+) -> list[Modality]:
+    """CUB "image" and "caption" modalities.
+
+    The image is either 3×64×64 pixels (``network`` decides the networks) or, with ``image_feature_dim``,
+    a feature vector of that size (always MLPs). Captions are ``caption_length`` token ids with padding
+    index 0 (``<pad>``) left unscored; ``vocabulary_size`` is ``len(vocabulary)`` of the loaded data, which
+    :meth:`Benchmark.modalities` fills in when given ``data=splits``.
+    """
+    if vocabulary_size is None:
+        raise ValueError(
+            "CUB caption networks need vocabulary_size (len of the vocabulary); pass data=splits to "
+            "Benchmark.modalities or vocabulary_size=len(splits.vocabulary)"
+        )
+    if image_feature_dim is None:
+        image = _image_modality("image", (3, IMAGE_SIZE, IMAGE_SIZE), latent_dim, network, hidden_dims, likelihood)
+    else:
+        image = _image_modality("image", (1, 1, image_feature_dim), latent_dim, "mlp", hidden_dims, likelihood)
+    caption = _text_modality("caption", latent_dim, vocabulary_size, caption_length, hidden_dims[-1], 0)
+    return [image, caption]
+
+
+def _cub_data_options(splits: DataSplits) -> dict[str, Any]:
+    """Vocabulary size, caption length and, for feature images, the feature size of loaded CUB data."""
+    vocabulary = getattr(splits, "vocabulary", None)
+    if vocabulary is None:
+        raise ValueError("CUB data must come with its vocabulary (CubSplits from cub_data)")
+    options: dict[str, Any] = {"vocabulary_size": len(vocabulary)}
+    captions, images = splits.train.data["caption"], splits.train.data["image"]
+    options["caption_length"] = int(captions.shape[-1])
+    if getattr(images, "base", images).dtype.is_floating_point:  # pixels are stored as uint8, features as float
+        options["image_feature_dim"] = int(images.shape[-1])
+    return options
+
+
+def _polymnist_loader(procedural: bool) -> Callable[..., DataSplits]:
+    def load(data_dir: str | Path | None = None, **options) -> DataSplits:
+        background_dir = options.pop("background_dir", None)
+        if procedural:
+            if background_dir is not None:
+                raise ValueError("polymnist-procedural generates its backgrounds; use 'polymnist' with background_dir")
+        elif background_dir is None:
+            raise DataDirectoryError(
+                "benchmark 'polymnist' needs the five original PolyMNIST background images: pass background_dir= "
+                "(--background-dir DIR; see data_manifests/polymnist.json), or use 'polymnist-procedural', "
+                "which generates its backgrounds (numbers not comparable with the papers')"
+            )
+        return polymnist_data(data_dir, background_dir=background_dir, **options)
+
+    return load
+
+
+def _mnist_svhn_loader(with_text: bool) -> Callable[..., DataSplits]:
+    def load(data_dir: str | Path | None = None, **options) -> DataSplits:
+        return mnist_svhn_data(data_dir, with_text=with_text, **options)
+
+    return load
+
+
+def _mnist_svhn_builder(with_text: bool) -> Callable[..., list[Modality]]:
+    def build(latent_dim: int, **options) -> list[Modality]:
+        return mnist_svhn_modalities(latent_dim, with_text=with_text, **options)
+
+    return build
+
+
+def _load_cub(data_dir: str | Path | None = None, **options) -> CubSplits:
+    return cub_data(data_dir, **options)
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "mnist-split": _mnist_benchmark(
         "mnist-split", "MNIST digits as two modalities: top half (rows 0-13) and bottom half (rows 14-27)",
@@ -102,6 +313,26 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "mnist-split-3": _mnist_benchmark(
         "mnist-split-3", "MNIST digits as three modalities: rows 0-8, 9-17 and 18-27", MNIST_SPLIT3_PARTS
+    ),
+    "polymnist": Benchmark(
+        "polymnist", "PolyMNIST: five RGB views m0..m4 of one digit class, on the user's original backgrounds",
+        _polymnist_loader(procedural=False), polymnist_modalities,
+    ),
+    "polymnist-procedural": Benchmark(
+        "polymnist-procedural", "PolyMNIST on five generated background textures (not comparable with the papers)",
+        _polymnist_loader(procedural=True), polymnist_modalities,
+    ),
+    "mnist-svhn": Benchmark(
+        "mnist-svhn", "An MNIST and an SVHN image of the same digit (MMVAE pairing, 20 pairs per instance)",
+        _mnist_svhn_loader(with_text=False), _mnist_svhn_builder(with_text=False),
+    ),
+    "mnist-svhn-text": Benchmark(
+        "mnist-svhn-text", "MNIST-SVHN plus the digit's English name as an 8-character string (MMJSD)",
+        _mnist_svhn_loader(with_text=True), _mnist_svhn_builder(with_text=True),
+    ),
+    "cub": Benchmark(
+        "cub", f"CUB-200 bird {CUB_MODALITIES[0]}s (64×64 pixels or features) and their {CUB_MODALITIES[1]}s (MMVAE)",
+        _load_cub, cub_modalities, data_options=_cub_data_options, validation_size=VALIDATION_IMAGES,
     ),
 }
 

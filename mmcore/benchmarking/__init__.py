@@ -1,0 +1,37 @@
+"""Benchmark grids: every model × every supervision level trained, evaluated and tabulated.
+
+``mmcore benchmark`` (``cli/mmcore_benchmark_cli.py``) is a thin wrapper around :func:`run_grid`::
+
+    config = GridConfig("mnist-split", ("svae", "mmvae"), (1.0, 0.1, 0.01), Path("out"),
+                        budget=parse_budget("cpu-session"))
+    records = run_grid(config)     # out/results.csv, results.md, accuracy_vs_supervision.png
+"""
+
+from mmcore.benchmarking.budget import BUDGETS, Budget, BudgetError, parse_budget
+from mmcore.benchmarking.errors import GridSettingsMismatchError, MissingBenchmarkDataError
+from mmcore.benchmarking.evaluation import BenchmarkEvaluation, EvaluationSettings, OracleSource, prepare_evaluation
+from mmcore.benchmarking.grid import GridConfig, RunRecord, parse_supervision_levels, run_grid, run_name
+from mmcore.benchmarking.protocols import PROTOCOLS, Protocol, get_protocol
+from mmcore.benchmarking.report import write_results
+
+__all__ = [
+    "BUDGETS",
+    "PROTOCOLS",
+    "BenchmarkEvaluation",
+    "Budget",
+    "BudgetError",
+    "EvaluationSettings",
+    "GridConfig",
+    "GridSettingsMismatchError",
+    "MissingBenchmarkDataError",
+    "OracleSource",
+    "Protocol",
+    "RunRecord",
+    "get_protocol",
+    "parse_budget",
+    "parse_supervision_levels",
+    "prepare_evaluation",
+    "run_grid",
+    "run_name",
+    "write_results",
+]

@@ -1,0 +1,61 @@
+"""The ``benchmark`` click command: a smoke grid end to end, option overrides, and readable errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from grid_helpers import write_fake_mnist
+
+from cli.mmcore_benchmark_cli import benchmark
+
+TINY = ["--latent-dim", "3", "--network", "mlp", "--hidden-dims", "12", "--batch-size", "40",
+        "--validation-size", "20", "--no-verify", "--num-threads", "1"]
+
+
+@pytest.fixture()
+def runner():
+    threads = torch.get_num_threads()
+    yield CliRunner()
+    torch.set_num_threads(threads)
+
+
+def test_benchmark_command_runs_a_grid_and_reports_each_run(runner, tmp_path):
+    root = write_fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    arguments = ["mnist-split", "--models", "svae,mvae", "--supervision", "1.0", "--budget", "smoke",
+                 "--data-dir", str(root), "-o", str(out), *TINY]
+    result = runner.invoke(benchmark, arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "2 models × 1 supervision levels, 1 epochs each (protocol 200 × budget smoke), latent 3" in result.output
+    assert "[1/2] svae at supervision 1: training 1 epochs on 100 samples" in result.output
+    assert "[2/2] mvae at supervision 1: done in" in result.output
+    with open(out / "results.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["model"] for row in rows] == ["svae", "mvae"]
+    run_config = json.loads((out / "runs" / "mvae__s1" / "run_config.json").read_text())
+    assert run_config["protocol"]["latent_dim"] == 3 and run_config["protocol"]["hidden_dims"] == [12]
+    assert run_config["trainer"]["batch_size"] == 40 and run_config["budget"]["name"] == "smoke"
+    again = runner.invoke(benchmark, arguments, catch_exceptions=False)
+    assert again.exit_code == 0 and again.output.count("finished before, skipped") == 2
+
+
+def test_bad_budget_and_models_are_rejected(runner, tmp_path):
+    result = runner.invoke(benchmark, ["mnist-split", "--models", "svae", "--budget", "huge", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown budget 'huge'" in result.output and "cpu-session" in result.output
+    result = runner.invoke(benchmark, ["mnist-split", "--models", "svae", "--supervision", "2", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "supervision levels must lie in [0, 1]" in result.output
+    result = runner.invoke(benchmark, ["mnist-split", "--models", "svae,nope", "-o", str(tmp_path),
+                                       "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown models ['nope']" in result.output
+
+
+def test_missing_data_is_a_one_line_error(runner, tmp_path):
+    result = runner.invoke(benchmark, ["mnist-svhn", "--models", "svae", "-o", str(tmp_path / "out"),
+                                       "--data-dir", str(write_fake_mnist(tmp_path / "data")), "--no-verify"])
+    assert result.exit_code == 1
+    assert "Error: benchmark 'mnist-svhn' cannot run: svhn/train_32x32.mat not found" in result.output
+    assert "Traceback" not in result.output
