@@ -69,8 +69,8 @@ def _format_metrics(metrics: dict[str, float]) -> str:
 @click.option("--network", type=click.Choice(NETWORKS), default="mlp", show_default=True)
 @click.option("--hidden-dims", default="400", show_default=True, callback=_parse_hidden_dims,
               help="Hidden layer sizes of the encoders (decoders mirror them), comma-separated.")
-@click.option("--validation-size", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Training images held out for validation.")
+@click.option("--validation-size", type=click.IntRange(min=1), default=None,
+              help="Training images held out for validation (default: the benchmark's, 10,000 for MNIST).")
 @click.option("--train-size", type=click.IntRange(min=1), default=None, help="Use only this many training images.")
 @click.option("--validation-metric", default="loss", show_default=True,
               help="Validation metric that picks the best epoch.")
@@ -139,6 +139,8 @@ def train_command(
     spec = get_benchmark(benchmark)
     try:
         root = resolve_data_dir(data_dir)
+        if validation_size is None:  # each benchmark has its own default (CUB has fewer images than MNIST)
+            validation_size = spec.validation_size
         splits = spec.load(
             root, validation_size=validation_size, seed=seed, verify=not no_verify, train_size=train_size
         )
@@ -147,7 +149,7 @@ def train_command(
     train_data = apply_supervision(splits.train, supervision, seed)
 
     torch.manual_seed(seed)  # the networks' initialisation
-    modalities = spec.modalities(latent_dim, network=network, hidden_dims=hidden_dims)
+    modalities = spec.modalities(latent_dim, data=splits, network=network, hidden_dims=hidden_dims)
     model = build_model(model_name, modalities, latent_dim)
     config = TrainerConfig(
         epochs=epochs,
