@@ -17,14 +17,17 @@ from specvae.fingerprints.compute import (
     parse_structure,
 )
 from specvae.fingerprints.definition import (
+    FINGERPRINT_PRESETS,
     FINGERPRINT_VERSION,
     FingerprintDefinition,
     FingerprintDefinitionError,
+    fingerprint_preset,
 )
 from specvae.fingerprints.mask import fit_bit_mask
 from specvae.fingerprints.smarts_keys import FUNCTIONAL_GROUP_KEYS
 
 __all__ = [
+    "FINGERPRINT_PRESETS",
     "FINGERPRINT_VERSION",
     "FUNCTIONAL_GROUP_KEYS",
     "CachedFingerprints",
@@ -40,6 +43,7 @@ __all__ = [
     "InvalidStructuresError",
     "compute_fingerprints",
     "fingerprint_molecule",
+    "fingerprint_preset",
     "fit_bit_mask",
     "parse_structure",
 ]

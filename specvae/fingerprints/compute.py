@@ -76,6 +76,7 @@ class _Fingerprinter:
         self.morgan = rdFingerprintGenerator.GetMorganGenerator(
             radius=definition.morgan_radius, fpSize=definition.morgan_n_bits
         )
+        self.atom_pairs = rdFingerprintGenerator.GetAtomPairGenerator(fpSize=definition.atom_pair_n_bits)
         self.patterns = []
         self.catalog = FilterCatalog.FilterCatalog()
         if "smarts_fg" in definition.components:
@@ -96,6 +97,8 @@ class _Fingerprinter:
                 on.extend(offset + bit for bit in MACCSkeys.GenMACCSKeys(mol).GetOnBits())
             elif component == "morgan":
                 on.extend(offset + bit for bit in self.morgan.GetFingerprint(mol).GetOnBits())
+            elif component == "atom_pair":
+                on.extend(offset + bit for bit in self.atom_pairs.GetFingerprint(mol).GetOnBits())
             else:
                 on.extend(sorted(offset + int(entry.GetDescription()) for entry in self.catalog.GetMatches(mol)))
         return on

@@ -10,9 +10,17 @@ components in the order given in ``components``:
   (``rdFingerprintGenerator.GetMorganGenerator``), presence bits, not counts.
 - ``"smarts_fg"``: one bit per functional-group SMARTS key in ``smarts_keys`` (default: ``FUNCTIONAL_GROUP_KEYS``),
   set when the group occurs at least once.
+- ``"atom_pair"``: RDKit atom-pair bits (pairs of atom types at a topological distance) folded to
+  ``atom_pair_n_bits`` (``rdFingerprintGenerator.GetAtomPairGenerator``), presence bits.
 
-All bits are presence bits (0/1). ``kept_bits`` is the sorted list of bit indices a model predicts (bits set in
-too few training structures are masked out, see ``fit_bit_mask``); ``None`` means every bit is kept.
+Two presets (``FINGERPRINT_PRESETS``) name the layouts the project uses:
+
+- ``"keys"`` (``FingerprintDefinition()``, the shipped models'): MACCS + Morgan r2 2048 + functional groups,
+  2,419 bits. The substructure keys cost about 0.75 ms of CPU a molecule (every key is one RDKit SMARTS match).
+- ``"fast"``: Morgan r2 2048 + atom pairs 1024, 3,072 bits at about 0.3 ms a molecule (no SMARTS matching), for
+  candidate sets too large to fingerprint with keys. It ranks worse: trained identically, a feed-forward model
+  found 14 instead of 20 of the 127 positive CASMI 2016 answers at rank 1
+  (``benchmarks/results/casmi2016/fingerprint_choice.md``).
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ from specvae.fingerprints.smarts_keys import FUNCTIONAL_GROUP_KEYS
 
 FINGERPRINT_VERSION = 1
 MACCS_N_BITS = 167
-COMPONENT_NAMES = ("maccs", "morgan", "smarts_fg")
+COMPONENT_NAMES = ("maccs", "morgan", "smarts_fg", "atom_pair")
+DEFAULT_COMPONENTS = ("maccs", "morgan", "smarts_fg")
+# Fields added after version 1 was first written, with the value that reproduces older files (which lack them).
+_LATER_FIELDS = {"atom_pair_n_bits": 1024}
 
 
 class FingerprintDefinitionError(ValueError):
@@ -49,10 +60,11 @@ class FingerprintDefinition:
     """
 
     version: int = FINGERPRINT_VERSION
-    components: tuple[str, ...] = COMPONENT_NAMES
+    components: tuple[str, ...] = DEFAULT_COMPONENTS
     morgan_radius: int = 2
     morgan_n_bits: int = 2048
     smarts_keys: tuple[tuple[str, str], ...] = FUNCTIONAL_GROUP_KEYS
+    atom_pair_n_bits: int = 1024
     kept_bits: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -82,6 +94,8 @@ class FingerprintDefinition:
             raise FingerprintDefinitionError(f"morgan_radius must be >= 0, got {self.morgan_radius}")
         if self.morgan_n_bits < 1:
             raise FingerprintDefinitionError(f"morgan_n_bits must be >= 1, got {self.morgan_n_bits}")
+        if self.atom_pair_n_bits < 1:
+            raise FingerprintDefinitionError(f"atom_pair_n_bits must be >= 1, got {self.atom_pair_n_bits}")
         if "smarts_fg" in self.components and not self.smarts_keys:
             raise FingerprintDefinitionError("component 'smarts_fg' needs at least one SMARTS key")
         names = [name for name, _ in self.smarts_keys]
@@ -102,7 +116,12 @@ class FingerprintDefinition:
     # ----- sizes and names -----
     def component_sizes(self) -> dict[str, int]:
         """Number of bits of each component, in layout order."""
-        sizes = {"maccs": MACCS_N_BITS, "morgan": self.morgan_n_bits, "smarts_fg": len(self.smarts_keys)}
+        sizes = {
+            "maccs": MACCS_N_BITS,
+            "morgan": self.morgan_n_bits,
+            "smarts_fg": len(self.smarts_keys),
+            "atom_pair": self.atom_pair_n_bits,
+        }
         return {name: sizes[name] for name in self.components}
 
     @property
@@ -129,6 +148,8 @@ class FingerprintDefinition:
                 names.extend(f"MACCS {key}" for key in range(MACCS_N_BITS))
             elif component == "morgan":
                 names.extend(f"Morgan r{self.morgan_radius} bit {bit}" for bit in range(self.morgan_n_bits))
+            elif component == "atom_pair":
+                names.extend(f"atom pair bit {bit}" for bit in range(self.atom_pair_n_bits))
             else:
                 names.extend(f"FG: {name}" for name, _ in self.smarts_keys)
         return names
@@ -166,6 +187,7 @@ class FingerprintDefinition:
             "morgan_radius": self.morgan_radius,
             "morgan_n_bits": self.morgan_n_bits,
             "smarts_keys": [{"name": name, "smarts": smarts} for name, smarts in self.smarts_keys],
+            "atom_pair_n_bits": self.atom_pair_n_bits,
             "kept_bits": None if self.kept_bits is None else list(self.kept_bits),
         }
 
@@ -175,8 +197,13 @@ class FingerprintDefinition:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FingerprintDefinition:
-        """Rebuild a definition written by ``to_dict``; unknown or missing fields are errors, not guesses."""
+        """Rebuild a definition written by ``to_dict``; unknown or missing fields are errors, not guesses.
+
+        The one exception: fields added after the first release (``_LATER_FIELDS``) take the value that the older
+        file implied, so model files and caches written before them still load and mean the same bits.
+        """
         expected = {field.name for field in dataclasses.fields(cls)}
+        data = {**_LATER_FIELDS, **data}
         missing = sorted(expected - set(data))
         unknown = sorted(set(data) - expected)
         if missing or unknown:
@@ -195,6 +222,7 @@ class FingerprintDefinition:
             morgan_radius=int(data["morgan_radius"]),
             morgan_n_bits=int(data["morgan_n_bits"]),
             smarts_keys=smarts_keys,
+            atom_pair_n_bits=int(data["atom_pair_n_bits"]),
             kept_bits=None if data["kept_bits"] is None else tuple(data["kept_bits"]),
         )
 
@@ -208,3 +236,19 @@ class FingerprintDefinition:
         if not isinstance(data, dict):
             raise FingerprintDefinitionError("fingerprint definition JSON must be an object")
         return cls.from_dict(data)
+
+
+FINGERPRINT_PRESETS: dict[str, FingerprintDefinition] = {
+    "keys": FingerprintDefinition(),
+    "fast": FingerprintDefinition(components=("morgan", "atom_pair")),
+}
+
+
+def fingerprint_preset(name: str) -> FingerprintDefinition:
+    """The named fingerprint layout (``"keys"`` or ``"fast"``, see the module docstring)."""
+    try:
+        return FINGERPRINT_PRESETS[name]
+    except KeyError:
+        raise FingerprintDefinitionError(
+            f"unknown fingerprint preset {name!r}; known: {sorted(FINGERPRINT_PRESETS)}"
+        ) from None

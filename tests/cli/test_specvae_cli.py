@@ -177,6 +177,27 @@ def test_prepare_and_train_on_real_massbank_records(tmp_path):
 
 
 @pytest.mark.data
+def test_prepare_with_the_fast_fingerprint_trains_a_model_that_carries_it(tmp_path):
+    from specvae.fingerprints import FingerprintDefinition, fingerprint_preset
+
+    subset = _first_massbank_records("massbank/massbank_positive.mgf.gz", 200, tmp_path / "subset.mgf")
+    training_set, model = tmp_path / "train.h5", tmp_path / "fast.specvae"
+    runner = CliRunner()
+    prepared = runner.invoke(
+        main, ["prepare", str(subset), "-o", str(training_set), "--bin-width", "1.0", "--fingerprint", "fast"]
+    )
+    assert prepared.exit_code == 0, prepared.output
+    with h5py.File(training_set) as handle:
+        assert FingerprintDefinition.from_json(handle.attrs["fingerprint"]) == fingerprint_preset("fast")
+        assert handle["structures/fingerprint_packed"].shape[1] == 3072 // 8
+    options = ["--epochs", "1", "--latent-dim", "8", "--hidden-dim", "32", "--num-threads", "1"]
+    trained = runner.invoke(main, ["train", str(training_set), "-o", str(model), *options])
+    assert trained.exit_code == 0, trained.output
+    carried = FingerprintDefinition.from_dict(read_metadata(model).fingerprint)
+    assert carried.without_mask() == fingerprint_preset("fast") and carried.n_kept_bits < 3072
+
+
+@pytest.mark.data
 def test_specvae_train_runs_unchanged_under_torchrun(tmp_path):
     """Two gloo processes train the model; only rank 0 writes the model file and the checkpoints."""
     import os

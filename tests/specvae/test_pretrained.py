@@ -50,3 +50,14 @@ def test_main_job_annotates_the_shipped_example(tmp_path):
 def test_pretrained_annotator_serves_both_modes():
     annotator = Annotator.pretrained()
     assert set(annotator.models) == {"positive", "negative"}
+
+
+@pytest.mark.parametrize("ion_mode", ["positive", "negative"])
+def test_cli_default_fingerprint_is_the_shipped_models(ion_mode):
+    # `specvae prepare` / `specvae fingerprint` default to a preset named by a literal (no RDKit import for --help):
+    # it must stay the layout the shipped models were trained on, or a default cache would not serve them.
+    from cli.specvae_cli import DEFAULT_FINGERPRINT_PRESET
+    from specvae.fingerprints import FingerprintDefinition, fingerprint_preset
+
+    shipped = FingerprintDefinition.from_dict(read_metadata(pretrained_model_path(ion_mode)).fingerprint).without_mask()
+    assert shipped == fingerprint_preset(DEFAULT_FINGERPRINT_PRESET)

@@ -109,3 +109,17 @@ def test_bad_arguments() -> None:
         compute_fingerprints(["CCO"], DEFINITION, n_workers=0)
     empty, errors = compute_fingerprints([], DEFINITION)
     assert empty.shape == (0, DEFINITION.n_bits) and errors == []
+
+
+def test_fast_layout_is_morgan_then_atom_pairs() -> None:
+    fast = FingerprintDefinition(components=("morgan", "atom_pair"))
+    bits = fingerprint_molecule(ASPIRIN, fast)
+    molecule = Chem.MolFromSmiles(ASPIRIN)
+    morgan = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048).GetFingerprintAsNumPy(molecule)
+    pairs = rdFingerprintGenerator.GetAtomPairGenerator(fpSize=1024).GetFingerprintAsNumPy(molecule)
+    assert bits.shape == (2048 + 1024,)
+    np.testing.assert_array_equal(bits[:2048], morgan > 0)
+    np.testing.assert_array_equal(bits[2048:], pairs > 0)
+    # Aspirin has atom pairs at several distances: the block is not empty, and it differs from salicylic acid's.
+    salicylic = fingerprint_molecule("OC(=O)c1ccccc1O", fast)
+    assert bits[2048:].sum() > 10 and np.any(bits[2048:] != salicylic[2048:])

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from specvae.fingerprints.definition import FingerprintDefinition, FingerprintDefinitionError
+from specvae.fingerprints.definition import FingerprintDefinition, FingerprintDefinitionError, fingerprint_preset
 from specvae.fingerprints.smarts_keys import FUNCTIONAL_GROUP_KEYS
 
 
@@ -85,3 +85,22 @@ def test_from_dict_names_missing_and_unknown_fields() -> None:
         FingerprintDefinition.from_dict(data)
     with pytest.raises(FingerprintDefinitionError, match="not valid JSON"):
         FingerprintDefinition.from_json("{not json")
+
+
+def test_files_written_before_atom_pairs_existed_still_load_as_the_same_bits() -> None:
+    # A model file or cache of the first release has no "atom_pair_n_bits" field.
+    data = FingerprintDefinition().to_dict()
+    del data["atom_pair_n_bits"]
+    restored = FingerprintDefinition.from_dict(data)
+    assert restored == FingerprintDefinition()
+    assert restored.n_bits == 167 + 2048 + len(FUNCTIONAL_GROUP_KEYS)
+
+
+def test_presets_name_the_two_layouts() -> None:
+    assert fingerprint_preset("keys") == FingerprintDefinition()
+    fast = fingerprint_preset("fast")
+    assert fast.component_sizes() == {"morgan": 2048, "atom_pair": 1024}
+    assert fast.bit_names()[2048] == "atom pair bit 0"
+    assert FingerprintDefinition.from_json(fast.to_json()) == fast
+    with pytest.raises(FingerprintDefinitionError, match="unknown fingerprint preset 'slow'"):
+        fingerprint_preset("slow")
