@@ -7,6 +7,7 @@ notebook user can call with the same :class:`~mmcore.benchmarking.GridConfig`.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import click
@@ -60,6 +61,22 @@ def _parse_levels(_context: click.Context, _parameter: click.Parameter, value: s
     return levels
 
 
+def _parse_model_options(
+    _context: click.Context, _parameter: click.Parameter, values: tuple[str, ...]
+) -> dict[str, object]:
+    """KEY=VALUE pairs; a VALUE that reads as JSON (numbers, true/false) is converted, anything else stays text."""
+    options: dict[str, object] = {}
+    for item in values:
+        key, separator, text = item.partition("=")
+        if not separator or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, e.g. estimator=elbo, got {item!r}")
+        try:
+            options[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key.strip()] = text
+    return options
+
+
 @click.command("benchmark")
 @click.argument("benchmark_name", metavar="BENCHMARK", type=click.Choice(sorted(BENCHMARKS)))
 @click.option("--models", required=True, callback=_parse_models,
@@ -80,6 +97,8 @@ def _parse_levels(_context: click.Context, _parameter: click.Parameter, value: s
 @click.option("--learning-rate", type=click.FloatRange(min=0.0, min_open=True), default=None)
 @click.option("--likelihood", type=click.Choice(sorted(LIKELIHOODS)), default=None,
               help="Override the image modalities' likelihood.")
+@click.option("--model-option", "model_options", multiple=True, callback=_parse_model_options, metavar="KEY=VALUE",
+              help="Passed to the model's constructor (repeat), e.g. --model-option estimator=elbo for MMVAE.")
 @click.option("--validation-size", type=click.IntRange(min=1), default=None,
               help="Held-out training samples (CUB: images) for picking the best epoch; capped by the budget.")
 @click.option("--likelihood-samples", type=click.IntRange(min=1), default=None,
@@ -113,6 +132,7 @@ def benchmark(
     batch_size: int | None,
     learning_rate: float | None,
     likelihood: str | None,
+    model_options: dict[str, object],
     validation_size: int | None,
     likelihood_samples: int | None,
     seed: int,
@@ -158,7 +178,8 @@ def benchmark(
             benchmark=benchmark_name, models=models, supervision_levels=supervision, output_dir=output_dir,
             budget=budget, protocol=protocol, epochs=epochs, validation_size=validation_size, seed=seed,
             data_dir=data_dir, verify=not no_verify, device=device, oracle_dir=oracle_dir,
-            load_options=load_options, evaluation_options=evaluation_options, progress=progress,
+            load_options=load_options, evaluation_options=evaluation_options, model_options=model_options,
+            progress=progress,
         )
         click.echo(
             f"{benchmark_name}: {len(models)} models × {len(supervision)} supervision levels, "

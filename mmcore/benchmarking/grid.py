@@ -65,6 +65,8 @@ class GridConfig:
     replaces the budget-scaled epochs when given. ``load_options`` go to the benchmark's loader
     (``background_dir`` for PolyMNIST, ``image_source`` for CUB); ``evaluation_options`` to its evaluation
     (``word_vectors`` for CUB). ``validation_size`` overrides the benchmark's (capped by the budget).
+    ``model_options`` go to every model's constructor (``build_model``), e.g. ``{"estimator": "elbo"}`` for MMVAE:
+    give them with one model at a time, since other models do not take the same options.
     """
 
     benchmark: str
@@ -82,6 +84,7 @@ class GridConfig:
     oracle_dir: Path | None = None
     load_options: Mapping[str, Any] = field(default_factory=dict)
     evaluation_options: Mapping[str, Any] = field(default_factory=dict)
+    model_options: Mapping[str, Any] = field(default_factory=dict)
     evaluation_batch_size: int = 500
     progress: bool = False
 
@@ -178,6 +181,7 @@ def run_settings(config: GridConfig, model: str, supervision: float, splits: Dat
         "validation_size": len(splits.validation),
         "test_size": len(splits.test),
         "load_options": {name: str(value) for name, value in config.load_options.items()},
+        **({"model_options": dict(config.model_options)} if config.model_options else {}),
     }
 
 
@@ -213,7 +217,7 @@ def train_and_evaluate(
     if protocol.likelihood is not None:
         network_options["likelihood"] = protocol.likelihood
     modalities = benchmark.modalities(protocol.latent_dim, data=splits, **network_options)
-    model = build_model(model_name, modalities, protocol.latent_dim)
+    model = build_model(model_name, modalities, protocol.latent_dim, **config.model_options)
     trainer_config = TrainerConfig(
         epochs=settings["epochs"],
         batch_size=protocol.batch_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -34,6 +35,14 @@ def build_model(name: str, modalities: Sequence[Modality], latent_dim: int, **op
         cls = MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}") from None
+    accepted = [
+        parameter.name
+        for parameter in inspect.signature(cls.__init__).parameters.values()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: {accepted or 'none'}")
     return cls(modalities, latent_dim, **options)
 
 

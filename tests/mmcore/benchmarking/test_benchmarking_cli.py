@@ -59,3 +59,28 @@ def test_missing_data_is_a_one_line_error(runner, tmp_path):
     assert result.exit_code == 1
     assert "Error: benchmark 'mnist-svhn' cannot run: svhn/train_32x32.mat not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
+    root = write_fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    arguments = ["mnist-split", "--models", "mmvae", "--supervision", "1.0", "--budget", "smoke",
+                 "--data-dir", str(root), "-o", str(out), *TINY,
+                 "--model-option", "estimator=elbo", "--model-option", "posterior=laplace",
+                 "--model-option", "n_importance_samples=1"]
+    result = runner.invoke(benchmark, arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run_config = json.loads((out / "runs" / "mmvae__s1" / "run_config.json").read_text())
+    # JSON-looking values are converted (1 is an int), the rest stay text.
+    assert run_config["model_options"] == {"estimator": "elbo", "posterior": "laplace", "n_importance_samples": 1}
+    # Other options are other settings: the finished run is not silently reused for them.
+    changed = [*arguments[:-1], "n_importance_samples=2"]
+    refused = runner.invoke(benchmark, changed, catch_exceptions=False)
+    assert refused.exit_code == 1 and "model_options" in refused.output
+
+    unknown = runner.invoke(benchmark, [*arguments[:9], "-o", str(tmp_path / "other"), *TINY,
+                                        "--model-option", "colour=blue"], catch_exceptions=False)
+    assert unknown.exit_code == 1 and "model 'mmvae' has no option(s) ['colour']" in unknown.output
+    assert "estimator" in unknown.output
+    malformed = runner.invoke(benchmark, [*arguments[:9], "-o", str(out), "--model-option", "estimator"])
+    assert malformed.exit_code == 2 and "expected KEY=VALUE" in malformed.output
