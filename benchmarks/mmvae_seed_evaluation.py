@@ -85,18 +85,23 @@ def main() -> None:
             model = load_run(run_dir, splits)
             ours = mnist_split_accuracy(model, loader, classify, seed=0)
             stitched = stitched_self_reconstruction_accuracy(model, loader, classify)
-            label = f"{settings['model']} {json.dumps(settings.get('model_options', {}))} " \
-                    f"likelihood {settings['protocol'].get('likelihood') or 'default'}, latent " \
-                    f"{settings['protocol']['latent_dim']}, {settings['epochs']} epochs, supervision {settings['supervision']:g}"
+            protocol = settings["protocol"]
+            label = (
+                f"{settings['model']} {json.dumps(settings.get('model_options', {}))} "
+                f"likelihood {protocol.get('likelihood') or 'default'}, latent {protocol['latent_dim']}, "
+                f"{settings['epochs']} epochs, supervision {settings['supervision']:g}"
+            )
             rows.append((label, ours, stitched))
             print(label, ours, stitched, flush=True)
     lines = [
         "# MNIST-Split runs scored with the seed's MMVAE metric",
         "",
         "Command: `python benchmarks/mmvae_seed_evaluation.py " + " ".join(str(grid) for grid in args.grids)
-        + " --oracle-dir ORACLES`; all 10,000 test images, one posterior sample (seed 0), the cached whole-digit oracle.",
+        + " --oracle-dir ORACLES`; all 10,000 test images, one posterior sample (seed 0), "
+        "the cached whole-digit oracle.",
         "",
-        "| run | both halves (joint posterior, mmcore) | top | bottom | stitched self-reconstructions (seed's MMVAE \"both\") |",
+        "| run | both halves (joint posterior, mmcore) | top | bottom "
+        "| stitched self-reconstructions (seed's MMVAE \"both\") |",
         "|---|---|---|---|---|",
         *[
             f"| {label} | {ours['accuracy/from_top+bottom']:.3f} | {ours['accuracy/from_top']:.3f} | "

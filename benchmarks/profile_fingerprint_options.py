@@ -70,7 +70,9 @@ def main() -> None:
         ).GetFingerprint,
         f"{len(FUNCTIONAL_GROUP_KEYS)} functional-group keys (one FilterCatalog call)": catalog.GetMatches,
     }
-    component_rows = [(name, cpu_ms_per_item(function, molecules, args.repeats)) for name, function in generators.items()]
+    component_rows = [
+        (name, cpu_ms_per_item(function, molecules, args.repeats)) for name, function in generators.items()
+    ]
 
     chunk_rows = []
     for name, layout in (("keys", keys_layout), ("fast", fast_layout)):

@@ -99,6 +99,9 @@ def _parse_model_options(
               help="Override the image modalities' likelihood.")
 @click.option("--model-option", "model_options", multiple=True, callback=_parse_model_options, metavar="KEY=VALUE",
               help="Passed to the model's constructor (repeat), e.g. --model-option estimator=elbo for MMVAE.")
+@click.option("--unimodal-copies", is_flag=True,
+              help="Train as the seed's code does: the paired share plus every sample's modalities alone (all "
+                   "samples, every supervision level) instead of the described protocol.")
 @click.option("--validation-size", type=click.IntRange(min=1), default=None,
               help="Held-out training samples (CUB: images) for picking the best epoch; capped by the budget.")
 @click.option("--likelihood-samples", type=click.IntRange(min=1), default=None,
@@ -133,6 +136,7 @@ def benchmark(
     learning_rate: float | None,
     likelihood: str | None,
     model_options: dict[str, object],
+    unimodal_copies: bool,
     validation_size: int | None,
     likelihood_samples: int | None,
     seed: int,
@@ -179,7 +183,7 @@ def benchmark(
             budget=budget, protocol=protocol, epochs=epochs, validation_size=validation_size, seed=seed,
             data_dir=data_dir, verify=not no_verify, device=device, oracle_dir=oracle_dir,
             load_options=load_options, evaluation_options=evaluation_options, model_options=model_options,
-            progress=progress,
+            unimodal_copies=unimodal_copies, progress=progress,
         )
         click.echo(
             f"{benchmark_name}: {len(models)} models × {len(supervision)} supervision levels, "

@@ -231,8 +231,8 @@ def prepare(
 ) -> None:
     """Build a training set from spectrum files with structures (e.g. MassBank MGF, gzip allowed)."""
     from specvae.errors import ErrorReport
-    from specvae.spectra.binning import SpectrumBinner
     from specvae.fingerprints import fingerprint_preset
+    from specvae.spectra.binning import SpectrumBinner
     from specvae.training_set import REDISTRIBUTABLE_LICENSES, prepare_training_set, read_structure_list
 
     errors = ErrorReport()

@@ -44,7 +44,7 @@ from mmcore.data.manifest import DataDirectoryError
 from mmcore.data.mnist import DataSplits
 from mmcore.data.polymnist import BackgroundImageError
 from mmcore.models import UnpairedDataError, available_models, build_model
-from mmcore.training import Trainer, TrainerConfig, apply_supervision
+from mmcore.training import Trainer, TrainerConfig, apply_supervision, with_unimodal_copies
 from mmcore.training.checkpoint import save_weights
 
 RUNS_DIR = "runs"
@@ -67,6 +67,8 @@ class GridConfig:
     (``word_vectors`` for CUB). ``validation_size`` overrides the benchmark's (capped by the budget).
     ``model_options`` go to every model's constructor (``build_model``), e.g. ``{"estimator": "elbo"}`` for MMVAE:
     give them with one model at a time, since other models do not take the same options.
+    ``unimodal_copies`` trains on the seed code's data instead of the described protocol (see
+    :func:`~mmcore.training.supervision.with_unimodal_copies`).
     """
 
     benchmark: str
@@ -85,6 +87,7 @@ class GridConfig:
     load_options: Mapping[str, Any] = field(default_factory=dict)
     evaluation_options: Mapping[str, Any] = field(default_factory=dict)
     model_options: Mapping[str, Any] = field(default_factory=dict)
+    unimodal_copies: bool = False
     evaluation_batch_size: int = 500
     progress: bool = False
 
@@ -182,6 +185,7 @@ def run_settings(config: GridConfig, model: str, supervision: float, splits: Dat
         "test_size": len(splits.test),
         "load_options": {name: str(value) for name, value in config.load_options.items()},
         **({"model_options": dict(config.model_options)} if config.model_options else {}),
+        **({"unimodal_copies": True} if config.unimodal_copies else {}),
     }
 
 
@@ -211,7 +215,8 @@ def train_and_evaluate(
     """One Trainer run (resumed from its checkpoints if any), the test loss, and the benchmark's metrics."""
     protocol = config.resolved_protocol
     benchmark = get_benchmark(config.benchmark)
-    train = apply_supervision(splits.train, supervision, config.seed)
+    make_training_set = with_unimodal_copies if config.unimodal_copies else apply_supervision
+    train = make_training_set(splits.train, supervision, config.seed)
     torch.manual_seed(config.seed)  # the networks' initialisation
     network_options: dict[str, Any] = {"network": protocol.network, "hidden_dims": protocol.hidden_dims}
     if protocol.likelihood is not None:

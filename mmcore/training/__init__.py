@@ -3,7 +3,7 @@
 from mmcore.training.checkpoint import CheckpointError
 from mmcore.training.config import TrainerConfig
 from mmcore.training.distributed import DistributedSetupError, ProcessPlace
-from mmcore.training.supervision import apply_supervision, supervision_masks
+from mmcore.training.supervision import apply_supervision, supervision_masks, with_unimodal_copies
 from mmcore.training.trainer import FitResult, Trainer
 from mmcore.training.validation import ValidationMetric, validation_loss
 
@@ -17,5 +17,6 @@ __all__ = [
     "ValidationMetric",
     "apply_supervision",
     "supervision_masks",
+    "with_unimodal_copies",
     "validation_loss",
 ]

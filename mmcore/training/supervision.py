@@ -4,6 +4,12 @@ The protocol of the seed papers (the semi-supervised experiments of Kutuzova et 
 level ``s`` a share ``s`` of the training samples stays paired; every other sample keeps exactly one
 modality, and the unpaired samples are split evenly between the modalities. Which samples are which
 depends only on the seed. Only masks are returned; the data are not copied.
+
+The seed's public code (sgalkina/poe-vaes, ``experiments/mnist_split/run.py``) trains differently from that
+description: each step takes a batch of the paired share *and* a batch of top halves and a batch of bottom halves
+drawn from **all** training images, so every image also contributes each of its modalities alone, at every
+supervision level, 100 % included. :func:`with_unimodal_copies` builds that training set, for reproducing the
+seed's numbers; :func:`apply_supervision` is the protocol as described.
 """
 
 from __future__ import annotations
@@ -49,3 +55,32 @@ def apply_supervision(dataset: MultimodalDataset, supervision: float, seed: int)
     """``dataset`` (same tensors) with the masks of :func:`supervision_masks` combined with its own."""
     masks = supervision_masks(len(dataset), dataset.names, supervision, seed)
     return dataset.with_mask({name: masks[name] & dataset.mask[name] for name in dataset.names})
+
+
+def with_unimodal_copies(dataset: MultimodalDataset, supervision: float, seed: int) -> MultimodalDataset:
+    """The seed code's training set: the paired share of ``dataset`` plus, for every modality, a copy of every
+    sample that has that modality alone.
+
+    The paired share is the one :func:`supervision_masks` picks (same seed, same samples), so the two protocols
+    differ only in the unimodal copies. The result has ``round(s·n) + Σ_m n_m`` samples (``n_m``: samples that
+    have modality m) and its tensors are copies; labels follow their samples.
+    """
+    masks = supervision_masks(len(dataset), dataset.names, supervision, seed)
+    paired = torch.stack([masks[name] & dataset.mask[name] for name in dataset.names]).all(0)
+    parts = [dataset.subset(torch.nonzero(paired).flatten())]
+    for name in dataset.names:
+        having = torch.nonzero(dataset.mask[name]).flatten()
+        copy = dataset.subset(having)
+        parts.append(
+            copy.with_mask(
+                {
+                    other: copy.mask[other] if other == name else torch.zeros_like(copy.mask[other])
+                    for other in dataset.names
+                }
+            )
+        )
+    return MultimodalDataset(
+        {name: torch.cat([part.data[name] for part in parts]) for name in dataset.names},
+        {name: torch.cat([part.mask[name] for part in parts]) for name in dataset.names},
+        None if dataset.labels is None else torch.cat([part.labels for part in parts]),
+    )

@@ -84,3 +84,17 @@ def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
     assert "estimator" in unknown.output
     malformed = runner.invoke(benchmark, [*arguments[:9], "-o", str(out), "--model-option", "estimator"])
     assert malformed.exit_code == 2 and "expected KEY=VALUE" in malformed.output
+
+
+def test_unimodal_copies_train_on_the_seed_codes_data(runner, tmp_path):
+    root = write_fake_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    arguments = ["mnist-split", "--models", "svae", "--supervision", "0.5", "--budget", "smoke",
+                 "--data-dir", str(root), "-o", str(out), *TINY, "--unimodal-copies"]
+    result = runner.invoke(benchmark, arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run_dir = out / "runs" / "svae__s0.5"
+    assert json.loads((run_dir / "run_config.json").read_text())["unimodal_copies"] is True
+    # 100 training images: 50 paired, plus every image's top and bottom alone.
+    info = json.loads((run_dir / "metrics.json").read_text())["info"]
+    assert info["train_samples"] == 250 and info["paired_train_samples"] == 50

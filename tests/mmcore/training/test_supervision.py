@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmcore.data.dataset import MultimodalDataset
-from mmcore.training.supervision import apply_supervision, supervision_masks
+from mmcore.training.supervision import apply_supervision, supervision_masks, with_unimodal_copies
 
 
 @pytest.mark.parametrize(("n_samples", "names", "supervision"), [(1000, ["a", "b"], 0.1), (101, ["a", "b", "c"], 0.3)])
@@ -66,3 +66,26 @@ def test_apply_supervision_keeps_samples_already_missing_a_modality():
     dataset = MultimodalDataset({"a": torch.randn(20, 2), "b": torch.randn(20, 2)}, mask={"a": already_missing})
     semi = apply_supervision(dataset, 1.0, seed=0)
     assert torch.equal(semi.mask["a"], already_missing)
+
+
+def test_unimodal_copies_add_every_sample_alone_to_the_same_paired_share():
+    n = 40
+    top = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    dataset = MultimodalDataset({"top": top, "bottom": -top}, labels=torch.arange(n) % 10)
+    dataset = dataset.with_mask({"top": torch.ones(n, dtype=torch.bool), "bottom": torch.arange(n) != 3})
+    copies = with_unimodal_copies(dataset, 0.25, seed=7)
+
+    described = apply_supervision(dataset, 0.25, seed=7)
+    paired_described = (described.mask["top"] & described.mask["bottom"]).sum().item()
+    both = copies.mask["top"] & copies.mask["bottom"]
+    only_top = copies.mask["top"] & ~copies.mask["bottom"]
+    only_bottom = copies.mask["bottom"] & ~copies.mask["top"]
+    assert both.sum().item() == paired_described  # the same paired share as the described protocol
+    assert only_top.sum().item() == n and only_bottom.sum().item() == n - 1  # sample 3 never had a bottom
+    assert len(copies) == paired_described + 2 * n - 1
+    # Every copy keeps its own data and label: top value v belongs with bottom -v and label v mod 10.
+    values = copies.data["top"][only_top].flatten()
+    assert sorted(values.tolist()) == list(range(n))
+    assert torch.equal(copies.labels[only_top], values.long() % 10)
+    assert torch.equal(copies.data["bottom"][both], -copies.data["top"][both])
+    assert set((-copies.data["bottom"][only_bottom].flatten()).long().tolist()) == set(range(n)) - {3}
