@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import rdkit
-from profile_fingerprints import cpu_ms_per_item, read_smiles
+from profile_fingerprints import cpu_ms_per_item, print_and_write, read_smiles
 from rdkit import Chem
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
 
@@ -135,11 +135,7 @@ def main() -> None:
         f"{budget_ms:.2f} ms of CPU a candidate for everything: parsing, Morgan bits and packing included.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+    print_and_write(lines, args.output)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,15 @@ def cpu_ms_per_item(function, items, repeats: int) -> float:
     return 1e3 * statistics.median(times) / len(items)
 
 
+def print_and_write(lines: list[str], output: Path | None) -> None:
+    """Print the report and, with ``-o``, write it (creating its folder)."""
+    text = "\n".join(lines)
+    print(text)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("SPECVAE_DATA_DIR"))
@@ -125,11 +134,7 @@ def main() -> None:
         f"CPU seconds: {234_864 * chunk_ms / 2e3:.0f} s on two idle cores at best.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+    print_and_write(lines, args.output)
 
 
 if __name__ == "__main__":

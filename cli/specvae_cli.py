@@ -17,6 +17,16 @@ EXIT_USAGE = 2
 # `specvae --help` does not import RDKit to learn it; a test checks it against the shipped models).
 DEFAULT_FINGERPRINT_PRESET = "keys"
 
+fingerprint_option = click.option(
+    "--fingerprint",
+    "fingerprint_name",
+    type=click.Choice(["fast", "keys"]),
+    default=DEFAULT_FINGERPRINT_PRESET,
+    show_default=True,
+    help="Fingerprint layout: keys = MACCS + Morgan + functional groups (the shipped models'); fast = Morgan + atom "
+    "pairs, about 5x cheaper to compute but ranks worse.",
+)
+
 
 def _example_path(name: str) -> Path:
     return Path(str(resources.files("specvae") / "examples" / name))
@@ -146,15 +156,7 @@ def predict(spectra, model_paths, output, errors_path) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HDF5 fingerprint cache.")
 @click.option("--workers", type=int, default=1, show_default=True)
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
-@click.option(
-    "--fingerprint",
-    "fingerprint_name",
-    type=click.Choice(["fast", "keys"]),
-    default=DEFAULT_FINGERPRINT_PRESET,
-    show_default=True,
-    help="Fingerprint layout: keys = MACCS + Morgan + functional groups (the shipped models'); fast = Morgan + atom "
-    "pairs, 2-3x cheaper to compute but ranks worse.",
-)
+@fingerprint_option
 def fingerprint(candidates, output, workers, errors_path, fingerprint_name) -> None:
     """Precompute the fingerprints of CANDIDATES into a cache keyed by InChIKey."""
     from specvae.candidates import read_candidates
@@ -206,15 +208,7 @@ def info(model_path, as_json) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True)
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
-@click.option(
-    "--fingerprint",
-    "fingerprint_name",
-    type=click.Choice(["fast", "keys"]),
-    default=DEFAULT_FINGERPRINT_PRESET,
-    show_default=True,
-    help="Fingerprint layout: keys = MACCS + Morgan + functional groups (the shipped models'); fast = Morgan + atom "
-    "pairs, 2-3x cheaper to compute but ranks worse.",
-)
+@fingerprint_option
 def prepare(
     spectrum_files,
     output,
