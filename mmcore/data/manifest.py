@@ -3,12 +3,14 @@
 A loader verifies a file against its manifest entry before trusting it (the torchvision habit), so a
 truncated download or a file from another release fails loudly with the file's name instead of training
 on wrong data. The manifests live in the repository's ``data_manifests/`` folder (format described in
-``data_manifests/README.md``); they are the one place a checksum is written down.
+``data_manifests/README.md``), which is installed with the project; they are the one place a checksum is written
+down.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ DATA_DIR_VARIABLE = "MMCORE_DATA_DIR"
 """Environment variable naming the data root when no directory is given explicitly."""
 
 MANIFEST_DIR_VARIABLE = "MMCORE_MANIFEST_DIR"
-"""Environment variable overriding where the manifests are read from (an installed package has no repository)."""
+"""Environment variable overriding where the manifests are read from (for a user's own manifests)."""
 
 _CHUNK_BYTES = 1 << 20
 
@@ -46,11 +48,12 @@ class ManifestFile:
 
 
 def manifest_directory() -> Path:
-    """Where the manifests are: ``$MMCORE_MANIFEST_DIR`` or the repository's ``data_manifests/``."""
+    """Where the manifests are: ``$MMCORE_MANIFEST_DIR``, else the ``data_manifests`` folder installed with the
+    project (the repository's own folder in a source checkout or editable install)."""
     override = os.environ.get(MANIFEST_DIR_VARIABLE)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "data_manifests"
+    return Path(str(importlib.resources.files("data_manifests")))
 
 
 def load_manifest(dataset: str, directory: Path | None = None) -> dict[str, Any]:
