@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -154,6 +154,15 @@ class AnnotationResults(list):
         return pandas.DataFrame(self.rows(), columns=list(OUTPUT_COLUMNS))
 
 
+class NumberedSpectrum(NamedTuple):
+    """A cleaned spectrum with its identifier and its record number in the input (1-based), so that a problem
+    found after cleaning names the record a user can find in the file, not a position among the usable ones."""
+
+    identifier: str
+    spectrum: Spectrum
+    record: int | str
+
+
 @dataclass
 class _Query:
     """A spectrum that passed cleaning and has candidates, waiting for prediction and ranking."""
@@ -210,15 +219,15 @@ class Annotator:
     # ---------------------------------------------------------------- spectra
     def _spectra_with_ids(
         self, spectra: str | os.PathLike[str] | Iterable[Spectrum], errors: ErrorReport
-    ) -> list[tuple[str, Spectrum]]:
-        """Cleaned spectra with their identifiers; unreadable or rejected ones go to ``errors``."""
+    ) -> list[NumberedSpectrum]:
+        """Cleaned spectra with their identifiers and record numbers; unreadable or rejected ones go to ``errors``."""
         if isinstance(spectra, (str, os.PathLike)):
             return cleaned_records_with_ids(iter_clean_records(spectra), errors)
         cleaned = []
         for index, spectrum in enumerate(spectra, start=1):
             identifier = spectrum_title(spectrum) or f"spectrum {index}"
             try:
-                cleaned.append((identifier, clean_spectrum(spectrum)))
+                cleaned.append(NumberedSpectrum(identifier, clean_spectrum(spectrum), index))
             except SpecvaeError as error:
                 errors.append(RecordError("<spectra>", index, str(error), identifier))
         return cleaned
@@ -250,11 +259,11 @@ class Annotator:
         errors = ErrorReport() if errors is None else errors
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
         by_mode: dict[str, list[tuple[str, Spectrum]]] = {}
-        for index, (identifier, spectrum) in enumerate(self._spectra_with_ids(spectra, errors), start=1):
+        for identifier, spectrum, record in self._spectra_with_ids(spectra, errors):
             try:
                 mode, _ = self._model_for(spectrum)
             except SpecvaeError as error:
-                errors.append(RecordError(source, index, str(error), identifier))
+                errors.append(RecordError(source, record, str(error), identifier))
                 continue
             by_mode.setdefault(mode, []).append((identifier, spectrum))
         predictions: dict[str, dict[str, np.ndarray]] = {}
@@ -370,37 +379,38 @@ class Annotator:
 
     def _plan_queries(
         self,
-        spectra_with_ids: Iterable[tuple[str, Spectrum]],
+        spectra_with_ids: Iterable[NumberedSpectrum],
         candidate_set: CandidateSet,
         source: str,
         tolerance_ppm: float,
         adduct: str | Adduct | None,
         errors: ErrorReport,
     ) -> list[_Query]:
-        """Each cleaned spectrum with its model's ion mode and its candidates; the others go to ``errors``,
-        numbered by their 1-based position among ``spectra_with_ids``."""
+        """Each cleaned spectrum with its model's ion mode and its candidates; the others go to ``errors`` under
+        their record number in the input."""
         queries: list[_Query] = []
-        for index, (identifier, spectrum) in enumerate(spectra_with_ids, start=1):
+        for identifier, spectrum, record in spectra_with_ids:
             try:
                 mode, _ = self._model_for(spectrum)
                 matches = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
             except SpecvaeError as error:
-                errors.append(RecordError(source, index, str(error), identifier))
+                errors.append(RecordError(source, record, str(error), identifier))
                 continue
             queries.append(_Query(identifier, mode, spectrum, matches))
         return queries
 
 
 # ------------------------------------------------------------------------ steps shared with specvae.distributed
-def cleaned_records_with_ids(records: Iterable[SpectrumRecord], errors: ErrorReport) -> list[tuple[str, Spectrum]]:
-    """The cleaned spectra of a file's records with their identifiers (TITLE, else ``record N``); records without
-    a spectrum go to ``errors``."""
+def cleaned_records_with_ids(records: Iterable[SpectrumRecord], errors: ErrorReport) -> list[NumberedSpectrum]:
+    """The cleaned spectra of a file's records with their identifiers (TITLE, else ``record N``) and record
+    numbers; records without a spectrum go to ``errors``."""
     cleaned = []
     for record in records:
         if record.spectrum is None:
             errors.append(record.to_record_error())
             continue
-        cleaned.append((spectrum_title(record.spectrum) or f"record {record.record}", record.spectrum))
+        identifier = spectrum_title(record.spectrum) or f"record {record.record}"
+        cleaned.append(NumberedSpectrum(identifier, record.spectrum, record.record))
     return cleaned
 
 

@@ -248,8 +248,7 @@ class _ChunkPlan:
 
     queries: list[_Query]
     read_errors: list[RecordError]
-    query_errors: list[RecordError]  # numbered by position among the chunk's cleaned spectra
-    n_cleaned: int
+    query_errors: list[RecordError]  # numbered by the spectra's records in the file, like read_errors
     binned: dict[str, scipy.sparse.csr_matrix]  # per ion mode, the rows of that mode's queries in order
 
 
@@ -259,7 +258,6 @@ class _ChunkSummary:
 
     read_errors: list[RecordError]
     query_errors: list[RecordError]
-    n_cleaned: int
     query_ids: list[str]
     mode_counts: dict[str, int]
     candidates: list[Candidate]
@@ -296,7 +294,7 @@ def plan_chunk(
         mode: loaded.binner.bin([query.spectrum for query in queries if query.ion_mode == mode])
         for mode, loaded in annotator.models.items()
     }
-    return _ChunkPlan(queries, list(read_errors), list(query_errors), len(cleaned), binned)
+    return _ChunkPlan(queries, list(read_errors), list(query_errors), binned)
 
 
 def summarize_chunk(plan: _ChunkPlan) -> _ChunkSummary:
@@ -307,7 +305,6 @@ def summarize_chunk(plan: _ChunkPlan) -> _ChunkSummary:
     return _ChunkSummary(
         plan.read_errors,
         plan.query_errors,
-        plan.n_cleaned,
         [query.spectrum_id for query in plan.queries],
         counts,
         unique_candidates(plan.queries),
@@ -426,7 +423,6 @@ class _DistributedRun:
         self.end_of_input = False
         self.mode_total = dict.fromkeys(self.modes, 0)
         self.rows: dict[str, list[_Rows]] = {mode: [] for mode in self.modes}
-        self.n_cleaned = 0
         self.seen_inchikeys: set[str] = set()
         self.extra_fingerprints: dict[str, np.ndarray] = {}
         self.read_errors: list[RecordError] = []
@@ -506,8 +502,7 @@ class _DistributedRun:
 
     def _register(self, chunk: _Chunk, summary: _ChunkSummary) -> None:
         self.read_errors.extend(summary.read_errors)
-        self.query_errors.extend(replace(error, record=error.record + self.n_cleaned) for error in summary.query_errors)
-        self.n_cleaned += summary.n_cleaned
+        self.query_errors.extend(summary.query_errors)
         self.query_ids.extend(summary.query_ids)
         for mode in self.modes:
             count = summary.mode_counts.get(mode, 0)

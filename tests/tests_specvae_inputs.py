@@ -48,3 +48,29 @@ neg-1,d,COC(=O)CCc1ccc(O)cc1
 odd-adduct,e,COC(=O)CCc1ccc(O)cc1
 no-precursor,f,COC(=O)CCc1ccc(O)cc1
 """
+
+# A pool run: record 1 cannot be read, record 2 fits the pool's masses, record 3 fits none of them.
+POOL_MGF = """BEGIN IONS
+TITLE=unreadable
+CHARGE=1+
+77.039 20
+END IONS
+
+BEGIN IONS
+TITLE=fits
+PEPMASS=181.0859
+CHARGE=1+
+IONMODE=POSITIVE
+77.039 20
+105.033 100
+END IONS
+
+BEGIN IONS
+TITLE=nothing-fits
+PEPMASS=400.2000
+CHARGE=1+
+IONMODE=POSITIVE
+77.039 20
+105.033 100
+END IONS
+"""

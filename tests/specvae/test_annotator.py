@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matchms import Spectrum
-from tests_specvae_inputs import CANDIDATES, MGF
+from tests_specvae_inputs import CANDIDATES, MGF, POOL_MGF
 
 from specvae.annotator import Annotator
 from specvae.errors import ErrorReport
@@ -103,3 +103,17 @@ def _clean(path):
     from specvae.spectra.reading import read_clean_spectra
 
     return read_clean_spectra(path)
+
+
+def test_problems_found_after_reading_name_the_record_in_the_file(tiny_models, tmp_path):
+    """A spectrum rejected at ranking time is reported under its record number in the file, not under its
+    position among the readable spectra (record 3 here, the second readable one)."""
+    spectra = tmp_path / "pool.mgf"
+    spectra.write_text(POOL_MGF)
+    errors = ErrorReport()
+    results = Annotator.load(tiny_models["positive"]).annotate(
+        spectra, ["COC(=O)CCc1ccc(O)cc1", "CCO"], errors=errors
+    )
+    assert [annotation.spectrum_id for annotation in results] == ["fits"]
+    assert [(error.record, error.title) for error in errors] == [(1, "unreadable"), (3, "nothing-fits")]
+    assert "no candidate within" in errors[1].reason

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 from rdkit import Chem
-from tests_specvae_inputs import CANDIDATES, MGF
+from tests_specvae_inputs import CANDIDATES, MGF, POOL_MGF
 
 distributed = pytest.importorskip("distributed", reason="the distributed extra (dask) is installed with the test extra")
 
@@ -92,6 +92,20 @@ def test_small_inputs_in_chunks_of_one_match_one_process(tiny_models, client, tm
         (str(candidates), 4, "bad"),
         (str(spectra), 2, "no-precursor"),
     ]
+
+
+def test_chunked_errors_name_the_record_in_the_file(tiny_models, client, tmp_path):
+    """In chunks of one spectrum, a spectrum rejected at ranking time still gets its record number in the file."""
+    spectra, pool = tmp_path / "pool.mgf", tmp_path / "pool.csv"
+    spectra.write_text(POOL_MGF)
+    pool.write_text("SMILES\nCOC(=O)CCc1ccc(O)cc1\nCCO\n")
+    errors = ErrorReport()
+    remote = annotate_distributed(
+        tiny_models["positive"], spectra, pool, scheduler=client.scheduler.address,
+        fingerprint_cache=tmp_path / "cache.h5", chunk_size=1, errors=errors, task_timeout_s=TIMEOUT_S,
+    )
+    assert [annotation.spectrum_id for annotation in remote] == ["fits"]
+    assert [(error.record, error.title) for error in errors] == [(1, "unreadable"), (3, "nothing-fits")]
 
 
 # ----------------------------------------------------------------------------- many spectra, a candidate pool
