@@ -50,7 +50,21 @@ def iter_spectrum_records(path: str | os.PathLike[str]) -> Iterator[SpectrumReco
         )
     if not Path(path).is_file():
         raise InputFileError(f"{path}: no such file")
-    return reader(path)
+    return _with_empty_file_reported(reader(path), path, suffix)
+
+
+def _with_empty_file_reported(
+    records: Iterator[SpectrumRecord], path: str | os.PathLike[str], suffix: str
+) -> Iterator[SpectrumRecord]:
+    """The reader's records; a file that yields none (empty, or not in the format its suffix says) becomes one
+    error record, so that a run on it reports a problem instead of annotating nothing in silence."""
+    empty = True
+    for record in records:
+        empty = False
+        yield record
+    if empty:
+        expected = {".mgf": "MGF", ".msp": "MSP", ".mzml": "mzML"}.get(suffix, suffix)
+        yield SpectrumRecord(str(path), "file", None, None, f"no spectrum records found: empty, or not {expected}")
 
 
 def read_spectra(path: str | os.PathLike[str], errors: ErrorReport | None = None) -> list[Spectrum]:

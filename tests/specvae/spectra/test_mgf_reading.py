@@ -180,3 +180,17 @@ def test_file_level_errors(tmp_path: Path) -> None:
         list(iter_spectrum_records(tmp_path / "missing.mgf"))
     with pytest.raises(InputFileError, match="unknown spectrum format"):
         list(iter_spectrum_records(write(tmp_path, "x", "spectra.xyz")))
+
+
+@pytest.mark.parametrize(("name", "text"), [("empty.mgf", ""), ("blank.msp", "\n\n"), ("nothing.mgf.gz", None)])
+def test_a_file_without_records_is_reported(tmp_path: Path, name: str, text: str | None) -> None:
+    """An empty file (or one in another format that yields nothing) is an error, not a run that annotates nothing."""
+    path = tmp_path / name
+    if text is None:
+        path.write_bytes(gzip.compress(b""))
+    else:
+        path.write_text(text)
+    errors = ErrorReport()
+    assert read_spectra(path, errors) == []
+    assert [(error.file, error.record) for error in errors] == [(str(path), "file")]
+    assert "no spectrum records found" in errors[0].reason
