@@ -21,10 +21,12 @@ sums and counts are added over processes before any mean is taken.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,16 +104,7 @@ class Trainer:
         model.reconstruction_weights.update(self.config.reconstruction_weights)
         distributed.join_process_group(self.place, self.device, self.config.distributed_timeout_s)
         self.model = model.to(self.device)
-        self._forward: torch.nn.Module = self.model
-        if self.place.is_distributed:
-            # Unused parameters are normal here: a batch in which no sample has a modality leaves that
-            # modality's encoder out of the graph. Parameters unused on every process keep grad None
-            # (Adam skips them), as in one process.
-            self._forward = DistributedDataParallel(
-                self.model,
-                device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=True,
-            )
+        self._forward: torch.nn.Module = self.model  # DistributedDataParallel(model) while fit runs on processes
         self.validation_metric = validation_metric
         trainable = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=self.config.learning_rate)
@@ -125,6 +118,32 @@ class Trainer:
         self._best_state: dict[str, Tensor] | None = None
         self._epoch_totals: dict[str, Tensor] = {}
         self._epoch_samples = 0
+
+    @contextlib.contextmanager
+    def _data_parallel(self) -> Iterator[None]:
+        """Wrap the model in DistributedDataParallel for the duration of a fit (a no-op on one process).
+
+        DDP exists only while training: it is dropped, with its gradient reducer, when ``fit`` ends, while the
+        process group and the interpreter are still alive. A reducer left for interpreter shutdown is freed
+        after the process group is destroyed, and gloo can then abort the process (SIGABRT, "terminate called
+        without an active exception") although training finished.
+        """
+        if not self.place.is_distributed:
+            yield
+            return
+        # Unused parameters are normal here: a batch in which no sample has a modality leaves that modality's
+        # encoder out of the graph. Parameters unused on every process keep grad None (Adam skips them), as in
+        # one process.
+        self._forward = DistributedDataParallel(
+            self.model,
+            device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
+        try:
+            yield
+        finally:
+            self._forward = self.model
+            gc.collect()  # DDP's internal reference cycles would otherwise keep the reducer until a later collection
 
     # ------------------------------------------------------------------ process and file layout
     def _check_process_layout(self) -> None:
@@ -447,6 +466,23 @@ class Trainer:
         )
         return MultimodalLoader(train_data, self.process_batch_size, sampler)
 
+    def _fit_epoch(self, train_loader: MultimodalLoader, validation_loader: MultimodalLoader | None) -> None:
+        """One epoch: train, validate, choose the best, log, checkpoint."""
+        started = time.perf_counter()
+        train_loader.set_epoch(self.epoch)
+        train_terms, beta = self._train_epoch(train_loader)
+        validation = self._validate(validation_loader)
+        self._select(train_terms, validation)
+        self.epoch += 1
+        record: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step, "beta": beta}
+        record.update({f"train/{name}": value for name, value in train_terms.items()})
+        record.update({f"validation/{name}": value for name, value in validation.items()})
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        self.history.append(record)
+        if self.log_dir is not None and self.is_main_process:
+            write_epoch_log(self.log_dir, self.history)
+        self._save_checkpoint()
+
     def fit(
         self,
         train_data: BatchSource,
@@ -471,21 +507,9 @@ class Trainer:
             checkpoints.atomic_write_json(self.checkpoint_dir / checkpoints.CONFIG_FILE, self.config.to_dict())
         train_loader = self._train_loader(train_data)
         validation_loader = None if validation_data is None else self._evaluation_loader(validation_data)
-        while self.epoch < self.config.epochs:
-            started = time.perf_counter()
-            train_loader.set_epoch(self.epoch)
-            train_terms, beta = self._train_epoch(train_loader)
-            validation = self._validate(validation_loader)
-            self._select(train_terms, validation)
-            self.epoch += 1
-            record: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step, "beta": beta}
-            record.update({f"train/{name}": value for name, value in train_terms.items()})
-            record.update({f"validation/{name}": value for name, value in validation.items()})
-            record["seconds"] = round(time.perf_counter() - started, 3)
-            self.history.append(record)
-            if self.log_dir is not None and self.is_main_process:
-                write_epoch_log(self.log_dir, self.history)
-            self._save_checkpoint()
+        with self._data_parallel():
+            while self.epoch < self.config.epochs:
+                self._fit_epoch(train_loader, validation_loader)
         if self.config.restore_best and self._best_state is not None:
             self.model.load_state_dict(self._best_state)
         best_epoch = None if self.best_epoch is None else self.best_epoch + 1

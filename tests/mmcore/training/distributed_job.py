@@ -9,6 +9,8 @@ Around the training the script records what the tests check and rank 0 writes it
 * ``parameter_spread``: the largest difference of any parameter between processes (DDP must keep them equal);
 * ``patterns``: per epoch and rank, how many training samples of each presence pattern the rank saw;
 * ``foreign_writes``: files that a rank other than 0 tried to create (must be none);
+* ``live_ddp_wrappers_after_fit``: per rank, DistributedDataParallel objects still alive after ``fit`` (must be 0:
+  a wrapper left for interpreter exit can abort the process);
 * ``history``: the trainer's per-epoch records without their timings.
 
 The final weights are in ``OUTPUT/final.safetensors``. ``crash_at_step`` makes rank 0 kill itself with
@@ -17,6 +19,7 @@ SIGKILL (no clean-up, like a pre-empted machine) when it starts that training st
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -26,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from toy_vae import correlated_data, toy_model
 
 from mmcore.data.dataset import MultimodalDataset
@@ -112,9 +116,15 @@ def _train(job: dict, output: Path, place: ProcessPlace, foreign_writes: list[st
     trainer = Trainer(model, job_config(job, output))
     result = trainer.fit(train, validation, resume=job.get("resume", False))
 
+    live_wrappers = sum(isinstance(item, DistributedDataParallel) for item in gc.get_objects())
     flat = torch.cat([value.detach().flatten().cpu() for value in model.state_dict().values()])
     reports = gather_objects(
-        {"parameters": flat, "patterns": {epoch: dict(c) for epoch, c in patterns.items()}, "writes": foreign_writes},
+        {
+            "parameters": flat,
+            "patterns": {epoch: dict(c) for epoch, c in patterns.items()},
+            "writes": foreign_writes,
+            "live_wrappers": live_wrappers,
+        },
         place,
     )
     if not place.is_main:
@@ -127,6 +137,7 @@ def _train(job: dict, output: Path, place: ProcessPlace, foreign_writes: list[st
             "parameter_spread": max(float((r["parameters"] - flat).abs().max()) for r in reports),
             "patterns": [r["patterns"] for r in reports],
             "foreign_writes": [path for r in reports for path in r["writes"]],
+            "live_ddp_wrappers_after_fit": [r["live_wrappers"] for r in reports],
             "history": [{k: v for k, v in record.items() if k != "seconds"} for record in result.history],
             "global_step": trainer.global_step,
         },

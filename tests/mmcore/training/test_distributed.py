@@ -404,6 +404,7 @@ def test_two_processes_under_torchrun_equal_one_process_with_the_same_global_bat
     assert code == 0, log[-4000:]
     result = _result(output)
     assert result["world_size"] == 2 and result["parameter_spread"] == 0.0  # DDP kept both replicas equal
+    assert result["live_ddp_wrappers_after_fit"] == [0, 0]  # fit drops DDP before the processes exit
     assert result["global_step"] == 2 * 7
 
     model, single = _one_process_run(EQUIVALENCE_JOB, data_shards=2)
