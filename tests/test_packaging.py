@@ -50,7 +50,7 @@ def test_the_wheel_ships_the_models_and_the_example(wheel_names):
             assert f"{folder}/{path.name}" in wheel_names
 
 
-def test_manifests_are_read_from_the_data_manifests_package(tmp_path, monkeypatch):
+def test_manifests_are_read_from_the_data_manifests_package(monkeypatch):
     """manifest_directory() follows the data_manifests package wherever it is installed (here: the checkout)."""
     from mmcore.data import manifest
 

@@ -63,8 +63,7 @@ def _with_empty_file_reported(
         empty = False
         yield record
     if empty:
-        expected = {".mgf": "MGF", ".msp": "MSP", ".mzml": "mzML"}.get(suffix, suffix)
-        yield SpectrumRecord(str(path), "file", None, None, f"no spectrum records found: empty, or not {expected}")
+        yield SpectrumRecord(str(path), "file", None, None, f"no spectrum records found: empty, or not a {suffix} file")
 
 
 def read_spectra(path: str | os.PathLike[str], errors: ErrorReport | None = None) -> list[Spectrum]:
