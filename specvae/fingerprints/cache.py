@@ -16,7 +16,8 @@ Why rewrite-and-replace instead of appending in place: HDF5 has no journal, so a
 updates the file's metadata can leave the whole file unreadable, and a lock file only keeps writers apart, it
 does not make a write atomic. Each write therefore copies the cache to a temporary file next to it, appends
 there, flushes it to disk and ``os.replace``-s it over the cache: an interrupted run leaves either the old or the
-new cache, never a broken one (and at worst a stray ``<name>.*.tmp`` file). The price is one file copy per call
+new cache, never a broken one (and at worst a stray hidden ``.<name>.<pid>@<host>.*.tmp`` file, removed by the
+next write once its process is gone). The price is one file copy per call
 that adds structures (~20 MB for all 259k CASMI 2016 candidates), so pass candidates in large batches. Two
 processes writing at once do not corrupt the file either, but the last one to finish wins and the other's new
 entries are computed again next time.
@@ -28,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ import h5py
 import numpy as np
 import rdkit
 
+from mmcore.atomic import OutputKind, new_temporary_sibling, output_target
 from specvae.fingerprints.compute import InvalidStructure, StructureInput, compute_fingerprints
 from specvae.fingerprints.definition import FingerprintDefinition, FingerprintDefinitionError
 
@@ -263,10 +264,10 @@ class FingerprintCache:
         """Add rows and failures by rewriting the file atomically (see the module docstring for why)."""
         if not keys and not invalid:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary_name = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(descriptor)
-        temporary = Path(temporary_name)
+        # A symlinked cache is written through (the link stays); a pid in the temporary name lets the next
+        # run remove what a killed one left (mmcore.atomic, which also knows this file's older names).
+        destination = _replaceable_path(self.path)
+        temporary = new_temporary_sibling(destination, include_unhidden_legacy=True)
         try:
             if self.path.exists():
                 shutil.copyfile(self.path, temporary)
@@ -281,7 +282,7 @@ class FingerprintCache:
                     first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid)
             with open(temporary, "rb+") as raw:
                 os.fsync(raw.fileno())
-            os.replace(temporary, self.path)
+            os.replace(temporary, destination)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
@@ -339,6 +340,20 @@ def _append_rows(
             dataset.resize(first_invalid + len(invalid), axis=0)
             dataset[first_invalid:] = values
     return first_row, first_invalid
+
+
+def _replaceable_path(path: Path) -> Path:
+    """The regular file a cache write replaces: ``path``, or what a symlink there points to.
+
+    A cache on a device or pipe cannot be rewritten by rename without destroying the special file.
+    """
+    try:
+        target = output_target(path)
+    except IsADirectoryError as error:
+        raise FingerprintCacheError(f"{path}: is a directory, not a fingerprint cache file") from error
+    if target.kind is not OutputKind.REPLACE:
+        raise FingerprintCacheError(f"{path}: not a regular file; a fingerprint cache must be one")
+    return target.path
 
 
 def _signature(path: Path) -> tuple[int, int, int]:
