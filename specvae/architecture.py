@@ -6,7 +6,8 @@ and mmcore builds it from these two modality descriptions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from torch import nn
@@ -34,16 +35,36 @@ class ArchitectureConfig:
     fingerprint_weight: float = 1.0
 
     def __post_init__(self) -> None:
+        # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
         for name in ("n_bins", "n_fingerprint_bits", "latent_dim", "hidden_dim"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.fusion, str):
+            raise ValueError(f"fusion must be a model name, got {self.fusion!r}")
+        if not isinstance(self.fusion_options, dict):
+            raise ValueError(f"fusion_options must be a mapping, got {self.fusion_options!r}")
+        for name in ("spectrum_weight", "fingerprint_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ArchitectureConfig:
-        return cls(**values)
+        """The config of a stored dict; ``ValueError`` names unknown or missing fields."""
+        if not isinstance(values, dict):
+            raise ValueError(f"architecture must be a mapping, got {type(values).__name__}")
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown architecture field(s) {unknown}")
+        try:
+            return cls(**values)
+        except TypeError as error:  # a required field is missing
+            raise ValueError(str(error)) from None
 
 
 def spectrum_modality(config: ArchitectureConfig) -> Modality:

@@ -5,31 +5,51 @@ from a colleague is as safe to open as a spectrum file. The JSON metadata in its
 architecture, the bin grid, the fingerprint definition (with its kept-bit mask), the ion mode, and what the
 model was trained on: data, licenses, the InChIKey first blocks of every training structure (so a benchmark
 can prove it never saw an answer), validation metrics, the command and its duration.
+
+Why checksums: safetensors checks the header's structure, not the numbers, so a flipped bit in a weight
+changes rankings without any error. Every file written by this module stores, next to the metadata, the
+sha256 of the weights (names, dtypes, shapes and bytes) and of the metadata text (so a hand-edited ion mode
+or bin grid is caught too); :func:`load_model` verifies both. Files from before the checksums load with a
+:class:`UnverifiedModelWarning`.
+
+Why the metadata is checked against the header before any tensor is allocated: a damaged or hostile file can
+declare a hidden width of 10^5 (gigabytes of parameters) that would only fail after allocation; the shapes
+the architecture implies are computed on torch's ``meta`` device and compared with the shapes the file holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from mmcore import MultimodalVAE
 from mmcore.atomic import atomic_output
 from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
+from specvae.errors import SpecvaeError
 
 FORMAT_NAME = "specvae-model"
 FORMAT_VERSION = 1
 _METADATA_KEY = "specvae"
+_CHECKSUM_KEY = "specvae_sha256"
+ION_MODES = ("positive", "negative")
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot be read: not a safetensors file, not a specvae model, or incompatible."""
+class ModelFileError(SpecvaeError, ValueError):
+    """A model file that cannot be read: not a safetensors file, not a specvae model, damaged, or incompatible."""
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model file written before checksums were stored: it loads, but a damaged weight would go unnoticed."""
 
 
 @dataclass
@@ -61,15 +81,32 @@ class ModelMetadata:
             values = json.loads(text)
         except json.JSONDecodeError as error:
             raise ModelFileError(f"{source}: metadata is not valid JSON ({error})") from error
+        if not isinstance(values, dict):
+            raise ModelFileError(f"{source}: metadata is not a JSON object")
         if values.get("format") != FORMAT_NAME:
             raise ModelFileError(f"{source}: not a specvae model file (format={values.get('format')!r})")
-        if values.get("format_version", 0) > FORMAT_VERSION:
+        version = values.get("format_version", 0)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ModelFileError(f"{source}: format_version must be an integer, got {version!r}")
+        if version > FORMAT_VERSION:
             raise ModelFileError(
                 f"{source}: model file format {values['format_version']} is newer than this specvae "
                 f"understands ({FORMAT_VERSION}); upgrade specvae"
             )
+        missing = [name for name in ("architecture", "binning", "fingerprint", "ion_mode") if name not in values]
+        if missing:
+            raise ModelFileError(f"{source}: metadata lacks {', '.join(missing)}")
+        try:
+            architecture = ArchitectureConfig.from_dict(values["architecture"])
+        except ValueError as error:
+            raise ModelFileError(f"{source}: invalid architecture: {error}") from None
+        if values["ion_mode"] not in ION_MODES:
+            raise ModelFileError(f"{source}: ion mode must be one of {ION_MODES}, got {values['ion_mode']!r}")
+        for name in ("binning", "fingerprint", "training"):
+            if not isinstance(values.get(name, {}), dict):
+                raise ModelFileError(f"{source}: metadata field {name!r} must be a JSON object")
         return cls(
-            architecture=ArchitectureConfig.from_dict(values["architecture"]),
+            architecture=architecture,
             binning=values["binning"],
             fingerprint=values["fingerprint"],
             ion_mode=values["ion_mode"],
@@ -97,33 +134,144 @@ def save_model(
         if half_precision and value.is_floating_point():
             value = value.to(torch.float16)
         tensors[name] = value.contiguous().clone()
+    write_model_tensors(path, tensors, metadata.to_json())
+
+
+def write_model_tensors(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor], metadata_json: str) -> None:
+    """Write stored tensors (as they are, dtype included) and metadata text with their checksums, atomically.
+
+    What :func:`save_model` does after choosing the stored dtypes; also re-stamps an old file with checksums
+    without touching a bit of its weights (``write_model_tensors(path, load_file(path), old_metadata_text)``).
+    """
+    checksums = {"weights": weights_sha256(tensors), "metadata": _text_sha256(metadata_json)}
     with atomic_output(path) as temporary:
-        save_file(tensors, str(temporary), metadata={_METADATA_KEY: metadata.to_json()})
+        save_file(
+            dict(tensors),
+            str(temporary),
+            metadata={_METADATA_KEY: metadata_json, _CHECKSUM_KEY: json.dumps(checksums)},
+        )
 
 
-def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
-    """The metadata of a model file, without loading its weights (what ``specvae info`` shows)."""
-    from safetensors import safe_open
+def weights_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order (independent of the file layout)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
+
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[list[int], str]]]:
+    """The header's metadata strings and ``{tensor name: (shape, dtype)}``, without reading any tensor."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
+            shapes = {}
+            for name in handle.keys():
+                piece = handle.get_slice(name)
+                shapes[name] = (list(piece.get_shape()), piece.get_dtype())
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelFileError(f"{path}: cannot read as a specvae model file ({error})") from error
     if _METADATA_KEY not in header:
         raise ModelFileError(f"{path}: a safetensors file without specvae metadata")
-    return ModelMetadata.from_json(header[_METADATA_KEY], source=str(path))
+    return header, shapes
+
+
+def _stored_checksums(path: Path, header: dict[str, str]) -> dict[str, str] | None:
+    """The checksums in the header, or None (with a warning) for a file written before they were stored."""
+    text = header.get(_CHECKSUM_KEY)
+    if text is None:
+        warnings.warn(
+            f"{path}: model file has no checksums (written by an older specvae); damaged weights would go "
+            "unnoticed. Re-save it with this specvae to add them.",
+            UnverifiedModelWarning,
+            stacklevel=3,
+        )
+        return None
+    try:
+        checksums = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelFileError(f"{path}: the stored checksums are not valid JSON ({error})") from None
+    if not isinstance(checksums, dict) or not all(isinstance(checksums.get(k), str) for k in ("weights", "metadata")):
+        raise ModelFileError(f"{path}: the stored checksums are incomplete")
+    return checksums
+
+
+def _verified_metadata(path: Path, header: dict[str, str], checksums: dict[str, str] | None) -> ModelMetadata:
+    text = header[_METADATA_KEY]
+    if checksums is not None and _text_sha256(text) != checksums["metadata"]:
+        raise ModelFileError(
+            f"{path}: the metadata does not match its stored checksum: the file was edited or damaged "
+            "(ion mode, bin grid or fingerprint may be wrong); use an intact copy of the model"
+        )
+    return ModelMetadata.from_json(text, source=str(path))
+
+
+def read_metadata(path: str | os.PathLike[str]) -> ModelMetadata:
+    """The metadata of a model file, without loading its weights (what ``specvae info`` shows).
+
+    The metadata's checksum is verified (cheap); the weights' is verified by :func:`load_model`.
+    """
+    path = Path(path)
+    header, _ = _read_header(path)
+    return _verified_metadata(path, header, _stored_checksums(path, header))
+
+
+def _check_shapes(path: Path, architecture: ArchitectureConfig, stored: dict[str, tuple[list[int], str]]) -> None:
+    """Compare the tensors the architecture needs with those the file holds, allocating nothing.
+
+    The model is built on torch's ``meta`` device (shapes without storage), so a declared hidden width of
+    10^5 costs nothing here, and a mismatch is reported before the real model is allocated.
+    """
+    try:
+        with torch.device("meta"):
+            expected = build_spectrum_fingerprint_model(architecture).state_dict()
+    except (KeyError, ValueError, TypeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise ModelFileError(f"{path}: cannot build the stored architecture: {message}") from None
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{path}: weights do not match the stored architecture (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    for name, tensor in expected.items():
+        if list(tensor.shape) != stored[name][0]:
+            raise ModelFileError(
+                f"{path}: weights do not match the stored architecture: {name} has shape {stored[name][0]}, "
+                f"the metadata implies {list(tensor.shape)}"
+            )
 
 
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[MultimodalVAE, ModelMetadata]:
-    """The model (in eval mode) and its metadata. Raises :class:`ModelFileError` with the reason."""
+    """The model (in eval mode) and its metadata, both verified against their checksums.
+
+    Raises :class:`ModelFileError` naming the file and the problem (damaged weights, edited metadata,
+    sizes that do not match the weights, unknown fusion model, ...).
+    """
     path = Path(path)
-    metadata = read_metadata(path)
+    header, stored_shapes = _read_header(path)
+    checksums = _stored_checksums(path, header)
+    metadata = _verified_metadata(path, header, checksums)
+    _check_shapes(path, metadata.architecture, stored_shapes)
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError) as error:
+        raise ModelFileError(f"{path}: cannot read the weights ({error})") from error
+    if checksums is not None and weights_sha256(state) != checksums["weights"]:
+        raise ModelFileError(
+            f"{path}: the weights do not match their stored checksum: the file is damaged; "
+            "use an intact copy of the model"
+        )
     model = build_spectrum_fingerprint_model(metadata.architecture)
     try:
-        state = load_file(str(path), device=str(device))
         model.load_state_dict(state)
-    except (SafetensorError, RuntimeError) as error:
+    except RuntimeError as error:
         raise ModelFileError(f"{path}: weights do not match the stored architecture ({error})") from error
     model.to(device)
     model.eval()

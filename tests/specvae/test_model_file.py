@@ -1,11 +1,25 @@
 """A model file round-trips weights and metadata, refuses foreign files, and is written atomically."""
 
+import json
+import struct
+import warnings
+
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig, build_spectrum_fingerprint_model
-from specvae.model_file import ModelFileError, ModelMetadata, load_model, read_metadata, save_model
+from specvae.model_file import (
+    ModelFileError,
+    ModelMetadata,
+    UnverifiedModelWarning,
+    load_model,
+    read_metadata,
+    save_model,
+    weights_sha256,
+    write_model_tensors,
+)
 
 
 def _metadata(config: ArchitectureConfig) -> ModelMetadata:
@@ -71,3 +85,104 @@ def test_half_precision_halves_the_file_and_keeps_predictions_close(tmp_path):
     expected = model.cross_generate({SPECTRUM: spectra}, [SPECTRUM], [FINGERPRINT])[FINGERPRINT]
     got = loaded.cross_generate({SPECTRUM: spectra}, [SPECTRUM], [FINGERPRINT])[FINGERPRINT]
     torch.testing.assert_close(got, expected, atol=5e-3, rtol=0)
+
+
+# ----------------------------------------------------------------------------- integrity (issue 12)
+def _saved(tmp_path, name="model.specvae", **sizes):
+    torch.manual_seed(0)
+    config = ArchitectureConfig(**{"n_bins": 40, "n_fingerprint_bits": 8, "latent_dim": 3, "hidden_dim": 6, **sizes})
+    path = tmp_path / name
+    save_model(path, build_spectrum_fingerprint_model(config), _metadata(config))
+    return path
+
+
+def _rewrite_header(path, edit_metadata=None, keep_checksums=True, restamp=False):
+    """Rewrite a model file's header the way a hand edit would (weights untouched)."""
+    with safe_open(str(path), framework="pt") as handle:
+        header = dict(handle.metadata())
+    tensors = load_file(str(path))
+    values = json.loads(header["specvae"])
+    if edit_metadata is not None:
+        edit_metadata(values)
+    text = json.dumps(values)
+    if restamp:
+        write_model_tensors(path, tensors, text)
+        return
+    header["specvae"] = text
+    if not keep_checksums:
+        header.pop("specvae_sha256")
+    save_file(tensors, str(path), metadata=header)
+
+
+def _data_start(path) -> int:
+    return 8 + struct.unpack("<Q", path.read_bytes()[:8])[0]
+
+
+@pytest.mark.parametrize("position", [0.1, 0.5, 0.9])
+def test_a_flipped_bit_in_the_weights_is_caught_naming_the_file(tmp_path, position):
+    path = _saved(tmp_path)
+    raw = bytearray(path.read_bytes())
+    start = _data_start(path)
+    raw[start + int((len(raw) - start) * position)] ^= 0x10
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"model\.specvae: the weights do not match their stored checksum"):
+        load_model(path)
+
+
+def test_a_relabelled_ion_mode_is_caught(tmp_path):
+    path = _saved(tmp_path)
+    _rewrite_header(path, lambda values: values.update(ion_mode="negative"))
+    with pytest.raises(ModelFileError, match=r"model\.specvae: the metadata does not match its stored checksum"):
+        load_model(path)
+    with pytest.raises(ModelFileError, match="metadata does not match"):
+        read_metadata(path)  # what `specvae info` shows is checked too
+
+
+def test_a_file_without_checksums_loads_with_a_warning(tmp_path):
+    path = _saved(tmp_path)
+    _rewrite_header(path, keep_checksums=False)
+    with pytest.warns(UnverifiedModelWarning, match="model.specvae: model file has no checksums"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"fusion": "no-such-fusion"}, "unknown model 'no-such-fusion'"),
+        ({"latent_dim": -3}, "latent_dim must be a positive integer"),
+        ({"latent_dim": 0}, "latent_dim must be a positive integer"),
+        ({"hidden_dim": "wide"}, "hidden_dim must be a positive integer"),
+        ({"depth": 3}, "unknown architecture field"),
+        ({"hidden_dim": 100_000}, "has shape .* the metadata implies"),
+        ({"n_bins": 10**9}, "has shape .* the metadata implies"),
+        ({"fusion_options": {"nonsense": 1}}, "has no option"),
+    ],
+)
+def test_bad_architecture_metadata_is_a_model_file_error_before_allocation(tmp_path, edit, message):
+    """Even with valid checksums (a file written by a buggy tool), declared sizes are checked against the
+    weights' shapes in the header before the model is built: a hidden width of 10^5 allocates nothing."""
+    path = _saved(tmp_path)
+    _rewrite_header(path, lambda values: values["architecture"].update(edit), restamp=True)
+    with pytest.raises(ModelFileError, match=f"model.specvae: .*{message}"):
+        load_model(path)
+
+
+def test_an_unknown_ion_mode_is_refused(tmp_path):
+    path = _saved(tmp_path)
+    _rewrite_header(path, lambda values: values.update(ion_mode="sideways"), restamp=True)
+    with pytest.raises(ModelFileError, match="ion mode must be one of"):
+        read_metadata(path)
+
+
+def test_restamping_keeps_weights_bit_identical(tmp_path):
+    path = _saved(tmp_path)
+    before = load_file(str(path))
+    _rewrite_header(path, keep_checksums=False)
+    with safe_open(str(path), framework="pt") as handle:
+        text = handle.metadata()["specvae"]
+    write_model_tensors(path, load_file(str(path)), text)
+    after = load_file(str(path))
+    assert weights_sha256(after) == weights_sha256(before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(path)
