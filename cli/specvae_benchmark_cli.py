@@ -162,7 +162,19 @@ def casmi2017(**options) -> None:
 @click.option("--mode", "ion_mode", type=click.Choice(["positive", "negative"]), default="positive", show_default=True)
 @click.option("--latent-dim", type=int, default=64, show_default=True, help="Width of the bottleneck layer.")
 @click.option("--hidden-dim", type=int, default=192, show_default=True)
-@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True, help="Most epochs to train.")
+@click.option(
+    "--early-stopping-patience",
+    type=int,
+    default=None,
+    help="Stop once validation retrieval has not improved for this many epochs.",
+)
+@click.option(
+    "--lr-decay-patience",
+    type=int,
+    default=None,
+    help="Halve the learning rate after this many epochs without a better validation retrieval.",
+)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--min-bit-count", type=int, default=10, show_default=True)
@@ -176,6 +188,8 @@ def train_baseline(
     latent_dim,
     hidden_dim,
     epochs,
+    early_stopping_patience,
+    lr_decay_patience,
     batch_size,
     learning_rate,
     min_bit_count,
@@ -196,6 +210,8 @@ def train_baseline(
         latent_dim=latent_dim,
         hidden_dim=hidden_dim,
         epochs=epochs,
+        early_stopping_patience=early_stopping_patience,
+        lr_decay_patience=lr_decay_patience,
         batch_size=batch_size,
         learning_rate=learning_rate,
         min_bit_count=min_bit_count,

@@ -47,6 +47,8 @@ class TrainingOptions:
     max_validation_spectra: int = 2000
     device: str = "cpu"
     progress: bool = True
+    early_stopping_patience: int | None = None
+    lr_decay_patience: int | None = None
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
@@ -165,6 +167,8 @@ def trainer_config(options: TrainingOptions, checkpoint_dir: str | os.PathLike[s
         validation_metric="retrieval_score",
         validation_mode="max",
         progress=options.progress,
+        early_stopping_patience=options.early_stopping_patience,
+        lr_decay_patience=options.lr_decay_patience,
     )
 
 

@@ -29,6 +29,11 @@ class TrainerConfig:
     number of processes that divides it. ``checkpoint_every_steps`` adds checkpoints within epochs, from
     which a resumed run continues at that step with the same data order. ``distributed_timeout_s`` bounds
     how long a process waits for the others in a collective before it raises.
+
+    Training to convergence: with ``lr_decay_patience`` the learning rate is multiplied by ``lr_decay_factor``
+    whenever the validation metric has not improved for that many epochs (and as often again after each cut);
+    with ``early_stopping_patience`` training stops once the best epoch lies that many epochs behind. A flat
+    curve is then what ends a run, not the epoch budget, and the model file can say it was not still improving.
     """
 
     epochs: int = 10
@@ -49,6 +54,9 @@ class TrainerConfig:
     checkpoint_every_steps: int | None = None
     data_shards: int | None = None
     distributed_timeout_s: float = 1800.0
+    early_stopping_patience: int | None = None
+    lr_decay_patience: int | None = None
+    lr_decay_factor: float = 0.5
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -80,6 +88,12 @@ class TrainerConfig:
             raise ValueError(f"data_shards must be positive, got {self.data_shards}")
         if not self.distributed_timeout_s > 0:
             raise ValueError(f"distributed_timeout_s must be positive, got {self.distributed_timeout_s}")
+        for name in ("early_stopping_patience", "lr_decay_patience"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if not 0 < self.lr_decay_factor < 1:
+            raise ValueError(f"lr_decay_factor must be in (0, 1), got {self.lr_decay_factor}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -474,14 +474,51 @@ class Trainer:
         validation = self._validate(validation_loader)
         self._select(train_terms, validation)
         self.epoch += 1
-        record: dict[str, Any] = {"epoch": self.epoch, "step": self.global_step, "beta": beta}
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step": self.global_step,
+            "beta": beta,
+            "learning_rate": self.learning_rate,
+        }
         record.update({f"train/{name}": value for name, value in train_terms.items()})
         record.update({f"validation/{name}": value for name, value in validation.items()})
         record["seconds"] = round(time.perf_counter() - started, 3)
         self.history.append(record)
         if self.log_dir is not None and self.is_main_process:
             write_epoch_log(self.log_dir, self.history)
+        self._decay_learning_rate_on_plateau()
         self._save_checkpoint()
+
+    @property
+    def learning_rate(self) -> float:
+        """The optimiser's current learning rate (it changes only through :meth:`_decay_learning_rate_on_plateau`)."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _epochs_since_best(self) -> int:
+        return self.epoch if self.best_epoch is None else self.epoch - 1 - self.best_epoch
+
+    def _decay_learning_rate_on_plateau(self) -> None:
+        """Cut the learning rate after ``lr_decay_patience`` epochs without a better validation metric.
+
+        The epochs since the last cut are read off the logged learning rates, and the rate itself lives in the
+        optimiser state of the checkpoint, so a resumed run cuts at the same epochs as an uninterrupted one.
+        """
+        patience = self.config.lr_decay_patience
+        if patience is None:
+            return
+        rates = [record.get("learning_rate") for record in self.history]
+        since_cut = 0
+        for rate in reversed(rates):
+            if rate != rates[-1]:
+                break
+            since_cut += 1
+        if min(self._epochs_since_best(), since_cut) >= patience:
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["lr"] * self.config.lr_decay_factor
+
+    def _should_stop_early(self) -> bool:
+        patience = self.config.early_stopping_patience
+        return patience is not None and self.best_epoch is not None and self._epochs_since_best() >= patience
 
     def fit(
         self,
@@ -508,7 +545,7 @@ class Trainer:
         train_loader = self._train_loader(train_data)
         validation_loader = None if validation_data is None else self._evaluation_loader(validation_data)
         with self._data_parallel():
-            while self.epoch < self.config.epochs:
+            while self.epoch < self.config.epochs and not self._should_stop_early():
                 self._fit_epoch(train_loader, validation_loader)
         if self.config.restore_best and self._best_state is not None:
             self.model.load_state_dict(self._best_state)

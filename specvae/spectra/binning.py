@@ -11,6 +11,16 @@ first layer). Per spectrum, in this order:
    structural information against the one dominant peak; ``"log1p"`` and ``"none"`` are the alternatives);
 3. ``normalisation``: ``"max"`` (largest bin = 1, default), ``"l2"`` (unit Euclidean norm) or ``"none"``.
 
+Neutral losses (``neutral_loss_max_da > 0``): most candidates of one spectrum share its molecular formula, so
+what separates them is which pieces fall off. A loss ``precursor_mz - fragment_mz`` names such a piece
+(18.011 water, 44.998 a carboxyl, 162.053 a hexose) independently of the rest of the molecule, where the
+fragment m/z mixes the piece with everything left behind. With the option on, every peak also lands in a
+second block of bins, ``[n_fragment_bins, n_fragment_bins + n_loss_bins)``, at its loss on the same bin width;
+losses below ``-bin_width_da`` (peaks above the precursor) or at/above ``neutral_loss_max_da`` are left out, a
+loss within one bin of zero (the precursor ion itself) lands in the first loss bin. The loss block is
+transformed like the fragments and scaled by the *fragment* block's normalisation factor, so the two blocks
+keep the relative intensities of the spectrum. A spectrum without a precursor m/z has an empty loss block.
+
 The grid and the transforms are part of a trained model: :meth:`SpectrumBinner.to_dict` is stored in the
 model file and :meth:`SpectrumBinner.from_dict` rebuilds exactly the same binner.
 """
@@ -49,6 +59,7 @@ class SpectrumBinner:
     max_mz_da: float = 1000.0
     intensity_transform: str = "sqrt"
     normalisation: str = "max"
+    neutral_loss_max_da: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.bin_width_da) and self.bin_width_da > 0):
@@ -64,21 +75,51 @@ class SpectrumBinner:
             )
         if self.normalisation not in _NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {_NORMALISATIONS}, got {self.normalisation!r}")
+        if not (math.isfinite(self.neutral_loss_max_da) and self.neutral_loss_max_da >= 0):
+            raise ValueError(f"neutral_loss_max_da must be a number >= 0, got {self.neutral_loss_max_da}")
+        losses = self.neutral_loss_max_da / self.bin_width_da
+        if abs(losses - round(losses)) > 1e-6 * max(1.0, losses):
+            raise ValueError(
+                f"neutral_loss_max_da ({self.neutral_loss_max_da}) must be a whole number of bins of {self.bin_width_da} Da"
+            )
+
+    @property
+    def n_fragment_bins(self) -> int:
+        """Bins of the fragment m/z grid ``[0, max_mz_da)``."""
+        return int(round(self.max_mz_da / self.bin_width_da))
+
+    @property
+    def n_loss_bins(self) -> int:
+        """Bins of the neutral-loss block ``[0, neutral_loss_max_da)`` (0 when losses are off)."""
+        return int(round(self.neutral_loss_max_da / self.bin_width_da))
 
     @property
     def n_bins(self) -> int:
-        return int(round(self.max_mz_da / self.bin_width_da))
+        """Length of a binned spectrum: fragment bins followed by neutral-loss bins."""
+        return self.n_fragment_bins + self.n_loss_bins
 
     def bin_index(self, mz: np.ndarray) -> np.ndarray:
         """Bin of each m/z value (int64); values outside ``[0, max_mz_da)`` get -1."""
         mz = np.asarray(mz, dtype=np.float64)
         index = np.floor(mz / self.bin_width_da + _EDGE_TOLERANCE_BINS).astype(np.int64)
-        index[(mz < 0) | (index >= self.n_bins) | ~np.isfinite(mz)] = -1
+        index[(mz < 0) | (index >= self.n_fragment_bins) | ~np.isfinite(mz)] = -1
         return index
 
+    def loss_bin_index(self, mz: np.ndarray, precursor_mz: float | None) -> np.ndarray:
+        """Column of each peak's neutral loss (in the loss block, offset by ``n_fragment_bins``); -1 for none."""
+        mz = np.asarray(mz, dtype=np.float64)
+        if self.n_loss_bins == 0 or precursor_mz is None or not math.isfinite(precursor_mz):
+            return np.full(mz.shape, -1, dtype=np.int64)
+        loss = precursor_mz - mz
+        # A peak at the precursor (loss ~ 0, either side within one bin) is the intact ion: first loss bin.
+        loss = np.where((loss < 0) & (loss > -self.bin_width_da), 0.0, loss)
+        index = np.floor(loss / self.bin_width_da + _EDGE_TOLERANCE_BINS).astype(np.int64)
+        outside = (loss < 0) | (index >= self.n_loss_bins) | ~np.isfinite(loss)
+        return np.where(outside, -1, index + self.n_fragment_bins)
+
     def bin_edges(self) -> np.ndarray:
-        """The ``n_bins + 1`` bin edges in Da."""
-        return np.arange(self.n_bins + 1, dtype=np.float64) * self.bin_width_da
+        """The ``n_fragment_bins + 1`` fragment bin edges in Da."""
+        return np.arange(self.n_fragment_bins + 1, dtype=np.float64) * self.bin_width_da
 
     def bin(self, spectra: Sequence[Spectrum]) -> scipy.sparse.csr_matrix:
         """The binned spectra as a ``(len(spectra), n_bins)`` float32 CSR matrix (rows in input order)."""
@@ -92,6 +133,12 @@ class SpectrumBinner:
             rows.append(np.full(int(keep.sum()), row, dtype=np.int64))
             columns.append(index[keep])
             values.append(intensities[keep])
+            if self.n_loss_bins:
+                loss_index = self.loss_bin_index(spectrum.peaks.mz, _precursor_mz(spectrum))
+                keep_loss = loss_index >= 0
+                rows.append(np.full(int(keep_loss.sum()), row, dtype=np.int64))
+                columns.append(loss_index[keep_loss])
+                values.append(intensities[keep_loss])
         shape = (len(spectra), self.n_bins)
         if not spectra:
             return scipy.sparse.csr_matrix(shape, dtype=np.float32)
@@ -108,16 +155,17 @@ class SpectrumBinner:
     def _normalise(self, matrix: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
         if self.normalisation == "none":
             return matrix
+        fragments = matrix[:, : self.n_fragment_bins]  # the loss block is scaled like the fragments it came from
         if self.normalisation == "max":
-            scale = matrix.max(axis=1).toarray().ravel()
+            scale = fragments.max(axis=1).toarray().ravel()
         else:
-            scale = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+            scale = np.sqrt(np.asarray(fragments.multiply(fragments).sum(axis=1)).ravel())
         scale[scale == 0] = 1.0  # an empty row stays empty instead of becoming NaN
         return scipy.sparse.csr_matrix(scipy.sparse.diags(1.0 / scale) @ matrix)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description, stored in the model file."""
-        return {
+        description = {
             "kind": "spectrum_binner",
             "version": 1,
             "bin_width_da": self.bin_width_da,
@@ -127,14 +175,18 @@ class SpectrumBinner:
             "normalisation": self.normalisation,
             "aggregation": "sum",
         }
+        if self.n_loss_bins:
+            # Version 2 only when losses are on: a version-1 reader would silently drop the loss block.
+            description.update(version=2, neutral_loss_max_da=self.neutral_loss_max_da)
+        return description
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SpectrumBinner:
         """Rebuild a binner from :meth:`to_dict`; raises ``ValueError`` for a description it cannot honour."""
         if values.get("kind") != "spectrum_binner":
             raise ValueError(f"not a spectrum binner description (kind={values.get('kind')!r})")
-        if values.get("version") != 1:
-            raise ValueError(f"spectrum binner version {values.get('version')!r} is not supported (expected 1)")
+        if values.get("version") not in (1, 2):
+            raise ValueError(f"spectrum binner version {values.get('version')!r} is not supported (expected 1 or 2)")
         if values.get("aggregation", "sum") != "sum":
             raise ValueError(f"spectrum binner aggregation {values['aggregation']!r} is not supported (expected 'sum')")
         binner = cls(
@@ -142,10 +194,19 @@ class SpectrumBinner:
             max_mz_da=float(values["max_mz_da"]),
             intensity_transform=str(values["intensity_transform"]),
             normalisation=str(values["normalisation"]),
+            neutral_loss_max_da=float(values.get("neutral_loss_max_da", 0.0)),
         )
         if "n_bins" in values and int(values["n_bins"]) != binner.n_bins:
             raise ValueError(f"spectrum binner: n_bins {values['n_bins']} does not match the grid ({binner.n_bins})")
         return binner
+
+
+def _precursor_mz(spectrum: Spectrum) -> float | None:
+    value = spectrum.get("precursor_mz")
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def csr_to_torch(matrix: scipy.sparse.csr_matrix) -> Any:

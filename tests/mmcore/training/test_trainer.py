@@ -290,3 +290,62 @@ def test_without_directories_nothing_is_written(tmp_path, monkeypatch):
     train, validation = _datasets()
     Trainer(toy_model(), _config(None, epochs=1)).fit(train, validation)
     assert list(tmp_path.iterdir()) == []
+
+
+class _ScriptedMetric:
+    """A validation metric that returns a fixed sequence, one value per epoch."""
+
+    def __init__(self, values):
+        self.values = list(values)
+        self.calls = 0
+
+    def __call__(self, model, loader):
+        value = self.values[min(self.calls, len(self.values) - 1)]
+        self.calls += 1
+        return {"score": value}
+
+
+def test_early_stopping_ends_a_flat_run_and_keeps_the_best_epoch():
+    torch.set_num_threads(1)
+    train, validation = _datasets()
+    metric = _ScriptedMetric([0.1, 0.3, 0.2, 0.25, 0.29, 0.1, 0.1, 0.1])
+    config = _config(
+        None, epochs=8, validation_metric="score", validation_mode="max", early_stopping_patience=3, restore_best=True
+    )
+    result = Trainer(toy_model(seed=0), config, validation_metric=metric).fit(train, validation)
+    # Best at epoch 2; epochs 3, 4, 5 do not beat it: stop after epoch 5 instead of running 8.
+    assert result.best_epoch == 2 and result.epochs_completed == 5
+
+
+def test_learning_rate_is_cut_after_a_plateau_and_again_after_another(tmp_path):
+    torch.set_num_threads(1)
+    train, validation = _datasets()
+    scores = [0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3]
+    config = _config(
+        tmp_path, epochs=9, validation_metric="score", validation_mode="max", lr_decay_patience=2, lr_decay_factor=0.5
+    )
+    result = Trainer(toy_model(seed=0), config, validation_metric=_ScriptedMetric(scores)).fit(train, validation)
+    rates = [record["learning_rate"] for record in result.history]
+    # Best at epoch 2: after epochs 3-4 without gain the rate halves, after two more epochs at that rate again;
+    # epoch 7 improves, and two epochs later (8, 9) the next cut comes after the run.
+    assert rates == pytest.approx([1e-2, 1e-2, 1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3, 2.5e-3, 2.5e-3])
+
+    # A run stopped after epoch 5 and resumed cuts at the same epochs.
+    interrupted = _config(
+        tmp_path / "resumed", epochs=5, validation_metric="score", validation_mode="max", lr_decay_patience=2
+    )
+    Trainer(toy_model(seed=0), interrupted, validation_metric=_ScriptedMetric(scores)).fit(train, validation)
+    resumed_config = _config(
+        tmp_path / "resumed", epochs=9, validation_metric="score", validation_mode="max", lr_decay_patience=2
+    )
+    resumed = Trainer(toy_model(seed=0), resumed_config, validation_metric=_ScriptedMetric(scores[5:])).fit(
+        train, validation, resume=True
+    )
+    assert [record["learning_rate"] for record in resumed.history] == pytest.approx(rates)
+
+
+def test_convergence_settings_are_validated():
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        TrainerConfig(early_stopping_patience=0)
+    with pytest.raises(ValueError, match="lr_decay_factor"):
+        TrainerConfig(lr_decay_factor=1.0)

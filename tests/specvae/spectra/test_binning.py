@@ -75,7 +75,7 @@ def test_description_round_trip() -> None:
     with pytest.raises(ValueError, match="n_bins"):
         SpectrumBinner.from_dict({**values, "n_bins": 10})
     with pytest.raises(ValueError, match="version"):
-        SpectrumBinner.from_dict({**values, "version": 2})
+        SpectrumBinner.from_dict({**values, "version": 3})
     with pytest.raises(ValueError, match="kind"):
         SpectrumBinner.from_dict({"bin_width_da": 0.1})
 
@@ -107,3 +107,34 @@ def test_torch_conversions_equal_the_dense_product() -> None:
     indices, offsets, weights = csr_to_embedding_bag(matrix)
     out = F.embedding_bag(indices, weight, offsets, mode="sum", per_sample_weights=weights)
     torch.testing.assert_close(out, expected)
+
+
+def test_neutral_losses_fill_a_second_block_scaled_like_the_fragments() -> None:
+    binner = SpectrumBinner(bin_width_da=0.1, max_mz_da=1000.0, neutral_loss_max_da=200.0)
+    assert (binner.n_fragment_bins, binner.n_loss_bins, binner.n_bins) == (10000, 2000, 12000)
+    # Precursor 181.07: 163.06 loses 18.01 (water), 19.07 loses 162.0 (hexose), the precursor peak itself loses
+    # 0.0, and 250.0 lies above the precursor (no loss); 1.0 would lose 180.07.
+    peaks = spectrum([1.0, 19.07, 163.06, 181.07, 250.0], [0.04, 0.09, 1.0, 0.16, 0.25])
+    peaks.set("precursor_mz", 181.07)
+    dense = binner.bin([peaks]).toarray()[0]
+    fragments, losses = dense[:10000], dense[10000:]
+    assert np.flatnonzero(fragments).tolist() == [10, 190, 1630, 1810, 2500]
+    assert np.flatnonzero(losses).tolist() == [0, 180, 1620, 1800]
+    # The loss block carries the same transformed and normalised intensities as the fragments it came from.
+    assert losses[180] == pytest.approx(fragments[1630]) and losses[180] == pytest.approx(1.0)
+    assert losses[1620] == pytest.approx(fragments[190]) == pytest.approx(0.3)
+    assert losses[0] == pytest.approx(fragments[1810]) == pytest.approx(0.4)
+
+
+def test_neutral_losses_need_a_precursor_and_stay_out_of_version_1_files() -> None:
+    binner = SpectrumBinner(neutral_loss_max_da=100.0)
+    without_precursor = binner.bin([spectrum([50.0, 80.0], [1.0, 0.5])])
+    assert without_precursor.indices.max() < binner.n_fragment_bins
+    description = binner.to_dict()
+    assert description["version"] == 2 and description["n_bins"] == 11000
+    assert SpectrumBinner.from_dict(description) == binner
+    assert SpectrumBinner().to_dict()["version"] == 1  # files without losses stay readable by older code
+    with pytest.raises(ValueError, match="neutral_loss_max_da"):
+        SpectrumBinner(neutral_loss_max_da=10.05)
+    with pytest.raises(ValueError, match="neutral_loss_max_da"):
+        SpectrumBinner(neutral_loss_max_da=-1.0)
