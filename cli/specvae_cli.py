@@ -203,6 +203,13 @@ def info(model_path, as_json) -> None:
 @click.option("--all-licenses", is_flag=True, help="Keep records under any license (default: redistributable only).")
 @click.option("--bin-width", type=float, default=0.1, show_default=True, help="Bin width in Da.")
 @click.option("--max-mz", type=float, default=1000.0, show_default=True, help="Upper end of the bin grid in Da.")
+@click.option(
+    "--neutral-loss-max",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Also bin each peak's neutral loss (precursor m/z - peak m/z) below this many Da; 0: fragments only.",
+)
 @click.option("--validation-fraction", type=float, default=0.1, show_default=True)
 @click.option("--test-fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -216,6 +223,7 @@ def prepare(
     all_licenses,
     bin_width,
     max_mz,
+    neutral_loss_max,
     validation_fraction,
     test_fraction,
     seed,
@@ -234,7 +242,7 @@ def prepare(
     summary = prepare_training_set(
         spectrum_files,
         output,
-        binner=SpectrumBinner(bin_width_da=bin_width, max_mz_da=max_mz),
+        binner=SpectrumBinner(bin_width_da=bin_width, max_mz_da=max_mz, neutral_loss_max_da=neutral_loss_max),
         fingerprint=fingerprint_preset(fingerprint_name),
         exclude_inchikey14=excluded,
         licenses=None if all_licenses else REDISTRIBUTABLE_LICENSES,
@@ -256,7 +264,19 @@ def prepare(
 @click.option("--fusion", default="svae", show_default=True, help="Fusion model (see `mmcore models`).")
 @click.option("--latent-dim", type=int, default=64, show_default=True)
 @click.option("--hidden-dim", type=int, default=192, show_default=True)
-@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True, help="Most epochs to train.")
+@click.option(
+    "--early-stopping-patience",
+    type=int,
+    default=None,
+    help="Stop once validation retrieval has not improved for this many epochs.",
+)
+@click.option(
+    "--lr-decay-patience",
+    type=int,
+    default=None,
+    help="Halve the learning rate after this many epochs without a better validation retrieval.",
+)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--beta", type=float, default=1.0, show_default=True)
@@ -277,6 +297,8 @@ def train(
     latent_dim,
     hidden_dim,
     epochs,
+    early_stopping_patience,
+    lr_decay_patience,
     batch_size,
     learning_rate,
     beta,
@@ -304,6 +326,8 @@ def train(
         latent_dim=latent_dim,
         hidden_dim=hidden_dim,
         epochs=epochs,
+        early_stopping_patience=early_stopping_patience,
+        lr_decay_patience=lr_decay_patience,
         batch_size=batch_size,
         learning_rate=learning_rate,
         beta=beta,
