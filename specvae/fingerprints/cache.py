@@ -2,12 +2,25 @@
 
 File layout (h5py)::
 
-    attrs:  format = "specvae-fingerprint-cache", format_version = 1,
+    attrs:  format = "specvae-fingerprint-cache", format_version = 2,
             definition = FingerprintDefinition JSON (without mask), n_bits, rdkit_version (informational)
     inchikeys          (n,)            S27    key of each row of ``bits``
     bits               (n, n_bytes)    uint8  np.packbits of the full fingerprint (gzip-compressed chunks)
+    structure_digests  (n, 16)         uint8  blake2b of the SMILES the row was computed from (0s: a molecule)
+    row_checksums      (n,)            uint64 blake2b of the row's key, structure digest and bits
     invalid_inchikeys  (m,)            S27    structures that could not be fingerprinted ...
     invalid_reasons    (m,)            str    ... and why (remembered so they are not retried on every run)
+
+Why the checksums: HDF5 checks its own structure, not the values, so a cache with two keys swapped or a flipped
+bit reads without error and silently ranks with another structure's bits. Every row read is checked against its
+checksum; the definition in the header is checked against the one asked for. Any failure to read the cache is a
+:class:`FingerprintCacheError` naming the file and the problem; ``rebuild_damaged=True`` (the CLI's
+``--rebuild-cache``) moves a damaged file aside to ``<name>.corrupt-<time>`` and starts a new one instead.
+
+Why the structure digests: a row stores a fingerprint under a key only after checking that the structure's
+own InChIKey has the key's skeleton (:func:`~specvae.fingerprints.compute.inchikey_disagreement`). A later
+request with the same SMILES text is then trusted without parsing; a request whose text differs (a decoy row
+stating another structure's key) is parsed and checked, instead of inheriting the cached structure's bits.
 
 The cache stores full fingerprints, not masked ones: the mask belongs to a trained model, while one cache serves
 every model trained with the same fingerprint definition (``definition.select_kept`` picks a model's bits).
@@ -25,10 +38,13 @@ entries are computed again next time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +54,18 @@ import numpy as np
 import rdkit
 
 from mmcore.atomic import OutputKind, new_temporary_sibling, output_target
-from specvae.fingerprints.compute import InvalidStructure, StructureInput, compute_fingerprints
+from specvae.fingerprints.compute import (
+    InvalidStructure,
+    StructureInput,
+    compute_fingerprints,
+    inchikey_disagreement,
+    parse_structure,
+)
 from specvae.fingerprints.definition import FingerprintDefinition, FingerprintDefinitionError
 
 CACHE_FORMAT = "specvae-fingerprint-cache"
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
+DIGEST_LENGTH = 16
 INCHIKEY_LENGTH = 27
 INCHIKEY_PATTERN = re.compile(r"[A-Z]{14}-[A-Z]{10}-[A-Z]")
 _ROWS_PER_CHUNK = 1024
@@ -50,7 +73,16 @@ _READ_ATTEMPTS = 3
 
 
 class FingerprintCacheError(ValueError):
-    """A file is not a readable specvae fingerprint cache."""
+    """A file is not a readable specvae fingerprint cache (not one, damaged, or of another version)."""
+
+
+class CacheRebuiltWarning(UserWarning):
+    """A damaged cache file was moved aside and a new one started (``rebuild_damaged=True``)."""
+
+
+# What h5py and numpy raise on a damaged or foreign HDF5 file (truncated, wrong types, undecodable keys):
+# each is turned into a FingerprintCacheError naming the file.
+_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError)
 
 
 class FingerprintCacheMismatchError(FingerprintCacheError):
@@ -91,14 +123,36 @@ class FingerprintCache:
         bits = cache.get_or_compute(table["InChIKey"], table["SMILES"], n_workers=2)   # reads only
     """
 
-    def __init__(self, path: str | os.PathLike[str], definition: FingerprintDefinition) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], definition: FingerprintDefinition, *, rebuild_damaged: bool = False
+    ) -> None:
         self.path = Path(path)
         self.definition = definition.without_mask()
+        self.rebuild_damaged = rebuild_damaged
+        self.moved_aside: list[Path] = []  # damaged files this object moved aside (rebuild_damaged=True)
         self._row_of: dict[str, int] = {}
         self._invalid_reason: dict[str, str] = {}
         self._n_rows = self._n_invalid = 0  # rows in the file, which may exceed the index if keys repeat
         self._file_signature: tuple[int, int, int] | None = None
-        self._refresh()
+        self._guarded(self._refresh)
+
+    def _guarded(self, action):
+        """Run ``action``; with ``rebuild_damaged``, a damaged file is moved aside once and ``action`` rerun."""
+        try:
+            return action()
+        except FingerprintCacheError as error:
+            if not self.rebuild_damaged or not self.path.exists():
+                raise
+            self._move_aside(error)
+            return action()
+
+    def _move_aside(self, error: FingerprintCacheError) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, aside)
+        self.moved_aside.append(aside)
+        self._row_of, self._invalid_reason, self._file_signature = {}, {}, None
+        self._n_rows = self._n_invalid = 0
+        warnings.warn(f"{error}; moved it aside to {aside} and rebuilding the cache", CacheRebuiltWarning, stacklevel=4)
 
     # ----- reading -----
     def __len__(self) -> int:
@@ -123,11 +177,19 @@ class FingerprintCache:
         try:
             with h5py.File(self.path, "r") as handle:
                 self._check_header(handle)
+                self._check_layout(handle)
                 keys = _decode_keys(handle["inchikeys"][:])
                 invalid_keys = _decode_keys(handle["invalid_inchikeys"][:])
                 invalid_reasons = [reason.decode() for reason in handle["invalid_reasons"][:]]
-        except (OSError, KeyError) as error:
-            raise FingerprintCacheError(f"{self.path}: not a readable fingerprint cache ({error})") from error
+        except FingerprintCacheError:
+            raise
+        except _READ_ERRORS as error:
+            raise FingerprintCacheError(
+                f"{self.path}: not a readable fingerprint cache ({type(error).__name__}: {error})"
+            ) from None
+        bad = [key for key in keys + invalid_keys if not INCHIKEY_PATTERN.fullmatch(key)]
+        if bad:
+            raise FingerprintCacheError(f"{self.path}: damaged fingerprint cache: stored key {bad[0]!r} is no InChIKey")
         row_of: dict[str, int] = {}
         for row, key in enumerate(keys):
             row_of.setdefault(key, row)  # concurrent writers may have stored a key twice: the first row wins
@@ -137,18 +199,34 @@ class FingerprintCache:
         self._invalid_reason = dict(zip(invalid_keys, invalid_reasons, strict=True))
         self._file_signature = signature
 
+    def _check_layout(self, handle: h5py.File) -> None:
+        """Every row dataset present with the same length and the right width (what a row read relies on)."""
+        n_bytes = (self.definition.n_bits + 7) // 8
+        expected = {"inchikeys": (), "bits": (n_bytes,), "structure_digests": (DIGEST_LENGTH,), "row_checksums": ()}
+        lengths = set()
+        for name, tail in expected.items():
+            dataset = handle[name]
+            if not isinstance(dataset, h5py.Dataset) or tuple(dataset.shape[1:]) != tail:
+                raise FingerprintCacheError(
+                    f"{self.path}: damaged fingerprint cache: dataset {name!r} has a wrong shape or type"
+                )
+            lengths.add(dataset.shape[0])
+        if len(lengths) != 1 or handle["invalid_inchikeys"].shape != handle["invalid_reasons"].shape:
+            raise FingerprintCacheError(f"{self.path}: damaged fingerprint cache: its datasets differ in length")
+
     def _check_header(self, handle: h5py.File) -> None:
         if handle.attrs.get("format") != CACHE_FORMAT:
             raise FingerprintCacheError(f"{self.path}: not a specvae fingerprint cache (no format={CACHE_FORMAT!r})")
-        if int(handle.attrs.get("format_version", -1)) != CACHE_FORMAT_VERSION:
+        version = handle.attrs.get("format_version", -1)
+        if not isinstance(version, (int, np.integer)) or int(version) != CACHE_FORMAT_VERSION:
             raise FingerprintCacheError(
-                f"{self.path}: cache format version {handle.attrs.get('format_version')} is not supported "
-                f"(this specvae reads version {CACHE_FORMAT_VERSION})"
+                f"{self.path}: cache format version {version!r} is not supported (this specvae reads version "
+                f"{CACHE_FORMAT_VERSION}, with row checksums); rebuild it (--rebuild-cache) or delete it"
             )
         stored_text = handle.attrs.get("definition")
         try:
             stored = FingerprintDefinition.from_json(stored_text)
-        except (FingerprintDefinitionError, TypeError) as error:
+        except (FingerprintDefinitionError, TypeError, ValueError) as error:
             raise FingerprintCacheMismatchError(
                 f"{self.path}: the cache's fingerprint definition cannot be used by this specvae: {error}"
             ) from error
@@ -159,25 +237,40 @@ class FingerprintCache:
                 "use another cache file for this definition"
             )
 
-    def _read_rows(self, keys: list[str]) -> np.ndarray | None:
-        """Packed rows of ``keys`` (all in the index, any order), or None when the file no longer has them where
-        the index says (another process replaced it since the index was read).
+    def _read_rows(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Packed rows and structure digests of ``keys`` (all in the index, any order), or None when the file no
+        longer has them where the index says (another process replaced it since the index was read).
 
-        Reads the bounding slice of rows, which is fast when the keys were stored together (one candidate list).
+        Reads the bounding slice of rows, which is fast when the keys were stored together (one candidate list),
+        and checks each row read against its checksum.
         """
         n_bytes = (self.definition.n_bits + 7) // 8
         if not keys:
-            return np.zeros((0, n_bytes), dtype=np.uint8)
+            return np.zeros((0, n_bytes), dtype=np.uint8), np.zeros((0, DIGEST_LENGTH), dtype=np.uint8)
         rows = np.array([self._row_of[key] for key in keys], dtype=np.int64)
         low, high = int(rows.min()), int(rows.max()) + 1
-        with h5py.File(self.path, "r") as handle:
-            if handle["inchikeys"].shape[0] < high:
-                return None
-            stored_keys = handle["inchikeys"][low:high][rows - low]
-            block = handle["bits"][low:high]
+        try:
+            with h5py.File(self.path, "r") as handle:
+                if handle["inchikeys"].shape[0] < high:
+                    return None
+                stored_keys = handle["inchikeys"][low:high][rows - low]
+                block = handle["bits"][low:high][rows - low]
+                digests = handle["structure_digests"][low:high][rows - low]
+                checksums = handle["row_checksums"][low:high][rows - low]
+        except _READ_ERRORS as error:
+            raise FingerprintCacheError(
+                f"{self.path}: cannot read rows {low}..{high - 1} of the fingerprint cache ({type(error).__name__}: "
+                f"{error})"
+            ) from None
         if not np.array_equal(stored_keys, np.array(keys, dtype=f"S{INCHIKEY_LENGTH}")):
             return None
-        return block[rows - low]
+        for position, (key, digest, bits, checksum) in enumerate(zip(keys, digests, block, checksums, strict=True)):
+            if row_checksum(key, digest, bits) != int(checksum):
+                raise FingerprintCacheError(
+                    f"{self.path}: damaged fingerprint cache: row {int(rows[position])} (InChIKey {key}) does not "
+                    "match its checksum (altered bits or swapped keys); rebuild it (--rebuild-cache) or delete it"
+                )
+        return block, digests
 
     # ----- the public calls -----
     def lookup(
@@ -199,13 +292,24 @@ class FingerprintCache:
         first_position: dict[str, int] = {}
         for position, key in enumerate(keys):
             first_position.setdefault(key, position)
+        return self._guarded(lambda: self._lookup(keys, smiles, first_position, n_workers, progress))
+
+    def _lookup(
+        self,
+        keys: list[str],
+        smiles: list[StructureInput],
+        first_position: dict[str, int],
+        n_workers: int,
+        progress: bool | None,
+    ) -> CachedFingerprints:
         n_computed = 0
+        disagreements: dict[str, InvalidStructure] = {}
         for _ in range(_READ_ATTEMPTS):
             self._refresh()
-            n_computed += self._compute_missing(first_position, smiles, n_workers, progress)
+            n_computed += self._compute_missing(first_position, smiles, n_workers, progress, disagreements)
             valid = np.array([key in self._row_of for key in keys], dtype=bool)
-            packed = self._read_rows([key for key, ok in zip(keys, valid, strict=True) if ok])
-            if packed is not None:
+            found = self._read_rows([key for key, ok in zip(keys, valid, strict=True) if ok])
+            if found is not None:
                 break
             self._file_signature = None  # the file changed under us: re-read the index (and compute what was lost)
         else:
@@ -213,13 +317,24 @@ class FingerprintCache:
                 f"{self.path}: the cache kept changing while it was read ({_READ_ATTEMPTS} attempts); "
                 "is another process rewriting it in a loop?"
             )
+        packed, stored_digests = found
         fingerprints = np.zeros((len(keys), self.definition.n_bits), dtype=bool)
         fingerprints[valid] = np.unpackbits(packed, axis=1, count=self.definition.n_bits).view(bool)
-        errors = [
-            InvalidStructure(position, self._invalid_reason[key])
-            for position, key in enumerate(keys)
-            if not valid[position]
-        ]
+        errors = []
+        for position, stored_digest in zip(np.flatnonzero(valid), stored_digests, strict=True):
+            problem = _unverified(keys[position], smiles[position], bytes(stored_digest))
+            if problem is not None:
+                valid[position], fingerprints[position] = False, False
+                errors.append(InvalidStructure(int(position), problem[1], problem[0]))
+        for position, key in enumerate(keys):
+            if key in self._row_of or key not in (disagreements.keys() | self._invalid_reason.keys()):
+                continue
+            if key in disagreements:
+                disagreement = disagreements[key]
+                errors.append(InvalidStructure(position, disagreement.reason, disagreement.computed_inchikey))
+            else:
+                errors.append(InvalidStructure(position, self._invalid_reason[key]))
+        errors.sort(key=lambda error: error.index)
         return CachedFingerprints(fingerprints, valid, errors, n_computed=n_computed)
 
     def _compute_missing(
@@ -228,17 +343,29 @@ class FingerprintCache:
         smiles: list[StructureInput],
         n_workers: int,
         progress: bool | None,
+        disagreements: dict[str, InvalidStructure],
     ) -> int:
-        """Compute and store the keys neither stored nor known to fail; returns how many were computed."""
-        missing = [key for key in first_position if key not in self._row_of and key not in self._invalid_reason]
+        """Compute and store the keys neither stored nor known to fail; returns how many were computed.
+
+        Each structure is checked against its key as it is parsed; one that disagrees is not stored (the key
+        may be right for another row) and goes to ``disagreements``.
+        """
+        missing = [
+            key
+            for key in first_position
+            if key not in self._row_of and key not in self._invalid_reason and key not in disagreements
+        ]
         if not missing:
             return 0
+        structures = [smiles[first_position[key]] for key in missing]
         packed, errors = compute_fingerprints(
-            [smiles[first_position[key]] for key in missing], self.definition, n_workers, packed=True, progress=progress
+            structures, self.definition, n_workers, packed=True, progress=progress, expected_inchikeys=missing
         )
-        failed = {missing[error.index]: error.reason for error in errors}
-        valid_positions = [i for i, key in enumerate(missing) if key not in failed]
-        self._append([missing[i] for i in valid_positions], packed[valid_positions], failed)
+        disagreements.update({missing[error.index]: error for error in errors if error.computed_inchikey is not None})
+        failed = {missing[error.index]: error.reason for error in errors if error.computed_inchikey is None}
+        valid_positions = [i for i, key in enumerate(missing) if key not in failed and key not in disagreements]
+        digests = [structure_digest(structures[i]) for i in valid_positions]
+        self._append([missing[i] for i in valid_positions], packed[valid_positions], failed, digests)
         return len(missing)
 
     def get_or_compute(
@@ -260,7 +387,7 @@ class FingerprintCache:
         return found.fingerprints
 
     # ----- writing -----
-    def _append(self, keys: list[str], packed_rows: np.ndarray, invalid: dict[str, str]) -> None:
+    def _append(self, keys: list[str], packed_rows: np.ndarray, invalid: dict[str, str], digests: list[bytes]) -> None:
         """Add rows and failures by rewriting the file atomically (see the module docstring for why)."""
         if not keys and not invalid:
             return
@@ -272,14 +399,22 @@ class FingerprintCache:
             if self.path.exists():
                 shutil.copyfile(self.path, temporary)
                 shutil.copymode(self.path, temporary)
-                with h5py.File(temporary, "r+") as handle:
-                    self._check_header(handle)  # the file on disk may have been replaced since we last read it
-                    first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid)
+                try:
+                    with h5py.File(temporary, "r+") as handle:
+                        self._check_header(handle)  # the file on disk may have been replaced since we last read it
+                        self._check_layout(handle)
+                        first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid, digests)
+                except FingerprintCacheError:
+                    raise
+                except _READ_ERRORS as error:
+                    raise FingerprintCacheError(
+                        f"{self.path}: cannot add to the fingerprint cache ({type(error).__name__}: {error})"
+                    ) from None
             else:
                 os.chmod(temporary, 0o644)  # mkstemp makes 0600; a cache is ordinary data
                 with h5py.File(temporary, "w") as handle:
                     self._create_layout(handle)
-                    first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid)
+                    first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid, digests)
             with open(temporary, "rb+") as raw:
                 os.fsync(raw.fileno())
             os.replace(temporary, destination)
@@ -316,18 +451,35 @@ class FingerprintCache:
             compression="gzip",
             compression_opts=4,
         )
+        handle.create_dataset(
+            "structure_digests",
+            shape=(0, DIGEST_LENGTH),
+            maxshape=(None, DIGEST_LENGTH),
+            dtype=np.uint8,
+            chunks=(_ROWS_PER_CHUNK, DIGEST_LENGTH),
+        )
+        handle.create_dataset("row_checksums", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(_ROWS_PER_CHUNK,))
         handle.create_dataset("invalid_inchikeys", shape=(0,), maxshape=(None,), dtype=key_type, chunks=(256,))
         handle.create_dataset("invalid_reasons", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(256,))
 
 
 def _append_rows(
-    handle: h5py.File, keys: list[str], packed_rows: np.ndarray, invalid: dict[str, str]
+    handle: h5py.File, keys: list[str], packed_rows: np.ndarray, invalid: dict[str, str], digests: list[bytes]
 ) -> tuple[int, int]:
     """Append to an open cache file; returns the file's fingerprint and failure counts before appending."""
     first_row = handle["inchikeys"].shape[0]
     first_invalid = handle["invalid_inchikeys"].shape[0]
     if keys:
-        for name, values in (("inchikeys", np.array(keys, dtype=f"S{INCHIKEY_LENGTH}")), ("bits", packed_rows)):
+        checksums = np.array(
+            [row_checksum(key, digest, row) for key, digest, row in zip(keys, digests, packed_rows, strict=True)],
+            dtype=np.uint64,
+        )
+        for name, values in (
+            ("inchikeys", np.array(keys, dtype=f"S{INCHIKEY_LENGTH}")),
+            ("bits", packed_rows),
+            ("structure_digests", np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(keys), DIGEST_LENGTH)),
+            ("row_checksums", checksums),
+        ):
             dataset = handle[name]
             dataset.resize(first_row + len(keys), axis=0)
             dataset[first_row:] = values
@@ -370,6 +522,37 @@ def _checked_inchikey(key: object, index: int) -> str:
 
 def _decode_keys(raw: np.ndarray) -> list[str]:
     return [key.decode("ascii") for key in raw]
+
+
+def structure_digest(structure: StructureInput) -> bytes:
+    """16-byte blake2b of a SMILES text; zeros for a molecule object (which is then always checked)."""
+    if not isinstance(structure, str):
+        return bytes(DIGEST_LENGTH)
+    return hashlib.blake2b(structure.encode("utf-8"), digest_size=DIGEST_LENGTH).digest()
+
+
+def row_checksum(key: str, digest: bytes | np.ndarray, packed_bits: np.ndarray) -> int:
+    """64-bit blake2b of one row: its key, its structure digest and its packed bits (what a read verifies)."""
+    hasher = hashlib.blake2b(digest_size=8)
+    hasher.update(key.encode("ascii"))
+    hasher.update(bytes(digest))
+    hasher.update(np.ascontiguousarray(packed_bits, dtype=np.uint8).tobytes())
+    return int.from_bytes(hasher.digest(), "little")
+
+
+def _unverified(key: str, structure: StructureInput, stored_digest: bytes) -> tuple[str, str] | None:
+    """``(computed key, reason)`` when a requested structure is not the one stored under ``key``, else None.
+
+    The same SMILES text as the stored row's was checked when the row was stored; another text (or a molecule
+    object) is parsed and checked now.
+    """
+    digest = structure_digest(structure)
+    if digest != bytes(DIGEST_LENGTH) and digest == stored_digest:
+        return None
+    mol, reason = parse_structure(structure)
+    if mol is None:
+        return "", f"stated InChIKey {key}: {reason}"
+    return inchikey_disagreement(key, mol)
 
 
 def _differing_fields(stored: dict, wanted: dict) -> list[str]:

@@ -40,10 +40,40 @@ class InvalidStructureError(ValueError):
 
 @dataclass(frozen=True)
 class InvalidStructure:
-    """A structure of the input that got no fingerprint: its position in the input and why."""
+    """A structure of the input that got no fingerprint: its position in the input and why.
+
+    ``computed_inchikey`` is set when the structure is fine but is not the one its stated InChIKey names
+    (see :func:`inchikey_disagreement`): such a row must not be retried from another representation.
+    """
 
     index: int
     reason: str
+    computed_inchikey: str | None = None
+
+
+def structure_inchikey(mol: Chem.Mol) -> str:
+    """RDKit's standard InChIKey of a parsed molecule ("" when RDKit cannot make one)."""
+    with rdBase.BlockLogs():
+        try:
+            return Chem.MolToInchiKey(mol) or ""
+        except Exception:  # the InChI library fails on some exotic structures; no key is the answer
+            return ""
+
+
+def inchikey_disagreement(stated: str, mol: Chem.Mol) -> tuple[str, str] | None:
+    """``(computed key, reason)`` when ``mol`` is not the structure ``stated`` names, else None.
+
+    Why the first block only: it encodes the skeleton (connectivity, formula), which is all a fingerprint
+    sees. The other blocks hold stereo and protonation, and real candidate lists disagree there harmlessly:
+    in CASMI 2016, 0.2% of rows state a stereo key for a SMILES without stereo; rejecting them would drop
+    true candidates. A wrong skeleton is a different structure, and would inherit another's fingerprint.
+    """
+    computed = structure_inchikey(mol)
+    if not computed:
+        return "", f"stated InChIKey {stated} cannot be checked: RDKit computes no InChIKey for the structure"
+    if computed[:14] == stated[:14]:
+        return None
+    return computed, f"stated InChIKey {stated} is not the structure's own InChIKey {computed}"
 
 
 class FingerprintResult(NamedTuple):
@@ -148,14 +178,26 @@ def fingerprint_molecule(structure: StructureInput, definition: FingerprintDefin
 
 
 def _compute_chunk(
-    structures: Sequence[StructureInput], definition: FingerprintDefinition, start: int
+    structures: Sequence[StructureInput],
+    definition: FingerprintDefinition,
+    start: int,
+    expected_inchikeys: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[InvalidStructure]]:
-    """Packed fingerprints of one chunk (runs in a worker); ``start`` turns chunk positions into input indices."""
+    """Packed fingerprints of one chunk (runs in a worker); ``start`` turns chunk positions into input indices.
+
+    With ``expected_inchikeys``, a structure that is not the one its key names gets no fingerprint: the check
+    runs here, on the molecule already parsed, so it costs an InChIKey and no second parse.
+    """
     fingerprinter = _fingerprinter(definition)
     rows = np.zeros((len(structures), definition.n_bits), dtype=bool)
     errors: list[InvalidStructure] = []
     for position, structure in enumerate(structures):
         mol, reason = parse_structure(structure)
+        if mol is not None and expected_inchikeys is not None:
+            disagreement = inchikey_disagreement(expected_inchikeys[position], mol)
+            if disagreement is not None:
+                errors.append(InvalidStructure(start + position, disagreement[1], disagreement[0]))
+                continue
         if mol is not None:
             try:
                 rows[position, fingerprinter.on_bits(mol)] = True
@@ -191,8 +233,12 @@ def compute_fingerprints(
     packed: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool | None = None,
+    expected_inchikeys: Sequence[str] | None = None,
 ) -> FingerprintResult:
     """Full fingerprints of many structures; invalid ones are reported, not raised.
+
+    With ``expected_inchikeys`` (one per structure), each structure is also checked against its stated key
+    (:func:`inchikey_disagreement`); a disagreement is an error with ``computed_inchikey`` set.
 
     ``n_workers=1`` computes in this process; more starts that many worker processes that take chunks of
     ``chunk_size`` structures (a single chunk is always computed in-process: starting workers would cost more).
@@ -213,6 +259,9 @@ def compute_fingerprints(
     _fingerprinter(definition)  # compile the SMARTS keys here, so a bad key fails before any worker starts
     structures = list(smiles_or_mols)
     n_structures = len(structures)
+    if expected_inchikeys is not None and len(expected_inchikeys) != n_structures:
+        raise ValueError(f"got {n_structures} structures but {len(expected_inchikeys)} expected InChIKeys")
+    keys = None if expected_inchikeys is None else list(expected_inchikeys)
     n_bytes = (definition.n_bits + 7) // 8
     packed_rows = np.zeros((n_structures, n_bytes), dtype=np.uint8)
     errors: list[InvalidStructure] = []
@@ -220,17 +269,27 @@ def compute_fingerprints(
     with tqdm(total=n_structures, disable=not show_progress, unit="mol", desc="fingerprints") as bar:
         chunks = list(_chunks(structures, chunk_size))
         if n_workers == 1 or len(chunks) <= 1:
-            results = (_compute_chunk(chunk, definition, start) for chunk, start in chunks)
+            results = (
+                _compute_chunk(chunk, definition, start, _slice(keys, start, len(chunk))) for chunk, start in chunks
+            )
             _collect(results, chunks, packed_rows, errors, bar)
         else:
             with ProcessPoolExecutor(max_workers=min(n_workers, len(chunks)), mp_context=_worker_context()) as executor:
                 results = executor.map(
-                    _compute_chunk, [chunk for chunk, _ in chunks], repeat(definition), [start for _, start in chunks]
+                    _compute_chunk,
+                    [chunk for chunk, _ in chunks],
+                    repeat(definition),
+                    [start for _, start in chunks],
+                    [_slice(keys, start, len(chunk)) for chunk, start in chunks],
                 )
                 _collect(results, chunks, packed_rows, errors, bar)
     if packed:
         return FingerprintResult(packed_rows, errors)
     return FingerprintResult(np.unpackbits(packed_rows, axis=1, count=definition.n_bits).view(bool), errors)
+
+
+def _slice(keys: list[str] | None, start: int, length: int) -> list[str] | None:
+    return None if keys is None else keys[start : start + length]
 
 
 def _collect(

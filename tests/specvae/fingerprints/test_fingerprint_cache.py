@@ -137,8 +137,8 @@ def test_interrupted_write_leaves_the_old_cache_intact(tmp_path: Path, monkeypat
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     real_append_rows = cache_module._append_rows
 
-    def append_then_die(handle, keys, packed_rows, invalid):
-        real_append_rows(handle, keys, packed_rows, invalid)  # the temporary copy is half-updated ...
+    def append_then_die(*arguments):
+        real_append_rows(*arguments)  # the temporary copy is half-updated ...
         raise KeyboardInterrupt  # ... when the user presses Ctrl-C
 
     monkeypatch.setattr(cache_module, "_append_rows", append_then_die)
@@ -208,3 +208,83 @@ def test_keys_are_checked(tmp_path: Path) -> None:
         cache.lookup([KEYS[0], "aspirin"], SMILES[:2])
     with pytest.raises(ValueError, match="2 InChIKeys but 1 structures"):
         cache.lookup(KEYS[:2], SMILES[:1])
+
+
+# ----------------------------------------------------------------------------- integrity (issue 12)
+def _warm_cache(tmp_path: Path) -> Path:
+    path = tmp_path / "fp.h5"
+    FingerprintCache(path, DEFINITION).get_or_compute(KEYS, SMILES)
+    return path
+
+
+def test_swapped_keys_are_caught_naming_the_cache(tmp_path: Path) -> None:
+    path = _warm_cache(tmp_path)
+    with h5py.File(path, "r+") as handle:
+        keys = handle["inchikeys"][:]
+        keys[[0, 1]] = keys[[1, 0]]
+        handle["inchikeys"][:] = keys
+    with pytest.raises(FingerprintCacheError, match=r"fp\.h5: damaged fingerprint cache: row \d \(InChIKey .*checksum"):
+        FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+
+
+def test_an_altered_bit_is_caught(tmp_path: Path) -> None:
+    path = _warm_cache(tmp_path)
+    with h5py.File(path, "r+") as handle:
+        handle["bits"][2, 3] ^= 0x04
+    with pytest.raises(FingerprintCacheError, match="row 2 .* does not match its checksum"):
+        FingerprintCache(path, DEFINITION).lookup(KEYS[2:3], SMILES[2:3])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda handle: handle["inchikeys"].__setitem__(0, b"\xb3" * 27),  # "'ascii' codec can't decode byte 0xb3"
+        lambda handle: handle.attrs.__setitem__("definition", "{not json"),
+        lambda handle: handle.attrs.__setitem__("format_version", 1),
+        lambda handle: handle.__delitem__("row_checksums"),
+        lambda handle: handle["structure_digests"].resize(2, axis=0),
+    ],
+)
+def test_every_damage_is_one_error_type_naming_the_cache(tmp_path: Path, damage) -> None:
+    path = _warm_cache(tmp_path)
+    with h5py.File(path, "r+") as handle:
+        damage(handle)
+    with pytest.raises(FingerprintCacheError, match=r"fp\.h5: "):
+        FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+
+
+def test_rebuild_moves_a_damaged_cache_aside_and_says_so(tmp_path: Path) -> None:
+    path = _warm_cache(tmp_path)
+    with h5py.File(path, "r+") as handle:
+        handle["bits"][0, 0] ^= 0x01
+    cache = FingerprintCache(path, DEFINITION, rebuild_damaged=True)
+    with pytest.warns(
+        cache_module.CacheRebuiltWarning, match=r"fp\.h5: damaged .* moved it aside to .*fp\.h5\.corrupt-"
+    ):
+        found = cache.lookup(KEYS, SMILES)
+    assert found.n_computed == len(KEYS)
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+    assert [p.name.startswith("fp.h5.corrupt-") for p in cache.moved_aside] == [True]
+    assert FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES).n_computed == 0
+
+
+def test_a_wrong_inchikey_does_not_inherit_the_cached_structure(tmp_path: Path) -> None:
+    """Warm cache holds aspirin; a row states aspirin's key for ethanol: reported with both keys, not served."""
+    path = _warm_cache(tmp_path)
+    found = FingerprintCache(path, DEFINITION).lookup([KEYS[0], KEYS[0]], [SMILES[0], "CCO"])
+    assert found.valid.tolist() == [True, False]
+    assert not found.fingerprints[1].any()
+    (error,) = found.errors
+    assert error.index == 1 and error.computed_inchikey == KEYS[1]
+    assert KEYS[0] in error.reason and KEYS[1] in error.reason
+
+
+def test_a_wrong_inchikey_on_a_cold_cache_is_not_stored(tmp_path: Path) -> None:
+    path = tmp_path / "fp.h5"
+    cache = FingerprintCache(path, DEFINITION)
+    found = cache.lookup([KEYS[0]], ["CCO"])  # ethanol under aspirin's key
+    assert not found.valid[0] and found.errors[0].computed_inchikey == KEYS[1]
+    assert KEYS[0] not in cache
+    assert cache.lookup([KEYS[0]], [SMILES[0]]).valid.tolist() == [True]  # the true structure is computed
+    # Another text of the same structure is checked (parsed) and accepted.
+    assert cache.lookup([KEYS[0]], ["OC(=O)c1ccccc1OC(C)=O"]).valid.tolist() == [True]
