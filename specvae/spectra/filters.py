@@ -9,7 +9,7 @@ a ``*_problem`` function that says *why* a spectrum fails, with the filter as a 
 the reason instead of returning ``None``, so a reader can put the reason into the error report:
 
 1. metadata harmonisation: matchms' ``default_filters`` (charge as int, compound name, adduct and formula
-   from the name, precursor m/z from PEPMASS, ion mode, charge sign);
+   from the name, precursor m/z from PEPMASS, ion mode, charge sign), each step guarded (see below);
 2. a finite precursor m/z of at least ``minimum_precursor_mz``;
 3. at least one peak;
 4. finite, non-negative intensities with a positive maximum;
@@ -20,11 +20,20 @@ the reason instead of returning ``None``, so a reader can put the reason into th
 Why the tolerance: a precursor given with few decimals (MassBank has ``PEPMASS=179.0697`` next to a
 fragment at ``179.07``; some older records give nominal masses) must not lose the precursor peak itself;
 0.5 Da keeps it while still removing the first isotope peak (+1.003 Da) and anything heavier.
+
+Why every matchms call is guarded: matchms filters assume sane metadata and fail with whatever the first
+odd value triggers. ``CHARGE=abc`` (or ``+``, ``1+ 2+``, ``1e9``) survives ``make_charge_int`` as a string and
+then ``correct_charge`` stops on an ``assert``; uncaught, that one record ended the whole run and every good
+record of the file was lost. Here a charge that is not an integer after ``make_charge_int`` is rejected by
+name before ``correct_charge`` runs (an ``assert`` is gone under ``python -O``), and any other exception a
+matchms step raises becomes a :class:`~specvae.errors.SpectrumRejectedError` for this spectrum alone, naming
+the step, so the reader reports the record and goes on.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from matchms import Spectrum
@@ -72,13 +81,42 @@ def _copy(spectrum: Spectrum, clone: bool) -> Spectrum:
     return spectrum.clone() if clone else spectrum
 
 
+def _guarded(step: Callable[..., Spectrum | None], spectrum: Spectrum, **options: object) -> Spectrum | None:
+    """``step(spectrum, **options)``; any exception of the matchms step becomes this spectrum's rejection."""
+    try:
+        return step(spectrum, **options)
+    except SpectrumRejectedError:
+        raise
+    except Exception as error:  # matchms raises assorted types (AssertionError, TypeError, ...) on odd metadata
+        detail = str(error) or type(error).__name__
+        raise SpectrumRejectedError(
+            f"matchms {getattr(step, '__name__', step)} fails on this spectrum ({type(error).__name__}: {detail})"
+        ) from error
+
+
+def charge_problem(spectrum: Spectrum) -> str | None:
+    """Why the spectrum's charge (after ``make_charge_int``) is unusable, or ``None`` when absent or an integer."""
+    charge = spectrum.get("charge")
+    if charge is None or (isinstance(charge, (int, np.integer)) and not isinstance(charge, bool)):
+        return None
+    return f"charge {charge!r} is not an integer charge (expected e.g. 1+, 2-, -1)"
+
+
 def harmonize_metadata(spectrum: Spectrum | None, clone: bool = True) -> Spectrum | None:
-    """matchms' default metadata filters (same result as ``default_filters``)."""
+    """matchms' default metadata filters (same result as ``default_filters`` for sane metadata).
+
+    Raises :class:`SpectrumRejectedError` instead of matchms' ``AssertionError`` (and the like) for metadata
+    matchms cannot interpret, e.g. ``CHARGE=abc``: the reason, not ``None``, is what a reader must report.
+    """
     if spectrum is None:
         return None
     spectrum = _copy(spectrum, clone)
     for step in _DEFAULT_FILTERS:
-        spectrum = step(spectrum, clone=False)
+        spectrum = _guarded(step, spectrum, clone=False)
+        if spectrum is None:
+            raise SpectrumRejectedError(f"matchms {step.__name__} rejects the spectrum's metadata")
+        if step is make_charge_int and (problem := charge_problem(spectrum)):
+            raise SpectrumRejectedError(problem)
     return spectrum
 
 
@@ -165,9 +203,11 @@ def clean_spectrum(
     problem = precursor_problem(cleaned, minimum_precursor_mz) or peaks_problem(cleaned) or intensities_problem(cleaned)
     if problem:
         raise SpectrumRejectedError(problem)
-    cleaned = remove_peaks_above_precursor(cleaned, precursor_tolerance_da, clone=False)
-    if len(cleaned.peaks) == 0:
-        raise SpectrumRejectedError(
-            f"no peak at or below the precursor m/z {cleaned.get('precursor_mz')} + {precursor_tolerance_da} Da"
-        )
-    return normalize_intensities(cleaned, clone=False)
+    precursor = cleaned.get("precursor_mz")
+    cleaned = _guarded(remove_peaks_above_precursor, cleaned, tolerance_da=precursor_tolerance_da, clone=False)
+    if cleaned is None or len(cleaned.peaks) == 0:
+        raise SpectrumRejectedError(f"no peak at or below the precursor m/z {precursor} + {precursor_tolerance_da} Da")
+    normalized = _guarded(normalize_intensities, cleaned, clone=False)
+    if normalized is None:
+        raise SpectrumRejectedError("matchms normalize_intensities rejects the spectrum")
+    return normalized

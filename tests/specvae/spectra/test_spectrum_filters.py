@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from matchms import Spectrum
@@ -86,3 +88,28 @@ def test_filters_return_none_to_reject_and_a_copy_to_keep() -> None:
     assert require_valid_intensities(spectrum([50.0], [-1.0])) is None
     # Without a precursor there is nothing to compare against: peaks are kept.
     assert list(remove_peaks_above_precursor(spectrum([500.0], [1.0], precursor_mz=None)).peaks.mz) == [500.0]
+
+
+@pytest.mark.parametrize("charge", ["abc", "+", "1+ 2+", "1e9"])
+def test_a_charge_matchms_cannot_read_is_a_rejection_not_an_assertion(charge: str) -> None:
+    """Regression (issue 12): matchms' correct_charge asserts on a string charge, which ended the whole run."""
+    with pytest.raises(SpectrumRejectedError, match=re.escape(f"charge {charge!r} is not an integer charge")):
+        clean_spectrum(spectrum([50.0, 100.0], [1.0, 2.0], charge=charge, ionmode="positive"))
+    with pytest.raises(SpectrumRejectedError):
+        harmonize_metadata(spectrum([50.0], [1.0], charge=charge))
+
+
+def test_any_exception_of_a_matchms_step_is_this_spectrum_s_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specvae.spectra import filters
+
+    def broken_step(spectrum: Spectrum, clone: bool = True) -> Spectrum:
+        raise TypeError("odd value")
+
+    broken_step.__name__ = "derive_ionmode"
+    monkeypatch.setattr(
+        filters,
+        "_DEFAULT_FILTERS",
+        tuple(broken_step if step.__name__ == "derive_ionmode" else step for step in filters._DEFAULT_FILTERS),
+    )
+    with pytest.raises(SpectrumRejectedError, match=r"matchms derive_ionmode fails on this spectrum \(TypeError: odd"):
+        clean_spectrum(spectrum([50.0], [1.0]))
