@@ -10,9 +10,13 @@ keys are the ones matchms uses everywhere (``precursor_mz``, ``ionmode``, ``addu
 
 - a peak line that is not two numbers, a line that is neither ``KEY=VALUE`` nor a peak;
 - ``BEGIN IONS`` inside a block (the earlier block never ended), a file that ends inside a block;
-- text outside any block that is not a global ``KEY=VALUE`` parameter;
+- text outside any block, ``KEY=VALUE`` lines included: one error per run of such lines, and nothing of
+  it is applied to any block (MGF's "global parameters" are not honoured: see :func:`_outside_error`);
 - a peak with a non-finite or negative m/z (matchms cannot hold it);
 - a gzip stream that breaks off (records before the break are kept).
+
+A byte-order mark is dropped (UTF-8) or decoded (UTF-16/UTF-32) by :func:`specvae.spectra.textio.open_text`;
+one left at the start of a line inside the file is ignored.
 
 A missing or unreadable precursor (``PEPMASS=NA``) is not a parse error: the spectrum is read without a
 precursor m/z and cleaning (:func:`specvae.spectra.filters.clean_spectrum`) rejects it with that reason.
@@ -33,18 +37,22 @@ from specvae.spectra.textio import open_text
 _BEGIN = "BEGIN IONS"
 _END = "END IONS"
 _COMMENT_PREFIXES = ("#", ";", "!", "/")
-_SPECIAL_FIRST_CHARACTERS = frozenset("BbEe#;!/")
-"""First characters of lines that may be BEGIN IONS, END IONS or a comment; any other line is block content."""
+_BOM = "\ufeff"
+_SPECIAL_FIRST_CHARACTERS = frozenset("BbEe#;!/" + _BOM)
+"""First characters of lines that may be BEGIN IONS, END IONS, a comment or start with a byte-order mark;
+any other line is block content."""
 
 
 def iter_mgf(path: str | os.PathLike[str]) -> Iterator[SpectrumRecord]:
     """Yield one :class:`SpectrumRecord` per ``BEGIN IONS`` block of an MGF file (plain or gzip).
 
-    Raises :class:`~specvae.errors.InputFileError` only when the file cannot be opened.
+    Text outside the blocks yields one error record per run of such lines (named ``"line N"`` by its first
+    line) and is never applied to a block. Raises :class:`~specvae.errors.InputFileError` only when the file
+    cannot be opened.
     """
     source = str(path)
-    header: dict[str, str] = {}
     block: list[tuple[int, str]] | None = None
+    outside: list[tuple[int, str]] = []  # the current run of lines that belong to no block
     record = 0
     line_number = 0
     with open_text(path) as stream, quiet_matchms():
@@ -56,29 +64,31 @@ def iter_mgf(path: str | os.PathLike[str]) -> Iterator[SpectrumRecord]:
                 if block is not None and line[0] not in _SPECIAL_FIRST_CHARACTERS:
                     block.append((line_number, line))  # the common case: a peak or parameter line in a block
                     continue
+                if line[0] == _BOM:
+                    line = line.lstrip(_BOM).strip()  # a mark left inside the file by concatenating files
+                    if not line:
+                        continue
                 if line.startswith(_COMMENT_PREFIXES):
                     continue
                 upper = line.upper()
                 if upper == _BEGIN:
                     if block is not None:
                         yield _error(source, record, block, f"BEGIN IONS at line {line_number} before END IONS")
+                    if outside:
+                        yield _outside_error(source, outside)
+                        outside = []
                     record += 1
                     block = []
-                elif upper == _END:
-                    if block is None:
-                        yield SpectrumRecord(source, f"line {line_number}", None, None, "END IONS without BEGIN IONS")
-                    else:
-                        yield _parse_block(source, record, block, header)
-                        block = None
+                elif upper == _END and block is not None:
+                    yield _parse_block(source, record, block)
+                    block = None
                 elif block is not None:
                     block.append((line_number, line))
-                elif "=" in line:
-                    key, _, value = line.partition("=")
-                    header[key.strip().upper()] = value.strip()
                 else:
-                    yield SpectrumRecord(
-                        source, f"line {line_number}", None, None, f"text outside BEGIN IONS/END IONS: {line[:60]!r}"
-                    )
+                    outside.append((line_number, line))
+                    if upper == _END:
+                        yield _outside_error(source, outside)
+                        outside = []
         except (OSError, EOFError, zlib.error) as error:
             # A gzip stream that breaks off: what was read stays valid, the rest is unreadable.
             if block is not None:
@@ -86,8 +96,37 @@ def iter_mgf(path: str | os.PathLike[str]) -> Iterator[SpectrumRecord]:
                 block = None
             else:
                 yield SpectrumRecord(source, "file", None, None, f"file is corrupt after line {line_number} ({error})")
+        if outside:
+            yield _outside_error(source, outside)
         if block is not None:
             yield _error(source, record, block, "file ends inside a block (no END IONS)")
+
+
+def _outside_error(source: str, lines: list[tuple[int, str]]) -> SpectrumRecord:
+    """One error for a run of lines outside any block, named by its first line.
+
+    Why nothing of it is used: a ``KEY=VALUE`` line before ``BEGIN IONS`` was once taken as a global setting
+    for every later block, so a block that lost its ``BEGIN IONS`` gave its ``ADDUCT=[M+Na]+`` to every intact
+    record after it, which were then ranked against the wrong candidates. A line outside a block belongs to
+    no record; a run of them ending in ``END IONS`` is a record whose ``BEGIN IONS`` is missing.
+    """
+    first_line, first_text = lines[0]
+    last_line, last_text = lines[-1]
+    where = f"line {first_line}" if first_line == last_line else f"lines {first_line}-{last_line}"
+    if last_text.upper() == _END:
+        if len(lines) == 1:
+            reason = "END IONS without BEGIN IONS"
+        else:
+            reason = (
+                f"END IONS without BEGIN IONS at line {last_line}: {where} belong to no record (a missing "
+                "BEGIN IONS?) and are not read, nor applied to any other record"
+            )
+    else:
+        reason = (
+            f"text outside BEGIN IONS/END IONS ({where}, first {first_text[:60]!r}): it belongs to no record "
+            "and is not applied to any record"
+        )
+    return SpectrumRecord(source, f"line {first_line}", _title_of(lines), None, reason)
 
 
 def _title_of(block: list[tuple[int, str]]) -> str | None:
@@ -102,8 +141,8 @@ def _error(source: str, record: int, block: list[tuple[int, str]], reason: str) 
     return SpectrumRecord(source, record, _title_of(block), None, reason)
 
 
-def _parse_block(source: str, record: int, block: list[tuple[int, str]], header: dict[str, str]) -> SpectrumRecord:
-    params = dict(header)
+def _parse_block(source: str, record: int, block: list[tuple[int, str]]) -> SpectrumRecord:
+    params: dict[str, str] = {}
     peak_lines: list[tuple[int, str]] = []
     for line_number, line in block:
         key, separator, value = line.partition("=")

@@ -139,10 +139,108 @@ def test_peaks_are_sorted_and_third_column_ignored(tmp_path: Path) -> None:
     np.testing.assert_array_equal(spectrum.peaks.intensities, [1.0, 3.0, 2.0])
 
 
-def test_global_parameters_apply_to_every_block(tmp_path: Path) -> None:
+def test_parameters_outside_a_block_are_reported_and_never_applied(tmp_path: Path) -> None:
+    """Regression (issue 12): a KEY=VALUE line before BEGIN IONS used to become a setting of every block."""
     text = "IONMODE=NEGATIVE\n# a comment\n" + GOOD_BLOCK_1.replace("IONMODE=POSITIVE\n", "") + GOOD_BLOCK_3
-    spectra = read_spectra(write(tmp_path, text))
-    assert [spectrum.get("ionmode") for spectrum in spectra] == ["negative", "negative"]
+    report = ErrorReport()
+    spectra = read_spectra(write(tmp_path, text), report)
+    assert [spectrum.get("ionmode") for spectrum in spectra] == [None, "negative"]
+    assert [(error.record, error.title) for error in report] == [("line 1", None)]
+    assert "IONMODE=NEGATIVE" in report[0].reason and "not applied" in report[0].reason
+
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+def good_blocks_alone(tmp_path: Path, path: Path, titles: list[str]) -> list:
+    """The blocks titled ``titles`` of ``path``, each read from a file of its own."""
+    text = path.read_text(encoding="utf-8-sig")
+    spectra = []
+    for title in titles:
+        start = text.index(f"TITLE={title}\n")
+        start = text.rindex("BEGIN IONS", 0, start)
+        end = text.index("END IONS", start) + len("END IONS\n")
+        (spectrum,) = read_spectra(write(tmp_path, text[start:end], f"alone-{title}.mgf"))
+        spectra.append(spectrum)
+    return spectra
+
+
+def assert_same_spectra(ours: list, alone: list) -> None:
+    assert len(ours) == len(alone)
+    for mine, reference in zip(ours, alone, strict=True):
+        np.testing.assert_array_equal(mine.peaks.mz, reference.peaks.mz)
+        np.testing.assert_array_equal(mine.peaks.intensities, reference.peaks.intensities)
+        assert mine.metadata == reference.metadata
+
+
+def test_outside_parameter_file(tmp_path: Path) -> None:
+    path = DATA / "mgf_outside_parameter.mgf"
+    report = ErrorReport()
+    spectra = read_spectra(path, report)
+    assert [spectrum.get("title") for spectrum in spectra] == ["good-1", "good-3"]
+    assert all(spectrum.get("adduct") is None for spectrum in spectra)
+    assert [(error.file, error.record) for error in report] == [(str(path), "line 1")]
+    assert "ADDUCT=[M+Na]+" in report[0].reason
+    assert_same_spectra(spectra, good_blocks_alone(tmp_path, path, ["good-1", "good-3"]))
+
+
+def test_missing_begin_ions_gives_its_metadata_to_no_other_record(tmp_path: Path) -> None:
+    """Regression (issue 12): the orphan block's ADDUCT=[M+Na]+ was applied to the intact record after it."""
+    path = DATA / "mgf_missing_begin.mgf"
+    report = ErrorReport()
+    spectra = read_spectra(path, report)
+    assert [spectrum.get("title") for spectrum in spectra] == ["good-1", "good-3"]
+    assert [spectrum.get("adduct") for spectrum in spectra] == [None, None]
+    # One error for the whole orphan block (not one per line), named by its first line, with its title.
+    assert [(error.file, error.record, error.title) for error in report] == [(str(path), "line 11", "broken-2")]
+    assert "END IONS without BEGIN IONS" in report[0].reason and "lines 11-17" in report[0].reason
+    assert_same_spectra(spectra, good_blocks_alone(tmp_path, path, ["good-1", "good-3"]))
+    # Record numbers count BEGIN IONS blocks: good-3 is the file's second block.
+    assert [record.record for record in iter_mgf(path) if record.ok] == [1, 2]
+
+
+def test_utf8_byte_order_mark_is_stripped(tmp_path: Path) -> None:
+    """Regression (issue 12): a BOM hid the first BEGIN IONS, and that block's ADDUCT leaked into the next."""
+    path = DATA / "mgf_bom.mgf"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfBEGIN IONS")
+    report = ErrorReport()
+    spectra = read_spectra(path, report)
+    assert len(report) == 0, list(report)
+    assert [(spectrum.get("title"), spectrum.get("adduct")) for spectrum in spectra] == [
+        ("bom-1", "[M+Na]+"),
+        ("good-3", None),
+    ]
+    assert_same_spectra(spectra, good_blocks_alone(tmp_path, path, ["bom-1", "good-3"]))
+
+
+def test_byte_order_mark_inside_the_file_is_ignored(tmp_path: Path) -> None:
+    # Two files with a BOM each, concatenated: the second mark sits at the start of a line.
+    text = "\ufeff" + GOOD_BLOCK_1 + "\ufeff" + GOOD_BLOCK_3
+    report = ErrorReport()
+    spectra = read_spectra(write(tmp_path, text), report)
+    assert [spectrum.get("title") for spectrum in spectra] == ["first", "third"] and len(report) == 0
+
+
+@pytest.mark.parametrize("name", ["utf16.mgf", "utf16.mgf.gz"])
+def test_utf16_with_byte_order_mark_is_read(tmp_path: Path, name: str) -> None:
+    """Regression (issue 12): UTF-16 lost every record (hundreds of "text outside BEGIN IONS" errors)."""
+    path = DATA / "utf16.mgf"
+    if name.endswith(".gz"):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress((DATA / "utf16.mgf").read_bytes()))
+    report = ErrorReport()
+    spectra = read_spectra(path, report)
+    assert len(report) == 0, list(report)
+    utf8 = write(tmp_path, (DATA / "utf16.mgf").read_text(encoding="utf-16"), "utf8.mgf")
+    assert [spectrum.get("title") for spectrum in spectra] == ["good-1", "good-3"]
+    assert_same_spectra(spectra, read_spectra(utf8))
+
+
+def test_utf16_without_byte_order_mark_is_refused_once(tmp_path: Path) -> None:
+    path = tmp_path / "nobom.mgf"
+    path.write_bytes((GOOD_BLOCK_1 + GOOD_BLOCK_3).encode("utf-16-le"))
+    with pytest.raises(InputFileError, match=r"nobom\.mgf: looks like UTF-16 text without a byte-order mark"):
+        list(iter_spectrum_records(path))
 
 
 def test_gzip_reads_like_plain_text(tmp_path: Path) -> None:
