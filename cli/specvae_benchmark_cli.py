@@ -175,6 +175,12 @@ def casmi2017(**options) -> None:
     default=None,
     help="Halve the learning rate after this many epochs without a better validation retrieval.",
 )
+@click.option(
+    "--calibration",
+    type=click.Choice(["platt", "temperature"]),
+    default=None,
+    help="Calibrate the predicted bits on the validation spectra after training (per-bit Platt or one temperature).",
+)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--min-bit-count", type=int, default=10, show_default=True)
@@ -190,6 +196,7 @@ def train_baseline(
     epochs,
     early_stopping_patience,
     lr_decay_patience,
+    calibration,
     batch_size,
     learning_rate,
     min_bit_count,
@@ -212,6 +219,7 @@ def train_baseline(
         epochs=epochs,
         early_stopping_patience=early_stopping_patience,
         lr_decay_patience=lr_decay_patience,
+        calibration=calibration,
         batch_size=batch_size,
         learning_rate=learning_rate,
         min_bit_count=min_bit_count,

@@ -277,6 +277,12 @@ def prepare(
     default=None,
     help="Halve the learning rate after this many epochs without a better validation retrieval.",
 )
+@click.option(
+    "--calibration",
+    type=click.Choice(["platt", "temperature"]),
+    default=None,
+    help="Calibrate the predicted bits on the validation spectra after training (per-bit Platt or one temperature).",
+)
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--beta", type=float, default=1.0, show_default=True)
@@ -299,6 +305,7 @@ def train(
     epochs,
     early_stopping_patience,
     lr_decay_patience,
+    calibration,
     batch_size,
     learning_rate,
     beta,
@@ -328,6 +335,7 @@ def train(
         epochs=epochs,
         early_stopping_patience=early_stopping_patience,
         lr_decay_patience=lr_decay_patience,
+        calibration=calibration,
         batch_size=batch_size,
         learning_rate=learning_rate,
         beta=beta,
@@ -347,6 +355,21 @@ def train(
         + f"; {record['seconds']} s -> {output}",
         err=True,
     )
+
+
+@main.command()
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("training_set", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Calibrated model file to write.")
+@click.option("--kind", type=click.Choice(["platt", "temperature"]), default="platt", show_default=True)
+def calibrate(model_path, training_set, output, kind) -> None:
+    """Calibrate MODEL_PATH's predicted bits on the validation spectra of TRAINING_SET (the set it was trained on)."""
+    from specvae.training import calibrate_model_file
+
+    report = calibrate_model_file(
+        model_path, training_set, output, kind, command="specvae " + shlex.join(sys.argv[1:])
+    )
+    click.echo(json.dumps(report, indent=2), err=True)
 
 
 def _register_subcommands() -> None:

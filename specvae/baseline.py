@@ -33,7 +33,13 @@ from mmcore.training import Trainer
 from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig
 from specvae.model_file import ModelFileError, ModelMetadata, read_metadata, save_model
 from specvae.sparse_linear import SparseLinear
-from specvae.training import TrainingOptions, prepare_training_inputs, trainer_config, training_record
+from specvae.training import (
+    TrainingOptions,
+    calibrate_fingerprint_bits,
+    prepare_training_inputs,
+    trainer_config,
+    training_record,
+)
 
 FEEDFORWARD = "feedforward"
 """The ``fusion`` name a feed-forward model file stores in its architecture."""
@@ -153,7 +159,11 @@ def train_feedforward_model(
     trainer = Trainer(network, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
     result = trainer.fit(inputs.dataset, inputs.validation_dataset, resume=checkpoint_dir is not None)
     network.to("cpu").eval()
+    calibration = None
+    if options.calibration is not None:
+        calibration = calibrate_fingerprint_bits(network, inputs, options.calibration, options.seed)
     record = training_record(training_set_path, inputs, result, options, command, time.perf_counter() - started)
+    record["calibration"] = calibration
     record["options"] = {**record["options"], "fusion": FEEDFORWARD}
     metadata = ModelMetadata(
         architecture=architecture,

@@ -20,9 +20,16 @@ import scipy.sparse
 import torch
 
 from mmcore.training import FitResult, Trainer, TrainerConfig
-from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
+from specvae.architecture import FINGERPRINT, ArchitectureConfig, build_spectrum_fingerprint_model
+from specvae.calibration import (
+    CALIBRATION_KINDS,
+    fit_bit_calibration,
+    fold_into_linear,
+    last_linear_layer,
+    mean_log_loss,
+)
 from specvae.fingerprints import FingerprintDefinition, compute_fingerprints, fit_bit_mask
-from specvae.model_file import ModelMetadata, save_model
+from specvae.model_file import ModelMetadata, load_model, read_metadata, save_model
 from specvae.prediction import predict_fingerprint_probabilities, retrieval_ranks, retrieval_summary
 from specvae.training_data import SpectrumFingerprintDataset, TrainingSet
 from specvae.training_set import TrainingSetError
@@ -49,12 +56,15 @@ class TrainingOptions:
     progress: bool = True
     early_stopping_patience: int | None = None
     lr_decay_patience: int | None = None
+    calibration: str | None = None
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
             raise ValueError(f"ion_mode must be 'positive' or 'negative', got {self.ion_mode!r}")
         if self.min_bit_count < 1:
             raise ValueError(f"min_bit_count must be >= 1, got {self.min_bit_count}")
+        if self.calibration is not None and self.calibration not in CALIBRATION_KINDS:
+            raise ValueError(f"calibration must be one of {CALIBRATION_KINDS} or None, got {self.calibration!r}")
 
 
 def _validation_metric(validation_spectra: scipy.sparse.csr_matrix, true_rows: np.ndarray, candidate_bits: np.ndarray):
@@ -87,6 +97,14 @@ class TrainingInputs:
     n_unpaired_molecules: int
     n_validation_spectra: int
     n_validation_structures: int
+    validation_spectra: scipy.sparse.csr_matrix | None = None
+    validation_true_rows: np.ndarray | None = None
+    validation_candidate_bits: np.ndarray | None = None
+
+    @property
+    def validation_bits(self) -> np.ndarray:
+        """Kept bits of each validation spectrum's true structure, ``(n_validation_spectra, n_kept_bits)``."""
+        return self.validation_candidate_bits[self.validation_true_rows]
 
 
 def prepare_training_inputs(
@@ -149,7 +167,88 @@ def prepare_training_inputs(
         n_unpaired_molecules=int(n_extra),
         n_validation_spectra=int(validation_spectra.size),
         n_validation_structures=int(validation_structures.size),
+        validation_spectra=data.spectra[validation_spectra],
+        validation_true_rows=true_rows,
+        validation_candidate_bits=kept_bits[validation_structures],
     )
+
+
+def _fingerprint_decoder(model: Any) -> torch.nn.Module:
+    decoders = getattr(model, "decoders", None)
+    return decoders[FINGERPRINT] if decoders is not None else model.decoder
+
+
+def calibrate_fingerprint_bits(model: Any, inputs: TrainingInputs, kind: str, seed: int = 0) -> dict[str, Any]:
+    """Calibrate the model's predicted bits on the validation spectra (see :mod:`specvae.calibration`), in place.
+
+    What it is worth is measured first, honestly: the map is fitted on the spectra of half the validation
+    structures and scored on the other half (log-loss and retrieval among all validation structures, before and
+    after). Then it is refitted on every validation spectrum and folded into the decoder's last layer.
+    """
+    probabilities = predict_fingerprint_probabilities(model, inputs.validation_spectra).astype(np.float64)
+    bits = inputs.validation_bits
+    structures = np.unique(inputs.validation_true_rows)
+    fit_half = np.random.default_rng(seed).permutation(structures)[: structures.size // 2]
+    fit_rows = np.isin(inputs.validation_true_rows, fit_half)
+    held_out = ~fit_rows
+    half_map = fit_bit_calibration(probabilities[fit_rows], bits[fit_rows], kind)
+    calibrated = half_map.apply(probabilities[held_out])
+    true_rows, candidates = inputs.validation_true_rows[held_out], inputs.validation_candidate_bits
+    before = retrieval_summary(retrieval_ranks(probabilities[held_out], true_rows, candidates))
+    after = retrieval_summary(retrieval_ranks(calibrated, true_rows, candidates))
+    report = {
+        "kind": kind,
+        "held_out_spectra": int(held_out.sum()),
+        "held_out_log_loss_before": mean_log_loss(probabilities[held_out], bits[held_out]),
+        "held_out_log_loss_after": mean_log_loss(calibrated, bits[held_out]),
+        "held_out_top1_before": before.get("retrieval_top1"),
+        "held_out_top1_after": after.get("retrieval_top1"),
+        "held_out_top10_before": before.get("retrieval_top10"),
+        "held_out_top10_after": after.get("retrieval_top10"),
+    }
+    fold_into_linear(last_linear_layer(_fingerprint_decoder(model)), fit_bit_calibration(probabilities, bits, kind))
+    return report
+
+
+def calibrate_model_file(
+    model_path: str | os.PathLike[str],
+    training_set_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    kind: str = "platt",
+    command: str = "",
+) -> dict[str, Any]:
+    """Calibrate a trained model (fusion or feed-forward) on the validation spectra of the training set it was
+    trained on, and write the calibrated model to ``output``; returns the calibration report it stores.
+
+    The training set must give the model's own kept bits (same file and ``min_bit_count``): a calibration fitted
+    on other bits would be folded into the wrong outputs, so a mismatch is refused.
+    """
+    from specvae.baseline import FEEDFORWARD, load_feedforward_model  # baseline imports this module
+
+    if read_metadata(model_path).architecture.fusion == FEEDFORWARD:
+        model, metadata = load_feedforward_model(model_path)
+    else:
+        model, metadata = load_model(model_path)
+    if metadata.training.get("calibration"):
+        raise TrainingSetError(f"{model_path}: the model is calibrated already")
+    saved = metadata.training.get("options", {})
+    options = TrainingOptions(
+        ion_mode=metadata.ion_mode,
+        min_bit_count=int(saved.get("min_bit_count", TrainingOptions.min_bit_count)),
+        seed=int(saved.get("seed", 0)),
+        max_validation_spectra=int(saved.get("max_validation_spectra", TrainingOptions.max_validation_spectra)),
+        progress=False,
+    )
+    inputs = prepare_training_inputs(training_set_path, options)
+    if inputs.definition.to_dict() != metadata.fingerprint:
+        raise TrainingSetError(
+            f"{training_set_path}: its kept fingerprint bits differ from those of {model_path}; "
+            "calibrate on the training set the model was trained on"
+        )
+    report = {**calibrate_fingerprint_bits(model, inputs, kind, seed=options.seed), "command": command}
+    metadata.training = {**metadata.training, "calibration": report}
+    save_model(output, model, metadata, half_precision=True)
+    return report
 
 
 def trainer_config(options: TrainingOptions, checkpoint_dir: str | os.PathLike[str] | None) -> TrainerConfig:
@@ -235,8 +334,10 @@ def train_specvae_model(
     trainer = Trainer(model, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
     result = trainer.fit(inputs.dataset, inputs.validation_dataset, resume=checkpoint_dir is not None)
     model.to("cpu").eval()
+    calibration = None if options.calibration is None else calibrate_fingerprint_bits(model, inputs, options.calibration)
 
     record = training_record(training_set_path, inputs, result, options, command, time.perf_counter() - started)
+    record["calibration"] = calibration
     metadata = ModelMetadata(
         architecture=architecture,
         binning=inputs.data.binner.to_dict(),
