@@ -8,8 +8,26 @@ Describe each modality (:class:`Modality`), pick a fusion model by name, train w
     out.loss.backward()
 """
 
-from mmcore.modality import Modality
-from mmcore.models import LossOutput, MultimodalVAE, available_models, build_model
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mmcore.modality import Modality
+    from mmcore.models import LossOutput, MultimodalVAE, available_models, build_model
 
 __all__ = ["LossOutput", "Modality", "MultimodalVAE", "available_models", "build_model"]
 __version__ = "0.1.0"
+
+# Imported on first use (PEP 562), so that torch-free helpers such as mmcore.atomic and mmcore.output_paths
+# load in milliseconds: `specvae --help` checks output paths with them and should not wait 2 s for torch.
+_LAZY = {name: "mmcore.modality" if name == "Modality" else "mmcore.models" for name in __all__}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mmcore' has no attribute {name!r}")

@@ -73,7 +73,7 @@ def output_target(path: str | os.PathLike[str]) -> OutputTarget:
     resolved = Path(os.path.realpath(requested))  # follows every symlink, also a chain of them
     try:
         mode = os.stat(resolved).st_mode
-    except FileNotFoundError:  # a new file, or a dangling symlink: create the file the link names
+    except (FileNotFoundError, NotADirectoryError):  # a new file, or a dangling symlink: create what it names
         return OutputTarget(requested, resolved, OutputKind.REPLACE)
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(f"{requested}: is a directory, cannot write a file there")

@@ -17,11 +17,14 @@ reason as their message, so a caller that catches one can put ``str(error)`` int
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
+
+from mmcore.atomic import atomic_write_text
 
 
 class SpecvaeError(Exception):
@@ -127,12 +130,17 @@ class ErrorReport:
             print(f"error: {error.describe()}", file=stream)
 
     def write_tsv(self, path: str | os.PathLike[str]) -> None:
-        """Write the report as a tab-separated table with a header row (``file record title reason``)."""
-        with open(path, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
-            writer.writerow(self.TSV_COLUMNS)
-            for error in self._errors:
-                writer.writerow([error.file, error.record, error.title or "", _one_line(error.reason)])
+        """Write the report as a tab-separated table with a header row (``file record title reason``).
+
+        Written like every output (:func:`mmcore.atomic.atomic_write_text`): atomically for a regular file,
+        in place for ``/dev/null`` or a pipe, through a symlink, and ``-`` is standard output.
+        """
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+        writer.writerow(self.TSV_COLUMNS)
+        for error in self._errors:
+            writer.writerow([error.file, error.record, error.title or "", _one_line(error.reason)])
+        atomic_write_text(path, buffer.getvalue())
 
     @classmethod
     def read_tsv(cls, path: str | os.PathLike[str]) -> ErrorReport:

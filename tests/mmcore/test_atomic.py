@@ -66,7 +66,7 @@ def test_fifo_is_written_not_replaced(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
     atomic_write_bytes(fifo, b"through the pipe")
     reader.join(timeout=10)
@@ -80,7 +80,7 @@ def test_h5py_output_through_a_fifo(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
     with atomic_output(fifo) as temporary, h5py.File(temporary, "w") as handle:
         handle["x"] = np.arange(3)
