@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import torch
 
+from cli.path_checks import check_output_paths
 from mmcore.benchmarking import (
     BUDGETS,
     BudgetError,
@@ -175,6 +176,7 @@ def benchmark(
     if image_source is not None:
         load_options["image_source"] = image_source
     evaluation_options = {} if word_vectors is None else {"word_vectors": word_vectors}
+    check_output_paths({}, {}, directories={"--output-dir": output_dir})  # before any run of the grid
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:

@@ -11,9 +11,11 @@ from pathlib import Path
 import click
 import torch
 
+from cli.path_checks import check_output_paths
 from mmcore.benchmarks_setup import BENCHMARKS, NETWORKS, get_benchmark
 from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, DataDirectoryError, ManifestError, resolve_data_dir
 from mmcore.data.mnist import MnistFormatError
+from mmcore.interrupts import raise_on_sigterm
 from mmcore.models import UnpairedDataError, available_models, build_model
 from mmcore.training import Trainer, TrainerConfig, apply_supervision
 from mmcore.training.checkpoint import CheckpointError, atomic_write_json, save_weights
@@ -27,6 +29,8 @@ TEST_METRICS_FILE = "test_metrics.json"
 @click.group()
 def main() -> None:
     """mmcore: multimodal variational autoencoders on a common engine."""
+    # A stopped job (kill, a batch scheduler's SIGTERM) unwinds like Ctrl-C: no temporary output is left behind.
+    raise_on_sigterm()
 
 
 @main.command("models")
@@ -134,6 +138,7 @@ def train_command(
         raise click.BadParameter(
             f"unknown model {model_name!r}; available: {', '.join(available_models())}", param_hint="--model"
         )
+    check_output_paths({}, {}, directories={"--output-dir": output_dir})  # before loading data and training
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     spec = get_benchmark(benchmark)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from cli.path_checks import check_output_paths
+
 EXIT_REFUSED = 3
 
 
@@ -108,6 +110,12 @@ def _run(benchmark_name: str, options: dict, command: str) -> None:
     from specvae.model_file import ModelFileError
 
     timings = {"import_s": time.perf_counter() - started}
+    check_output_paths(  # the report folder is found unwritable now, not after the whole benchmark
+        {"--model": options["model_paths"]},
+        {},
+        caches={"--fingerprint-cache": options["fingerprint_cache"]},
+        directories={"--output": options["output"]},
+    )
     modes = ("positive", "negative") if options["ion_mode"] == "both" else (options["ion_mode"],)
     try:
         step = time.perf_counter()
@@ -210,6 +218,9 @@ def train_baseline(
     from specvae.baseline import train_feedforward_model
     from specvae.training import TrainingOptions
 
+    check_output_paths(
+        {"TRAINING_SET": training_set}, {"--output": output}, directories={"--checkpoint-dir": checkpoint_dir}
+    )
     if num_threads:
         torch.set_num_threads(num_threads)
     options = TrainingOptions(

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import click
 
+from cli.path_checks import check_output_paths
+from mmcore.interrupts import raise_on_sigterm
+
 EXIT_RECORD_ERRORS = 1
 EXIT_USAGE = 2
 # The layout `prepare` and `fingerprint` use unless told otherwise: the shipped models' (a literal, so that
@@ -46,6 +49,8 @@ def _finish(errors, errors_path: str | None) -> None:
 @click.version_option(package_name="specvae")
 def main() -> None:
     """Annotate MS/MS spectra with molecular structures using multimodal VAEs."""
+    # A stopped job (kill, a batch scheduler's SIGTERM) unwinds like Ctrl-C: no temporary output is left behind.
+    raise_on_sigterm()
 
 
 @main.command()
@@ -109,6 +114,11 @@ def annotate(
         raise click.UsageError("give SPECTRA and --candidates, or --example")
     if scheduler and not fingerprint_cache:
         raise click.UsageError("--scheduler needs --fingerprint-cache: the workers read candidate fingerprints from it")
+    check_output_paths(
+        {"SPECTRA": spectra, "--candidates": candidates, "--model": model_paths},
+        {"--output": output, "--errors": errors_path},
+        caches={"--fingerprint-cache": fingerprint_cache},
+    )
     options = {"fingerprint_cache": fingerprint_cache, "n_workers": workers}
     try:
         annotator = Annotator.load(list(model_paths), **options) if model_paths else Annotator.pretrained(**options)
@@ -143,6 +153,7 @@ def predict(spectra, model_paths, output, errors_path) -> None:
     from specvae.errors import ErrorReport
     from specvae.output import write_predictions
 
+    check_output_paths({"SPECTRA": spectra, "--model": model_paths}, {"--output": output, "--errors": errors_path})
     annotator = Annotator.load(list(model_paths)) if model_paths else Annotator.pretrained()
     errors = ErrorReport()
     predictions = annotator.predict_fingerprint_by_mode(spectra, errors)
@@ -163,6 +174,7 @@ def fingerprint(candidates, output, workers, errors_path, fingerprint_name) -> N
     from specvae.errors import ErrorReport, RecordError
     from specvae.fingerprints import FingerprintCache, fingerprint_preset
 
+    check_output_paths({"CANDIDATES": candidates}, {"--output": output, "--errors": errors_path})
     errors = ErrorReport()
     entries = read_candidates(candidates, errors)
     cache = FingerprintCache(output, fingerprint_preset(fingerprint_name))
@@ -237,6 +249,10 @@ def prepare(
     from specvae.spectra.binning import SpectrumBinner
     from specvae.training_set import REDISTRIBUTABLE_LICENSES, prepare_training_set, read_structure_list
 
+    check_output_paths(
+        {"SPECTRUM_FILES": spectrum_files, "--exclude-structures": exclude_structures},
+        {"--output": output, "--errors": errors_path},
+    )
     errors = ErrorReport()
     excluded = read_structure_list(exclude_structures) if exclude_structures else set()
     summary = prepare_training_set(
@@ -322,6 +338,11 @@ def train(
 
     from specvae.training import TrainingOptions, train_specvae_model
 
+    check_output_paths(
+        {"TRAINING_SET": training_set, "--unpaired-smiles": unpaired_smiles},
+        {"--output": output},
+        directories={"--checkpoint-dir": checkpoint_dir},
+    )
     if num_threads:
         torch.set_num_threads(num_threads)
     smiles = []
