@@ -279,7 +279,10 @@ class Annotator:
         if isinstance(candidates, CandidateSet):
             return candidates
         if isinstance(candidates, (str, os.PathLike)):
-            return CandidateSet.from_entries(read_candidates(candidates, errors))
+            candidate_set = CandidateSet.from_entries(read_candidates(candidates, errors))
+            for entry, reason in candidate_set.rejected:
+                errors.append(RecordError(str(candidates), entry.record, reason, entry.candidate.name))
+            return candidate_set
         pool = []
         for index, item in enumerate(candidates, start=1):
             try:
@@ -313,15 +316,19 @@ class Annotator:
             found = self.fingerprint_cache.lookup(keys, structures, self.n_workers)
             bits, valid, problems = found.fingerprints, found.valid, found.errors
         else:
-            bits, problems = compute_fingerprints(structures, self.full_fingerprint, self.n_workers)
+            bits, problems = compute_fingerprints(
+                structures, self.full_fingerprint, self.n_workers, expected_inchikeys=keys
+            )
             valid = np.ones(len(keys), dtype=bool)
             valid[[problem.index for problem in problems]] = False
         for problem in problems:
             candidate = candidates[problem.index]
             reason = problem.reason
-            if candidate.inchi:
+            if candidate.inchi and problem.computed_inchikey is None:  # a wrong key is not retried from the InChI
                 try:
-                    retry = compute_fingerprints([candidate.molecule()], self.full_fingerprint)
+                    retry = compute_fingerprints(
+                        [candidate.molecule()], self.full_fingerprint, expected_inchikeys=[candidate.inchikey]
+                    )
                 except InvalidStructureError as error:
                     reason = str(error)
                 else:

@@ -10,6 +10,12 @@
 In both modes a structure appears once per list: candidates with the same InChIKey are collapsed, the
 first one in the file kept (:attr:`CandidateSet.duplicates_dropped` counts the others).
 
+Why InChIKeys are not trusted blindly: a well-formed but wrong key on one row would make the true structure
+that carries the same key a "duplicate" and drop it. So when rows sharing a key give different structures,
+each is checked against the key (:func:`~specvae.fingerprints.compute.inchikey_disagreement`) before
+collapsing, over the whole file; rows that disagree are left out and listed in :attr:`CandidateSet.rejected`.
+(A wrong key on a row with no twin is caught where its fingerprint is computed or read from the cache.)
+
 The mass error is ``(observed - candidate) / candidate * 1e6`` ppm, observed being the spectrum's neutral mass.
 """
 
@@ -23,7 +29,7 @@ from matchms import Spectrum
 
 from specvae.adducts import Adduct
 from specvae.candidates.candidate import Candidate, CandidateEntry
-from specvae.errors import EmptyCandidateListError, SpecvaeError
+from specvae.errors import EmptyCandidateListError, InvalidStructureError, SpecvaeError
 from specvae.spectra.metadata import spectrum_adduct, spectrum_identifiers, spectrum_neutral_mass
 
 DEFAULT_TOLERANCE_PPM = 10.0
@@ -56,6 +62,56 @@ def collapse_duplicates(candidates: Iterable[Candidate]) -> tuple[list[Candidate
     return unique, dropped
 
 
+def _structure_text(candidate: Candidate) -> tuple[str | None, str | None]:
+    return candidate.smiles, candidate.inchi
+
+
+def _key_disagreement(candidate: Candidate) -> str | None:
+    """Why ``candidate``'s structure is not the one its InChIKey names, or None when they agree."""
+    from specvae.fingerprints.compute import inchikey_disagreement  # RDKit-heavy: imported on the rare path
+
+    try:
+        mol = candidate.molecule()
+    except InvalidStructureError as error:
+        return str(error)
+    found = inchikey_disagreement(candidate.inchikey, mol)
+    return None if found is None else found[1]
+
+
+def reject_disagreeing_keys(
+    entries: Sequence[CandidateEntry | Candidate],
+) -> tuple[list[CandidateEntry | Candidate], list[tuple[CandidateEntry | Candidate, str]]]:
+    """The entries without those whose structure contradicts an InChIKey another row gives another structure for.
+
+    Only keys given with two or more structure texts are checked (parsing every row would cost minutes on a
+    CASMI-size file). Returns ``(kept, rejected)``, ``rejected`` holding each left-out entry with the reason.
+    """
+
+    def candidate_of(item: CandidateEntry | Candidate) -> Candidate:
+        return item.candidate if isinstance(item, CandidateEntry) else item
+
+    texts: dict[str, set[tuple[str | None, str | None]]] = {}
+    for item in entries:
+        candidate = candidate_of(item)
+        texts.setdefault(candidate.inchikey, set()).add(_structure_text(candidate))
+    contested = {key for key, variants in texts.items() if len(variants) > 1}
+    if not contested:
+        return list(entries), []
+    verdicts: dict[tuple[str, tuple[str | None, str | None]], str | None] = {}
+    kept, rejected = [], []
+    for item in entries:
+        candidate = candidate_of(item)
+        if candidate.inchikey in contested:
+            verdict_key = (candidate.inchikey, _structure_text(candidate))
+            if verdict_key not in verdicts:
+                verdicts[verdict_key] = _key_disagreement(candidate)
+            if verdicts[verdict_key] is not None:
+                rejected.append((item, verdicts[verdict_key]))
+                continue
+        kept.append(item)
+    return kept, rejected
+
+
 class CandidateSet:
     """Candidates for spectra, in per-spectrum or pool mode (build with :meth:`per_spectrum` / :meth:`pool`)."""
 
@@ -65,10 +121,12 @@ class CandidateSet:
         lists: Mapping[str, Sequence[Candidate]] | None = None,
         pool: Sequence[Candidate] | None = None,
         duplicates_dropped: int = 0,
+        rejected: Sequence[tuple[CandidateEntry | Candidate, str]] = (),
     ) -> None:
         if (lists is None) == (pool is None):
             raise ValueError("give either per-spectrum lists or a pool")
         self.duplicates_dropped = duplicates_dropped
+        self.rejected = list(rejected)  # (entry, reason): rows whose structure contradicts their InChIKey
         self._lists = {key: tuple(value) for key, value in lists.items()} if lists is not None else None
         if pool is not None:
             masses = np.array([candidate.monoisotopic_mass for candidate in pool], dtype=np.float64)
@@ -83,6 +141,7 @@ class CandidateSet:
     @classmethod
     def per_spectrum(cls, entries: Iterable[CandidateEntry]) -> CandidateSet:
         """One list per spectrum id, in file order, without repeated InChIKeys."""
+        entries, rejected = reject_disagreeing_keys(list(entries))
         grouped: dict[str, list[Candidate]] = {}
         for entry in entries:
             if entry.spectrum_id is None:
@@ -93,15 +152,16 @@ class CandidateSet:
         for spectrum_id, candidates in grouped.items():
             lists[spectrum_id], dropped_here = collapse_duplicates(candidates)
             dropped += dropped_here
-        return cls(lists=lists, duplicates_dropped=dropped)
+        return cls(lists=lists, duplicates_dropped=dropped, rejected=rejected)
 
     @classmethod
     def pool(cls, entries: Iterable[CandidateEntry | Candidate]) -> CandidateSet:
         """One pool for every spectrum (spectrum ids in the entries, if any, are ignored)."""
+        kept, rejected = reject_disagreeing_keys(list(entries))
         unique, dropped = collapse_duplicates(
-            entry.candidate if isinstance(entry, CandidateEntry) else entry for entry in entries
+            entry.candidate if isinstance(entry, CandidateEntry) else entry for entry in kept
         )
-        return cls(pool=unique, duplicates_dropped=dropped)
+        return cls(pool=unique, duplicates_dropped=dropped, rejected=rejected)
 
     @classmethod
     def from_entries(cls, entries: Sequence[CandidateEntry]) -> CandidateSet:
