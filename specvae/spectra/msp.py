@@ -76,7 +76,7 @@ def _parse_record(source: str, record: int, lines: list[tuple[int, str]]) -> Spe
             if _is_peak_line(line):
                 _parse_peak_line(line_number, line, mz, intensities)
             elif ":" in line:
-                parse_metadata(line, params)
+                _parse_metadata_line(line_number, line, params)
             else:
                 raise RecordParseError(f"line {line_number}: neither 'key: value' nor a peak: {line[:60]!r}")
         declared = params.get("num peaks")
@@ -87,6 +87,16 @@ def _parse_record(source: str, record: int, lines: list[tuple[int, str]]) -> Spe
     except RecordParseError as error:
         return SpectrumRecord(source, record, title, None, str(error))
     return SpectrumRecord(source, record, title, spectrum)
+
+
+def _parse_metadata_line(line_number: int, line: str, params: dict[str, object]) -> None:
+    """matchms' MSP metadata parser on one line; whatever it raises on an odd line costs this record only."""
+    try:
+        parse_metadata(line, params)
+    except Exception as error:  # matchms assumes well-formed lines and raises assorted types otherwise
+        raise RecordParseError(
+            f"line {line_number}: matchms cannot read the metadata line {line[:60]!r} ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _parse_peak_line(line_number: int, line: str, mz: list[float], intensities: list[float]) -> None:

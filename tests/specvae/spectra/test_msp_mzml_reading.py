@@ -132,3 +132,50 @@ def test_mzml_bad_spectrum_is_reported_and_the_next_read(tmp_path: Path) -> None
     assert [spectrum.get("spectrum_id") for spectrum in spectra] == ["scan=3"]
     assert len(report) == 1 and report[0].record == 2 and report[0].title == "scan=2"
     assert "finite" in report[0].reason
+
+
+DATA = Path(__file__).parents[2] / "data"
+MZML_MS2_IDS = [f"scan={k}" for k in range(2, 10)]
+
+
+def test_mzml_gzip_is_read() -> None:
+    """Regression (issue 12): spectra.mzML.gz failed with "unreadable mzML after record 0"."""
+    report = ErrorReport()
+    spectra = read_spectra(DATA / "spectra.mzML.gz", report)
+    assert len(report) == 0, list(report)
+    assert [spectrum.get("spectrum_id") for spectrum in spectra] == MZML_MS2_IDS
+    for k, spectrum in enumerate(spectra, start=2):
+        np.testing.assert_array_equal(spectrum.peaks.mz, [50.0 + k, 100.25 + k, 150.5 + k])
+        np.testing.assert_array_equal(spectrum.peaks.intensities, np.array([1.0, 2.0, 3.0]) * k)
+        assert spectrum.get("precursor_mz") == 200.0 + k
+        assert spectrum_ion_mode(spectrum) == ("positive" if k % 2 else "negative")
+
+
+def test_mzml_bad_base64_costs_one_spectrum(tmp_path: Path) -> None:
+    """Regression (issue 12): one damaged <binary> lost every later spectrum, reported once."""
+    path = DATA / "mzml_bad_base64.mzML"
+    report = ErrorReport()
+    spectra = read_spectra(path, report)
+    assert [(error.file, error.record, error.title) for error in report] == [(str(path), 4, "scan=4")]
+    assert "unreadable m/z array" in report[0].reason and "'scan=4'" in report[0].reason
+    assert [spectrum.get("spectrum_id") for spectrum in spectra] == [i for i in MZML_MS2_IDS if i != "scan=4"]
+    # The good spectra are exactly those of the intact file (the same run, gzip-compressed, read alone).
+    intact = {spectrum.get("spectrum_id"): spectrum for spectrum in read_spectra(DATA / "spectra.mzML.gz")}
+    for spectrum in spectra:
+        reference = intact[spectrum.get("spectrum_id")]
+        np.testing.assert_array_equal(spectrum.peaks.mz, reference.peaks.mz)
+        np.testing.assert_array_equal(spectrum.peaks.intensities, reference.peaks.intensities)
+        assert spectrum.metadata == reference.metadata
+
+
+def test_mzml_gzip_under_any_name(tmp_path: Path) -> None:
+    path = tmp_path / "run.mzML"  # gzip content without the .gz suffix
+    path.write_bytes((DATA / "spectra.mzML.gz").read_bytes())
+    assert [spectrum.get("spectrum_id") for spectrum in read_spectra(path)] == MZML_MS2_IDS
+
+
+def test_utf16_big_endian_msp_with_byte_order_mark() -> None:
+    report = ErrorReport()
+    spectra = read_spectra(DATA / "utf16be.msp", report)
+    assert len(report) == 0, list(report)
+    assert [(s.get("compound_name"), s.get("precursor_mz")) for s in spectra] == [("a", 100.0), ("b", 200.0)]
