@@ -1,6 +1,6 @@
 """Read spectrum files of any supported format, with bad records reported instead of raised.
 
-Formats are chosen by file name: ``.mgf``, ``.msp`` (each optionally ``.gz``) and ``.mzML``. The readers
+Formats are chosen by file name: ``.mgf``, ``.msp`` and ``.mzML`` (each optionally ``.gz``). The readers
 yield :class:`SpectrumRecord` objects; :func:`read_spectra` and :func:`read_clean_spectra` collect the good
 spectra and add one :class:`~specvae.errors.RecordError` per bad record to an
 :class:`~specvae.errors.ErrorReport`.
@@ -34,7 +34,7 @@ _READERS: dict[str, Callable[[str | os.PathLike[str]], Iterator[SpectrumRecord]]
 }
 
 SPECTRUM_FORMATS = tuple(sorted(_READERS))
-"""File suffixes :func:`iter_spectrum_records` reads (MGF and MSP also gzip-compressed)."""
+"""File suffixes :func:`iter_spectrum_records` reads (each also gzip-compressed)."""
 
 
 def iter_spectrum_records(path: str | os.PathLike[str]) -> Iterator[SpectrumRecord]:
