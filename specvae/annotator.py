@@ -65,6 +65,19 @@ batch on one core (``predict_fingerprint_probabilities`` is flat from 64 to 128 
 NO_FINGERPRINT_REASON = "no candidate could be fingerprinted"
 
 
+def binned_intensity_fraction(binner: SpectrumBinner, spectrum: Spectrum) -> float:
+    """The share of a spectrum's intensity in peaks inside the binned m/z range: what the model sees of it.
+
+    Why it is reported: peaks at or above the grid's upper end are dropped by binning, so a spectrum whose
+    peaks all lie there would be ranked from an empty input; a low share warns that the ranking saw little.
+    """
+    intensities = np.asarray(spectrum.peaks.intensities, dtype=np.float64)
+    total = float(intensities.sum())
+    if total <= 0:
+        return 0.0
+    return float(intensities[binner.bin_index(spectrum.peaks.mz) >= 0].sum()) / total
+
+
 def pretrained_model_path(ion_mode: str) -> Path:
     """Path of the model shipped in the package for ``ion_mode``."""
     if ion_mode not in ION_MODES:
@@ -103,6 +116,7 @@ class RankedStructure:
     molecular_formula: str
     mass_error_ppm: float | None
     n_candidates: int
+    binned_intensity_fraction: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return {column: getattr(self, column) for column in OUTPUT_COLUMNS}
@@ -171,6 +185,7 @@ class _Query:
     ion_mode: str
     spectrum: Spectrum
     matches: list[CandidateMatch]
+    binned_intensity_fraction: float = 1.0
 
 
 class Annotator:
@@ -396,14 +411,22 @@ class Annotator:
         """Each cleaned spectrum with its model's ion mode and its candidates; the others go to ``errors`` under
         their record number in the input."""
         queries: list[_Query] = []
+        binners: dict[str, SpectrumBinner] = {}
         for identifier, spectrum, record in spectra_with_ids:
             try:
-                mode, _ = self._model_for(spectrum)
+                mode, loaded = self._model_for(spectrum)
+                binner = binners.setdefault(mode, loaded.binner)
+                fraction = binned_intensity_fraction(binner, spectrum)
+                if fraction == 0:
+                    raise SpecvaeError(
+                        f"no peak lies in the model's m/z range (below {binner.max_mz_da:g} Da): the model would "
+                        "rank from an empty spectrum"
+                    )
                 matches = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
             except SpecvaeError as error:
                 errors.append(RecordError(source, record, str(error), identifier))
                 continue
-            queries.append(_Query(identifier, mode, spectrum, matches))
+            queries.append(_Query(identifier, mode, spectrum, matches, fraction))
         return queries
 
 
@@ -475,6 +498,7 @@ def _annotation(
                 molecular_formula=candidate.molecular_formula,
                 mass_error_ppm=matches[position].mass_error_ppm,
                 n_candidates=len(matches),
+                binned_intensity_fraction=query.binned_intensity_fraction,
             )
         )
     return annotation

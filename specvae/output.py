@@ -26,6 +26,7 @@ OUTPUT_COLUMNS = (
     "molecular_formula",
     "mass_error_ppm",
     "n_candidates",
+    "binned_intensity_fraction",  # share of the spectrum's intensity inside the model's bin range
 )
 
 

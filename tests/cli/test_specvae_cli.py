@@ -78,6 +78,7 @@ def test_annotate_writes_a_table_reports_bad_records_and_exits_1(tiny_models, in
         "molecular_formula",
         "mass_error_ppm",
         "n_candidates",
+        "binned_intensity_fraction",
     ]
     assert rows[0]["rank"] == "1" and rows[0]["n_candidates"] == "3"
     error_rows = list(csv.DictReader(errors.open(), delimiter="\t"))
