@@ -5,6 +5,15 @@ record it cannot parse and says nothing about which one it was, while here the r
 title line (the molecule name, the first line of the record) go into the error report, with RDKit's
 reason (e.g. "Explicit valence for atom # 3 N, 4, is greater than permitted").
 
+Every molecule is accounted for. A lost ``$$$$`` line merges two molecules into one record, and RDKit
+reads the first and silently drops the second (3 molecules gave 2 fingerprints with exit code 0, and every
+later record number was off by one). A record is therefore split where a second molfile header starts:
+the counts line (``... V2000`` / ``V3000``) is line 4 of a molfile, so its header begins three lines
+earlier, which separates the first molecule's data fields from the second molecule exactly. Each part is
+read as a record of its own, numbered as if the ``$$$$`` were there, and the missing ``$$$$`` is reported
+(as ``"line N"``, the first line of the molecule that follows it), so the run still exits with an error.
+A record with two ``M  END`` lines but one header (the second header damaged too) is reported, not read.
+
 Data fields (``> <NAME>``) are matched case-insensitively like table columns: identifier (``Identifier``,
 ``ID``), name (``Name``, ``CompoundName``; else the title line), InChIKey (kept when well-formed), and a
 spectrum id (``spectrum_id``, ``challenge``) for per-spectrum lists.
@@ -13,9 +22,12 @@ spectrum id (``spectrum_id``, ``challenge``) for per-spectrum lists.
 from __future__ import annotations
 
 import io
+import itertools
 import os
+import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
@@ -26,19 +38,58 @@ from specvae.errors import ErrorReport, InvalidStructureError
 from specvae.spectra.textio import open_text
 
 _RECORD_END = "$$$$"
+_COUNTS_LINE = re.compile(r"^[ \d]{6}.*V[23]000\s*$")
+"""A molfile's counts line (its fourth line): atom and bond counts in columns 1-6, the version at the end."""
+_MOLFILE_END = re.compile(r"^M  END\s*$")
 
 
-def iter_sdf_records(stream: io.TextIOBase) -> Iterator[str]:
-    """The text of each SDF record (without its ``$$$$`` line); trailing blank text is not a record."""
+@dataclass(frozen=True)
+class SdfRecord:
+    """The text of one molecule of an SDF file (without its ``$$$$`` line) and where it starts.
+
+    ``missing_terminator`` is set when no ``$$$$`` line separates this molecule from the one before it;
+    ``problem`` when the text holds more than one molecule that cannot be told apart (it is not read).
+    """
+
+    first_line: int
+    text: str
+    missing_terminator: bool = False
+    problem: str | None = None
+
+
+def iter_sdf_records(stream: io.TextIOBase) -> Iterator[SdfRecord]:
+    """Each molecule's text; trailing blank text is not a record, and a block without ``$$$$`` between two
+    molecules is split at the second molfile header (see the module docstring)."""
     lines: list[str] = []
-    for line in stream:
+    first_line = 1
+    for line_number, line in enumerate(stream, start=1):
         if line.rstrip("\r\n").strip() == _RECORD_END:
-            yield "".join(lines)
+            yield from _split_merged(first_line, lines)
             lines = []
+            first_line = line_number + 1
         else:
             lines.append(line)
     if "".join(lines).strip():
-        yield "".join(lines)
+        yield from _split_merged(first_line, lines)
+
+
+def _split_merged(first_line: int, lines: list[str]) -> Iterator[SdfRecord]:
+    """The molecules of one ``$$$$``-delimited block: one, or several when ``$$$$`` lines are missing."""
+    starts = [0]
+    for index, line in enumerate(lines):
+        if index >= 3 and _COUNTS_LINE.match(line) and index - 3 > starts[-1]:
+            starts.append(index - 3)  # the header of a further molfile begins three lines before its counts line
+    for part, (start, end) in enumerate(itertools.pairwise([*starts, len(lines)])):
+        ends = [first_line + index for index in range(start, end) if _MOLFILE_END.match(lines[index])]
+        problem = None
+        if len(ends) > 1:
+            # A second molecule whose header is damaged: RDKit would read the first and drop the rest unseen.
+            problem = (
+                f"the record starting at line {first_line + start} holds {len(ends)} 'M  END' lines "
+                f"(lines {', '.join(map(str, ends))}) but one molfile header: a missing $$$$ line and a damaged "
+                "header; not read"
+            )
+        yield SdfRecord(first_line + start, "".join(lines[start:end]), missing_terminator=part > 0, problem=problem)
 
 
 def read_sdf(path: str | os.PathLike[str], errors: ErrorReport | None = None) -> list[CandidateEntry]:
@@ -48,8 +99,21 @@ def read_sdf(path: str | os.PathLike[str], errors: ErrorReport | None = None) ->
     record = 0
     with open_text(path) as stream:
         try:
-            for record, text in enumerate(iter_sdf_records(stream), start=1):
+            for record, molecule in enumerate(iter_sdf_records(stream), start=1):
+                text = molecule.text
                 title = text.splitlines()[0].strip() if text.strip() else None
+                if molecule.missing_terminator and errors is not None:
+                    errors.add(
+                        source,
+                        f"line {molecule.first_line}",
+                        f"no $$$$ line between record {record - 1} and the molecule starting at line "
+                        f"{molecule.first_line}: read as two records ({record - 1} and {record})",
+                        title or None,
+                    )
+                if molecule.problem is not None:
+                    if errors is not None:
+                        errors.add(source, record, molecule.problem, title or None)
+                    continue
                 try:
                     entries.append(_entry(record, text))
                 except InvalidStructureError as error:

@@ -182,3 +182,44 @@ def test_smiles_falls_back_on_inchi() -> None:
     with pytest.raises(InvalidStructureError, match="'y'"):
         broken.molecule()
     assert broken.inchikey14 == "UHOVQNZJYSORNB"
+
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+def test_sdf_missing_terminator_loses_no_molecule(tmp_path: Path) -> None:
+    """Regression (issue 12): a lost $$$$ dropped the next molecule in silence and shifted later record numbers."""
+    path = DATA / "sdf_missing_terminator.sdf"
+    report = ErrorReport()
+    entries = read_sdf(path, report)
+    assert [(entry.record, entry.candidate.name) for entry in entries] == [
+        (1, "caffeine"),
+        (2, "ethanol"),
+        (3, "benzene"),
+        (4, "glycine"),
+    ]
+    assert [(error.file, error.record, error.title) for error in report] == [(str(path), "line 38", "ethanol")]
+    assert "no $$$$ line between record 1" in report[0].reason
+    # Each molecule, data fields included, is what the intact file gives (the $$$$ put back).
+    lines = path.read_text().splitlines(keepends=True)
+    intact = write(tmp_path / "intact.sdf", "".join(lines[:37] + ["$$$$\n"] + lines[37:]))
+    intact_report = ErrorReport()
+    reference = read_sdf(intact, intact_report)
+    assert len(intact_report) == 0
+    assert [(e.record, e.spectrum_id, e.candidate) for e in entries] == [
+        (e.record, e.spectrum_id, e.candidate) for e in reference
+    ]
+
+
+def test_sdf_second_molecule_with_a_damaged_header_is_reported(tmp_path: Path) -> None:
+    text = sdf_text([("CCO", "a", {}), ("CCN", "b", {}), ("CCC", "c", {})])
+    first, second, third, _ = text.split("$$$$\n")
+    # No $$$$ after "a", and b's counts line is damaged: no header to split at, two M  END lines in one record.
+    second_lines = second.splitlines(keepends=True)
+    second_lines[3] = "garbage\n"
+    path = write(tmp_path / "c.sdf", first + "".join(second_lines) + "$$$$\n" + third + "$$$$\n")
+    report = ErrorReport()
+    entries = read_sdf(path, report)
+    assert [(entry.record, entry.candidate.name) for entry in entries] == [(2, "c")]
+    assert [(error.record, error.title) for error in report] == [(1, "a")]
+    assert "2 'M  END' lines" in report[0].reason and "line 1" in report[0].reason
