@@ -14,6 +14,11 @@ The state file is written second, so its presence marks a complete checkpoint: a
 leaves an orphan weights file that :func:`latest_checkpoint` ignores. Every file is written to a temporary
 file in the same directory, fsynced and renamed over the target (:mod:`mmcore.atomic`), so a reader never
 sees half a file. ``best.safetensors`` holds the weights of the best epoch so far.
+
+Why two checkpoints are kept: a file can be damaged after it was written (a full disk elsewhere, a copy cut
+short, a bit flip), and then the newest checkpoint alone would lose the run. The trainer keeps the newest and
+the one before it (:data:`KEEP_CHECKPOINTS`), and :func:`complete_checkpoints` lists them newest first so a
+resume can fall back, with a warning, to the previous one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from mmcore.atomic import atomic_output, atomic_write_text
 
 BEST_WEIGHTS = "best.safetensors"
 CONFIG_FILE = "trainer_config.json"
+KEEP_CHECKPOINTS = 2
 _CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)(?:-step-(\d+))?\.state\.pt$")
 
 
@@ -53,9 +59,7 @@ class Checkpoint:
 def checkpoint_files(directory: Path, epoch: int, step: int = 0) -> Checkpoint:
     name = f"epoch-{epoch:04d}" if step == 0 else f"epoch-{epoch:04d}-step-{step:06d}"
     stem = Path(directory) / name
-    return Checkpoint(
-        epoch, stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".state.pt"), step
-    )
+    return Checkpoint(epoch, stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".state.pt"), step)
 
 
 def _checkpoint_keys(directory: Path) -> list[tuple[int, int]]:
@@ -126,7 +130,8 @@ def load_state(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
-        raise CheckpointError(f"{path}: cannot read trainer state ({type(error).__name__}: {error})") from None
+        first_line = (str(error).strip().splitlines() or [""])[0]  # torch's messages run to a page of advice
+        raise CheckpointError(f"{path}: cannot read trainer state ({type(error).__name__}: {first_line})") from None
 
 
 def save_checkpoint(
@@ -139,16 +144,30 @@ def save_checkpoint(
     return files
 
 
-def latest_checkpoint(directory: Path) -> Checkpoint | None:
-    """The complete checkpoint with the highest ``(epoch, step)`` in ``directory``, or None."""
+def complete_checkpoints(directory: Path) -> list[Checkpoint]:
+    """The complete checkpoints (state and weights files present) in ``directory``, newest first."""
     directory = Path(directory)
     if not directory.is_dir():
-        return None
+        return []
+    found = []
     for epoch, step in reversed(_checkpoint_keys(directory)):
         files = checkpoint_files(directory, epoch, step)
         if files.weights.is_file():
-            return files
-    return None
+            found.append(files)
+    return found
+
+
+def latest_checkpoint(directory: Path) -> Checkpoint | None:
+    """The complete checkpoint with the highest ``(epoch, step)`` in ``directory``, or None."""
+    found = complete_checkpoints(directory)
+    return found[0] if found else None
+
+
+def remove_old_checkpoints(directory: Path, keep: int = KEEP_CHECKPOINTS) -> None:
+    """Delete all but the newest ``keep`` checkpoints (the fall-backs a resume may need)."""
+    keys = _checkpoint_keys(Path(directory))
+    if len(keys) > keep:
+        remove_checkpoints_before(directory, *keys[-keep])
 
 
 def remove_checkpoints_before(directory: Path, epoch: int, step: int = 0) -> None:

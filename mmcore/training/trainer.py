@@ -246,7 +246,7 @@ class Trainer:
             return
         state = self._trainer_state(process_states)
         checkpoints.save_checkpoint(directory, self.epoch, self.model.state_dict(), state, step=self.step_in_epoch)
-        checkpoints.remove_checkpoints_before(directory, self.epoch, self.step_in_epoch)
+        checkpoints.remove_old_checkpoints(directory)  # the previous one stays: a fall-back if this one is damaged
 
     def _check_resumable(self, state: Mapping[str, Any], path: Path) -> None:
         """A resumed run must draw the same batches: seed, global batch size and data shards must not change."""
@@ -263,13 +263,28 @@ class Trainer:
     def _read_latest_checkpoint(self) -> dict[str, Any] | None:
         """Rank 0 reads the latest checkpoint (others may not see rank 0's disk); errors travel as messages."""
         directory = self.checkpoint_dir
-        latest = None if directory is None else checkpoints.latest_checkpoint(directory)
-        if latest is None:
+        found = [] if directory is None else checkpoints.complete_checkpoints(directory)
+        if not found:
             return None
+        unreadable = []
+        for latest in found:  # newest first: fall back to the previous checkpoint when the newest is damaged
+            try:
+                state = checkpoints.load_state(latest.state)
+                weights = checkpoints.load_weights(latest.weights)
+            except checkpoints.CheckpointError as error:
+                unreadable.append(str(error))
+                continue
+            if unreadable:
+                warnings.warn(
+                    f"newest checkpoint unreadable ({'; '.join(unreadable)}); resuming from the previous one, "
+                    f"{latest.state.name} (its epochs after that are trained again)",
+                    stacklevel=3,
+                )
+            break
+        else:
+            return {"error": "no checkpoint can be read: " + "; ".join(unreadable)}
         try:
-            state = checkpoints.load_state(latest.state)
             self._check_resumable(state, latest.state)
-            weights = checkpoints.load_weights(latest.weights)
             best_path = directory / checkpoints.BEST_WEIGHTS
             best = None
             if state["best_epoch"] is not None and best_path.is_file():

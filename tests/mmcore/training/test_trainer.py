@@ -93,7 +93,14 @@ def test_checkpoint_files_are_safe_formats_and_old_ones_are_removed(tmp_path):
     Trainer(model, _config(tmp_path, epochs=2)).fit(train, validation)
     directory = tmp_path / "checkpoints"
     names = sorted(path.name for path in directory.iterdir())
-    assert names == ["best.safetensors", "epoch-0002.safetensors", "epoch-0002.state.pt", "trainer_config.json"]
+    assert names == [
+        "best.safetensors",
+        "epoch-0001.safetensors",  # the previous checkpoint is kept as a fall-back
+        "epoch-0001.state.pt",
+        "epoch-0002.safetensors",
+        "epoch-0002.state.pt",
+        "trainer_config.json",
+    ]
     weights = safetensors.torch.load_file(str(directory / "epoch-0002.safetensors"))
     for name, value in model.state_dict().items():
         assert torch.equal(weights[name], value)
@@ -349,3 +356,27 @@ def test_convergence_settings_are_validated():
         TrainerConfig(early_stopping_patience=0)
     with pytest.raises(ValueError, match="lr_decay_factor"):
         TrainerConfig(lr_decay_factor=1.0)
+
+
+@pytest.mark.parametrize("damaged", ["epoch-0002.state.pt", "epoch-0002.safetensors"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, damaged):
+    train, validation = _datasets()
+    Trainer(toy_model(), _config(tmp_path, epochs=2)).fit(train, validation)
+    directory = tmp_path / "checkpoints"
+    (directory / damaged).write_bytes(b"\x00garbage")
+    trainer = Trainer(toy_model(), _config(tmp_path, epochs=3))
+    with pytest.warns(UserWarning, match=f"{damaged}.*resuming from the previous one, epoch-0001.state.pt"):
+        result = trainer.fit(train, validation, resume=True)
+    assert [record["epoch"] for record in result.history] == [1, 2, 3]
+    assert trainer.epoch == 3
+
+
+def test_no_readable_checkpoint_is_one_clear_error(tmp_path):
+    train, validation = _datasets()
+    Trainer(toy_model(), _config(tmp_path, epochs=2)).fit(train, validation)
+    for path in (tmp_path / "checkpoints").glob("epoch-*.state.pt"):
+        path.write_bytes(b"not a state")
+    with pytest.raises(
+        checkpoints.CheckpointError, match="no checkpoint can be read: .*epoch-0002.state.pt.*epoch-0001"
+    ):
+        Trainer(toy_model(), _config(tmp_path, epochs=3)).fit(train, validation, resume=True)
