@@ -31,6 +31,28 @@ fingerprint_option = click.option(
 )
 
 
+rebuild_cache_option = click.option(
+    "--rebuild-cache",
+    is_flag=True,
+    help="If the fingerprint cache is damaged, move it aside to <name>.corrupt-<time> and rebuild it.",
+)
+REBUILD_HINT = " (run again with --rebuild-cache to move the damaged cache aside and rebuild it)"
+
+
+def _cache_error_message(error: Exception) -> str:
+    """The message of an error, with the way out when it is a damaged fingerprint cache."""
+    from specvae.fingerprints import FingerprintCacheError, FingerprintCacheMismatchError
+
+    damaged = isinstance(error, FingerprintCacheError) and not isinstance(error, FingerprintCacheMismatchError)
+    return str(error) + (REBUILD_HINT if damaged and "--rebuild-cache" not in str(error) else "")
+
+
+def _report_moved_caches(cache) -> None:
+    """Say on stderr which damaged caches ``--rebuild-cache`` moved aside (warnings may be filtered)."""
+    for aside in [] if cache is None else cache.moved_aside:
+        click.echo(f"warning: {cache.path}: damaged fingerprint cache moved aside to {aside}; rebuilt", err=True)
+
+
 def _example_path(name: str) -> Path:
     return Path(str(resources.files("specvae") / "examples" / name))
 
@@ -70,6 +92,7 @@ def main() -> None:
 @click.option("--ppm", type=float, default=10.0, show_default=True, help="Mass tolerance of a candidate pool.")
 @click.option("--adduct", default=None, help="Adduct of every spectrum (default: the spectrum's, else [M+H]+/[M-H]-).")
 @click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
+@rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write bad records to this TSV.")
 @click.option(
@@ -97,6 +120,7 @@ def annotate(
     ppm,
     adduct,
     fingerprint_cache,
+    rebuild_cache,
     workers,
     errors_path,
     scheduler,
@@ -119,7 +143,7 @@ def annotate(
         {"--output": output, "--errors": errors_path},
         caches={"--fingerprint-cache": fingerprint_cache},
     )
-    options = {"fingerprint_cache": fingerprint_cache, "n_workers": workers}
+    options = {"fingerprint_cache": fingerprint_cache, "n_workers": workers, "rebuild_cache": rebuild_cache}
     try:
         annotator = Annotator.load(list(model_paths), **options) if model_paths else Annotator.pretrained(**options)
         errors = ErrorReport()
@@ -135,7 +159,8 @@ def annotate(
         else:
             results = annotator.annotate(spectra, candidates, **arguments)
     except (SpecvaeError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(_cache_error_message(error)) from error
+    _report_moved_caches(annotator.fingerprint_cache)
     write_annotations(results, output, output_format)
     if output != "-":
         click.echo(f"{len(results)} spectra annotated -> {output}", err=True)
@@ -151,10 +176,14 @@ def predict(spectra, model_paths, output, errors_path) -> None:
     """Write predicted fingerprint probabilities of SPECTRA to an HDF5 file."""
     from specvae.annotator import Annotator
     from specvae.errors import ErrorReport
+    from specvae.model_file import ModelFileError
     from specvae.output import write_predictions
 
     check_output_paths({"SPECTRA": spectra, "--model": model_paths}, {"--output": output, "--errors": errors_path})
-    annotator = Annotator.load(list(model_paths)) if model_paths else Annotator.pretrained()
+    try:
+        annotator = Annotator.load(list(model_paths)) if model_paths else Annotator.pretrained()
+    except ModelFileError as error:
+        raise click.ClickException(str(error)) from error
     errors = ErrorReport()
     predictions = annotator.predict_fingerprint_by_mode(spectra, errors)
     write_predictions(predictions, annotator, output)
@@ -165,24 +194,32 @@ def predict(spectra, model_paths, output, errors_path) -> None:
 @main.command()
 @click.argument("candidates", type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HDF5 fingerprint cache.")
+@rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True)
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
 @fingerprint_option
-def fingerprint(candidates, output, workers, errors_path, fingerprint_name) -> None:
+def fingerprint(candidates, output, rebuild_cache, workers, errors_path, fingerprint_name) -> None:
     """Precompute the fingerprints of CANDIDATES into a cache keyed by InChIKey."""
     from specvae.candidates import read_candidates
+    from specvae.candidates.candidate_set import reject_disagreeing_keys
     from specvae.errors import ErrorReport, RecordError
-    from specvae.fingerprints import FingerprintCache, fingerprint_preset
+    from specvae.fingerprints import FingerprintCache, FingerprintCacheError, fingerprint_preset
 
     check_output_paths({"CANDIDATES": candidates}, {"--output": output, "--errors": errors_path})
     errors = ErrorReport()
-    entries = read_candidates(candidates, errors)
-    cache = FingerprintCache(output, fingerprint_preset(fingerprint_name))
+    entries, rejected = reject_disagreeing_keys(read_candidates(candidates, errors))
+    for entry, reason in rejected:  # a wrong InChIKey must not push the true structure out as a duplicate
+        errors.append(RecordError(str(candidates), entry.record, reason, entry.candidate.name))
     unique = {}
     for entry in entries:
         unique.setdefault(entry.candidate.inchikey, entry.candidate)
     chosen = list(unique.values())
-    found = cache.lookup([c.inchikey for c in chosen], [c.smiles or c.molecule() for c in chosen], workers)
+    try:
+        cache = FingerprintCache(output, fingerprint_preset(fingerprint_name), rebuild_damaged=rebuild_cache)
+        found = cache.lookup([c.inchikey for c in chosen], [c.smiles or c.molecule() for c in chosen], workers)
+    except FingerprintCacheError as error:
+        raise click.ClickException(_cache_error_message(error)) from error
+    _report_moved_caches(cache)
     for problem in found.errors:
         errors.append(RecordError(str(candidates), chosen[problem.index].identifier, problem.reason))
     click.echo(f"{int(found.valid.sum())} fingerprints in {output} ({found.n_computed} computed now)", err=True)
@@ -336,6 +373,7 @@ def train(
     """Train a spectrum↔fingerprint model on one ion mode of TRAINING_SET."""
     import torch
 
+    from mmcore.training.checkpoint import CheckpointError
     from specvae.training import TrainingOptions, train_specvae_model
 
     check_output_paths(
@@ -365,9 +403,12 @@ def train(
         seed=seed,
         device=device,
     )
-    record = train_specvae_model(
-        training_set, output, options, smiles, checkpoint_dir, command="specvae " + shlex.join(sys.argv[1:])
-    )
+    try:
+        record = train_specvae_model(
+            training_set, output, options, smiles, checkpoint_dir, command="specvae " + shlex.join(sys.argv[1:])
+        )
+    except CheckpointError as error:
+        raise click.ClickException(str(error)) from error
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for all
         return
     click.echo(

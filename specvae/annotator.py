@@ -196,7 +196,10 @@ class Annotator:
         models: dict[str, LoadedModel],
         fingerprint_cache: str | os.PathLike[str] | None = None,
         n_workers: int = 1,
+        rebuild_cache: bool = False,
     ) -> None:
+        """``rebuild_cache``: move a damaged fingerprint cache aside (``<name>.corrupt-<time>``, with a warning)
+        and start a new one, instead of raising :class:`~specvae.fingerprints.FingerprintCacheError`."""
         if not models:
             raise ValueError("an Annotator needs at least one model")
         definitions = {FingerprintDefinition.from_dict(m.metadata.fingerprint).without_mask() for m in models.values()}
@@ -205,7 +208,9 @@ class Annotator:
         self.models = models
         self.full_fingerprint = definitions.pop()
         self.fingerprint_cache = (
-            None if fingerprint_cache is None else FingerprintCache(fingerprint_cache, self.full_fingerprint)
+            None
+            if fingerprint_cache is None
+            else FingerprintCache(fingerprint_cache, self.full_fingerprint, rebuild_damaged=rebuild_cache)
         )
         self.n_workers = n_workers
 
