@@ -18,6 +18,22 @@ spectrum id     spectrumid, challenge, challengename, title, featureid
 A file with a spectrum-id column gives per-spectrum candidate lists (the CASMI layout:
 ``challenge,Identifier,CompoundName,MonoisotopicMass,MolecularFormula,SMILES,InChI,InChIKey``); without
 one, a pool for all spectra. The delimiter is a tab when the header line holds more tabs than commas.
+
+Every line after the header is accounted for: parsed into a candidate, skipped as blank, or reported. A
+row is one physical line, and the record number of a row is its line number minus one (the header is
+line 1); problems with the row's layout name the line. Why not the ``csv`` module's multi-line quoting: a
+single stray quote (``"CCO`` for ``CCO``) opened a quoted field that swallowed every later line (5 of 10
+rows lost with exit code 0, or one misleading "no SMILES" error for 7 rows). SMILES, InChI, InChIKeys,
+names and identifiers never hold a line break, so in a candidate table a quoted field that spans lines is
+damage, not data. So:
+
+- a line whose quoted field is not closed on that line is reported ("stray quote?") and the next line is
+  read as a row of its own; the following line, when it closes that quote (it holds an odd number of
+  quote characters), is reported as its continuation instead of being read as a row;
+- a malformed quoted field (``"CC"O``) is reported with the ``csv`` module's reason;
+- a row with more non-empty fields than the header is reported: two rows merged by a lost line break
+  would otherwise give one candidate and ignore the other (empty extra fields, from a trailing delimiter
+  on every row, are allowed); fewer fields than the header are allowed (the missing ones are empty).
 """
 
 from __future__ import annotations
@@ -61,7 +77,7 @@ def find_columns(header: list[str]) -> dict[str, int]:
 def read_candidate_table(
     path: str | os.PathLike[str], errors: ErrorReport | None = None, *, parse_structures: bool = False
 ) -> list[CandidateEntry]:
-    """Candidates of a CSV/TSV file, one entry per good row; bad rows go to ``errors``.
+    """Candidates of a CSV/TSV file, one entry per good row; bad rows go to ``errors`` (see the module docstring).
 
     ``parse_structures`` forces RDKit to parse every SMILES now (to find invalid ones at once); by default a
     row that states InChIKey, formula and mass is trusted and parsed only when its molecule is needed.
@@ -75,29 +91,79 @@ def read_candidate_table(
             if not header_line.strip():
                 raise InputFileError(f"{source}: empty file, expected a header row")
             delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
-            header = next(csv.reader([header_line], delimiter=delimiter))
+            try:
+                header = split_row(header_line, delimiter)
+            except csv.Error as error:
+                raise InputFileError(f"{source}: unreadable header row ({error})") from None
             columns = find_columns(header)
             if "smiles" not in columns and "inchi" not in columns:
                 raise InputFileError(f"{source}: no SMILES or InChI column in the header {header[:12]}")
-            reader = csv.reader(stream, delimiter=delimiter)
-            record = 0
-            while True:
-                record += 1
+            open_quote_line = None  # the line whose quoted field was left open, while the next line is read
+            for line_number, line in enumerate(stream, start=2):
+                record = line_number - 1
+                quote_opened_before, open_quote_line = open_quote_line, None
+                if quote_opened_before is not None and line.count('"') % 2 == 1:
+                    _report(
+                        errors,
+                        source,
+                        record,
+                        f"line {line_number}: continues the quoted field left open on line {quote_opened_before} "
+                        "(a field that spans lines); not read",
+                    )
+                    continue
                 try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as error:  # the reader has consumed the bad row and can go on
-                    _report(errors, source, record, f"unreadable CSV row: {error}")
+                    row = split_row(line, delimiter)
+                except csv.Error as error:
+                    if line.count('"') % 2 == 1:
+                        open_quote_line = line_number
+                        reason = (
+                            f"line {line_number}: a quoted field is not closed on this line (a stray quote, or a "
+                            "field that spans lines, which a candidate table has no use for); not read"
+                        )
+                    else:
+                        reason = f"line {line_number}: unreadable {_FORMAT_NAMES[delimiter]} row ({error})"
+                    _report(errors, source, record, reason)
                     continue
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # a blank line
+                if len(row) > len(header) and any(field.strip() for field in row[len(header) :]):
+                    _report(
+                        errors,
+                        source,
+                        record,
+                        f"line {line_number}: {len(row)} fields but the header has {len(header)} "
+                        "(two rows merged by a lost line break?); not read",
+                        _row_title(row, columns),
+                    )
+                    continue
                 entry = _entry(source, record, row, columns, errors, parse_structures)
                 if entry is not None:
                     entries.append(entry)
         except (OSError, EOFError, zlib.error) as error:
             _report(errors, source, "file", f"file is corrupt after {len(entries)} candidates ({error})")
     return entries
+
+
+_FORMAT_NAMES = {",": "CSV", "\t": "TSV"}
+
+
+def split_row(line: str, delimiter: str) -> list[str]:
+    """The fields of one line; raises :class:`csv.Error` for a quoted field not closed on the line or malformed.
+
+    Lines without a quote character (nearly all) are split directly, which is what ``csv`` does with them.
+    """
+    if '"' not in line:
+        return line.rstrip("\r\n").split(delimiter)
+    return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+
+
+def _row_title(row: list[str], columns: dict[str, int]) -> str | None:
+    """The row's identifier or name, to name it in a report."""
+    for name in ("identifier", "name"):
+        index = columns.get(name)
+        if index is not None and index < len(row) and row[index].strip():
+            return row[index].strip()
+    return None
 
 
 def _entry(

@@ -223,3 +223,85 @@ def test_sdf_second_molecule_with_a_damaged_header_is_reported(tmp_path: Path) -
     assert [(entry.record, entry.candidate.name) for entry in entries] == [(2, "c")]
     assert [(error.record, error.title) for error in report] == [(1, "a")]
     assert "2 'M  END' lines" in report[0].reason and "line 1" in report[0].reason
+
+
+def rows_alone(tmp_path: Path, path: Path, line_numbers: list[int]) -> list:
+    """The entries of the given lines of a table, each read from a file holding just the header and that row."""
+    lines = path.read_text().splitlines(keepends=True)
+    entries = []
+    for line_number in line_numbers:
+        (entry,) = read_candidate_table(write(tmp_path / "alone.csv", lines[0] + lines[line_number - 1]))
+        entries.append((line_number - 1, entry.spectrum_id, entry.candidate))
+    return entries
+
+
+def test_csv_stray_quote_costs_one_row(tmp_path: Path) -> None:
+    """Regression (issue 12): a stray quote swallowed the rest of the file (5 of 10 rows lost)."""
+    path = DATA / "csv_stray_quote.csv"
+    report = ErrorReport()
+    entries = read_candidate_table(path, report)
+    assert [entry.candidate.identifier for entry in entries] == ["1", "2", "3", "4", "6", "7", "8", "9", "10"]
+    assert [(error.file, error.record) for error in report] == [(str(path), 5)]
+    assert "line 6: a quoted field is not closed on this line" in report[0].reason
+    good_lines = [2, 3, 4, 5, 7, 8, 9, 10, 11]
+    assert [(e.record, e.spectrum_id, e.candidate) for e in entries] == rows_alone(tmp_path, path, good_lines)
+
+
+def test_csv_merged_rows_are_reported(tmp_path: Path) -> None:
+    """Regression (issue 12): a lost line break merged two rows and the second's fields were ignored."""
+    path = DATA / "csv_merged_rows.csv"
+    report = ErrorReport()
+    entries = read_candidate_table(path, report)
+    assert [entry.candidate.identifier for entry in entries] == ["1", "2", "3", "4", "5", "8", "9", "10"]
+    assert [(error.file, error.record, error.title) for error in report] == [(str(path), 6, "6")]
+    assert "line 7: 7 fields but the header has 4" in report[0].reason
+    good_lines = [2, 3, 4, 5, 6, 8, 9, 10]
+    assert [(e.record, e.spectrum_id, e.candidate) for e in entries] == rows_alone(tmp_path, path, good_lines)
+
+
+def test_csv_quoted_field_over_two_lines_is_reported_not_misread(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.csv",
+        'SMILES,Identifier,Name\nCCO,1,ethanol\nCCN,2,"ethyl\namine"\nCCC,3,propane\nCC,4,"odd"name\nC,5,,\n',
+    )
+    report = ErrorReport()
+    entries = read_candidate_table(path, report)
+    # Line 6 has a trailing empty field (allowed); the others are reported by their lines.
+    assert [entry.candidate.identifier for entry in entries] == ["1", "3", "5"]
+    assert [error.record for error in report] == [2, 3, 5]
+    assert "line 3: a quoted field is not closed" in report[0].reason
+    assert "line 4: continues the quoted field left open on line 3" in report[1].reason
+    assert "line 6: unreadable CSV row" in report[2].reason
+
+
+def test_csv_quote_left_open_to_the_end_of_the_file(tmp_path: Path) -> None:
+    """The variant that gave one misleading "no SMILES" error for 7 rows: a quote opened in a name column."""
+    rows = "".join(f"{'C' * index},{index},name {index}\n" for index in range(3, 10))
+    path = write(tmp_path / "c.csv", 'SMILES,Identifier,Name\nCCO,1,ethanol\nCCN,2,"ethyl amine\n' + rows)
+    report = ErrorReport()
+    entries = read_candidate_table(path, report)
+    assert [entry.candidate.identifier for entry in entries] == ["1", *map(str, range(3, 10))]
+    assert [error.record for error in report] == [2]
+
+
+def test_utf16_candidate_files_are_read(tmp_path: Path) -> None:
+    """Regression (issue 12): UTF-16 files with a byte-order mark lost every record."""
+    table = tmp_path / "c.csv"
+    table.write_text(f"SMILES,Identifier\nCCO,1\n{CAFFEINE},2\n", encoding="utf-16")
+    smiles_list = tmp_path / "c.smi"
+    smiles_list.write_text(f"CCO ethanol\n{CAFFEINE} caffeine\n", encoding="utf-32")
+    sdf = tmp_path / "c.sdf"
+    sdf.write_text(sdf_text([("CCO", "ethanol", {}), (CAFFEINE, "caffeine", {})]), encoding="utf-16-le")
+    sdf.write_bytes(b"\xff\xfe" + sdf.read_bytes())
+    for path in (table, smiles_list, sdf):
+        report = ErrorReport()
+        entries = read_candidates(path, report)
+        assert len(report) == 0, (path, list(report))
+        assert [entry.candidate.inchikey for entry in entries] == [ETHANOL_KEY, CAFFEINE_KEY], path
+
+
+def test_unmarked_utf16_candidate_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes("SMILES,Identifier\nCCO,1\n".encode("utf-16-le"))
+    with pytest.raises(InputFileError, match="looks like UTF-16 text without a byte-order mark"):
+        read_candidates(path)
