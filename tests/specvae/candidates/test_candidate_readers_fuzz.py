@@ -83,3 +83,39 @@ def test_sdf_with_one_damaged_record(smiles: list[str], data: st.DataObject) -> 
     assert len(entries) + len(record_errors) == len(smiles)
     if f"m{damaged}" not in names:
         assert record_errors == [(damaged + 1, f"m{damaged}")]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(SMILES_POOL), min_size=2, max_size=6), st.data())
+def test_sdf_missing_terminators_lose_no_molecule(smiles: list[str], data: st.DataObject) -> None:
+    """Issue 12: a lost $$$$ dropped the next molecule and shifted the record numbers after it."""
+    lost = set(data.draw(st.lists(st.integers(min_value=0, max_value=len(smiles) - 2), max_size=len(smiles) - 1)))
+    text = ""
+    for index, value in enumerate(smiles):
+        mol = Chem.MolFromSmiles(value)
+        mol.SetProp("_Name", f"m{index}")
+        text += Chem.MolToMolBlock(mol) + f">  <Identifier>\nid{index}\n\n" + ("" if index in lost else "$$$$\n")
+    entries, report = read(text, ".sdf")
+    assert [(entry.record, entry.candidate.identifier, entry.candidate.inchikey) for entry in entries] == [
+        (index + 1, f"id{index}", KEYS[value]) for index, value in enumerate(smiles)
+    ]
+    assert sorted(error.title for error in report) == sorted(f"m{index + 1}" for index in lost)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(SMILES_POOL), min_size=2, max_size=10), st.data())
+def test_csv_stray_quote_costs_one_row(smiles: list[str], data: st.DataObject) -> None:
+    """Issue 12: a stray quote swallowed every later row."""
+    bad = data.draw(st.integers(min_value=0, max_value=len(smiles) - 1))
+    column = data.draw(st.integers(min_value=0, max_value=2))
+    rows = []
+    for index, value in enumerate(smiles):
+        fields = [f"s{index}", value, f"name {index}"]
+        if index == bad:
+            fields[column] = '"' + fields[column]
+        rows.append(",".join(fields) + "\n")
+    entries, report = read("id,smiles,name\n" + "".join(rows), ".csv")
+    assert [(entry.record, entry.candidate.identifier) for entry in entries] == [
+        (index + 1, f"s{index}") for index in range(len(smiles)) if index != bad
+    ]
+    assert [error.record for error in report] == [bad + 1]

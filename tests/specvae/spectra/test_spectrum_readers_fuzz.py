@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from specvae.errors import ErrorReport
+from specvae.errors import ErrorReport, InputFileError
 from specvae.spectra import iter_clean_records, read_spectra
 
 FUZZ = settings(max_examples=60, deadline=None)
@@ -46,8 +46,11 @@ def read_text(text: str | bytes, suffix: str) -> tuple[list, ErrorReport]:
         else:
             path.write_text(text, encoding="utf-8", errors="surrogatepass")
         report = ErrorReport()
-        spectra = read_spectra(path, report)
-        cleaned = list(iter_clean_records(path))
+        try:
+            spectra = read_spectra(path, report)
+            cleaned = list(iter_clean_records(path))
+        except InputFileError:  # refused as a whole (e.g. looks like UTF-16 without a byte-order mark)
+            return [], report
     for record in cleaned:
         assert (record.spectrum is None) != (record.error is None)
     return spectra, report
@@ -117,3 +120,21 @@ def test_msp_with_a_wrong_peak_count(blocks: list, bad_index: int) -> None:
     ]
     assert [error.record for error in report] == [bad_index + 1]
     assert "Num Peaks" in report[0].reason
+
+
+@FUZZ
+@given(st.lists(valid_block, min_size=2, max_size=6), st.data())
+def test_blocks_without_begin_ions_give_nothing_to_other_blocks(blocks: list, data: st.DataObject) -> None:
+    """Issue 12: metadata of a block that lost its BEGIN IONS must not reach any intact block."""
+    orphans = set(data.draw(st.lists(st.integers(min_value=0, max_value=len(blocks) - 1), max_size=len(blocks) - 1)))
+    texts = []
+    for index, (precursor, peaks) in enumerate(blocks):
+        text = mgf_block(f"s{index}", precursor, peaks)
+        if index in orphans:
+            text = text.replace("BEGIN IONS\n", "").replace("IONMODE=POSITIVE", "IONMODE=NEGATIVE\nADDUCT=[M+Na]+")
+        texts.append(text)
+    spectra, report = read_text("\n".join(texts), ".mgf")
+    intact = [index for index in range(len(blocks)) if index not in orphans]
+    assert [spectrum.get("title") for spectrum in spectra] == [f"s{index}" for index in intact]
+    assert all(spectrum.get("adduct") is None and spectrum.get("ionmode") == "positive" for spectrum in spectra)
+    assert sorted(error.title for error in report) == sorted(f"s{index}" for index in orphans)
