@@ -40,6 +40,7 @@ from specvae.candidates import (
 )
 from specvae.errors import ErrorReport, InvalidStructureError, RecordError, SpecvaeError
 from specvae.fingerprints import FingerprintCache, FingerprintDefinition, compute_fingerprints
+from specvae.fingerprints.compute import same_skeleton_as_stated_inchi
 from specvae.model_file import ModelMetadata, load_model
 from specvae.output import OUTPUT_COLUMNS
 from specvae.prediction import predict_fingerprint_probabilities
@@ -344,11 +345,12 @@ class Annotator:
         for problem in problems:
             candidate = candidates[problem.index]
             reason = problem.reason
-            if candidate.inchi and problem.computed_inchikey is None:  # a wrong key is not retried from the InChI
+            if problem.computed_inchikey is not None and not _tautomer_of_stated_inchi(candidate):
+                errors.append(RecordError(source, candidate.identifier, reason, candidate.name))
+                continue
+            if candidate.inchi:
                 try:
-                    retry = compute_fingerprints(
-                        [candidate.molecule()], self.full_fingerprint, expected_inchikeys=[candidate.inchikey]
-                    )
+                    retry = compute_fingerprints([candidate.molecule()], self.full_fingerprint)
                 except InvalidStructureError as error:
                     reason = str(error)
                 else:
@@ -447,6 +449,16 @@ def cleaned_records_with_ids(records: Iterable[SpectrumRecord], errors: ErrorRep
         identifier = spectrum_title(record.spectrum) or f"record {record.record}"
         cleaned.append(NumberedSpectrum(identifier, record.spectrum, record.record))
     return cleaned
+
+
+def _tautomer_of_stated_inchi(candidate: Candidate) -> bool:
+    """Whether a candidate whose structure got another InChIKey is still self-consistent through its own InChI
+    (see :func:`~specvae.fingerprints.compute.same_skeleton_as_stated_inchi`)."""
+    try:
+        mol = candidate.molecule()
+    except InvalidStructureError:
+        return False
+    return same_skeleton_as_stated_inchi(candidate.inchikey, candidate.inchi, mol)
 
 
 def unique_candidates(queries: Iterable[_Query]) -> list[Candidate]:

@@ -68,14 +68,19 @@ def _structure_text(candidate: Candidate) -> tuple[str | None, str | None]:
 
 def _key_disagreement(candidate: Candidate) -> str | None:
     """Why ``candidate``'s structure is not the one its InChIKey names, or None when they agree."""
-    from specvae.fingerprints.compute import inchikey_disagreement  # RDKit-heavy: imported on the rare path
+    from specvae.fingerprints.compute import (  # RDKit-heavy: imported on the rare path
+        inchikey_disagreement,
+        same_skeleton_as_stated_inchi,
+    )
 
     try:
         mol = candidate.molecule()
     except InvalidStructureError as error:
         return str(error)
     found = inchikey_disagreement(candidate.inchikey, mol)
-    return None if found is None else found[1]
+    if found is None or same_skeleton_as_stated_inchi(candidate.inchikey, candidate.inchi, mol):
+        return None
+    return found[1]
 
 
 def reject_disagreeing_keys(

@@ -177,6 +177,26 @@ def fingerprint_molecule(structure: StructureInput, definition: FingerprintDefin
     return _fingerprinter(definition.without_mask()).fingerprint(mol)
 
 
+def same_skeleton_as_stated_inchi(stated_inchikey: str, stated_inchi: str | None, mol: Chem.Mol) -> bool:
+    """True when a row's own InChI names its stated key and has ``mol``'s formula and connectivity layers.
+
+    Why: InChI's mobile-H handling depends on the tautomer it is given, so the same structure written as
+    another tautomer can get another first key block (a CASMI selone, WPWYUEFDODSRMU vs AYLMUGUFZHMFIK). When
+    the row's InChI agrees with its key and differs from the structure only after the connectivity layer,
+    the row is self-consistent and is not a wrong key.
+    """
+    if not stated_inchi:
+        return False
+    with rdBase.BlockLogs():
+        try:
+            if (Chem.InchiToInchiKey(stated_inchi) or "")[:14] != stated_inchikey[:14]:
+                return False
+            own = Chem.MolToInchi(mol) or ""
+        except Exception:  # the InChI library refuses some inputs: then no agreement is shown
+            return False
+    return own.split("/")[1:3] == stated_inchi.split("/")[1:3]
+
+
 def _compute_chunk(
     structures: Sequence[StructureInput],
     definition: FingerprintDefinition,

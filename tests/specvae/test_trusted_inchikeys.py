@@ -72,3 +72,22 @@ def test_the_true_structure_is_ranked_on_its_own_fingerprint(tiny_models, tmp_pa
     expected = dict(zip("ac", score_candidates(prediction, _own_scores(annotator, positive, "ac")), strict=True))
     for row in positive.ranked:
         assert row.score == pytest.approx(expected[row.identifier])
+
+
+def test_a_tautomer_whose_own_inchi_names_the_stated_key_is_not_a_wrong_key(tiny_models, tmp_path):
+    """CASMI 2016's selone: RDKit's InChIKey of the SMILES differs in the first block (mobile H), but the row's
+    InChI gives the stated key and the same formula and connectivity: kept and ranked, no error."""
+    header = "spectrum_id,Identifier,SMILES,InChI,InChIKey,MolecularFormula,MonoisotopicMass\n"
+    selone = (
+        'pos-1,selone,c1[nH]c2c(=[Se])[nH]c(nc2n1)N,"InChI=1S/C5H5N5Se/c6-5-9-3-2(4(11)10-5)7-1-8-3/h1H,(H,7,8)'
+        '(H3,6,9,10)",WPWYUEFDODSRMU-UHFFFAOYSA-N,C5H5N5Se,214.971024\n'
+    )
+    spectra = tmp_path / "spectra.mgf"
+    spectra.write_text(MGF)
+    candidates = tmp_path / "candidates.csv"
+    candidates.write_text(header + selone)
+    errors = ErrorReport()
+    results = Annotator.load(tiny_models["positive"]).annotate(spectra, candidates, top_k=None, errors=errors)
+    (positive,) = [annotation for annotation in results if annotation.spectrum_id == "pos-1"]
+    assert [row.identifier for row in positive.ranked] == ["selone"]
+    assert not [error for error in errors if error.title == "selone" or error.record == "selone"]
