@@ -44,8 +44,9 @@ def check_distinct_paths(inputs: Mapping[str, PathLike | None], outputs: Mapping
     """Refuse an output that is one of the inputs, or the same file as another output.
 
     ``inputs`` and ``outputs`` map a label the user recognises (``"SPECTRA"``, ``"--errors"``) to a path;
-    ``None`` entries are skipped. Two outputs may share a special file (``-o /dev/null --errors /dev/null``
-    discards both); an output may never be an input, whatever its kind.
+    ``None`` entries are skipped. Only files that writing would replace (regular or new ones) count: two
+    outputs may share a special file (``-o /dev/null --errors /dev/null`` discards both), and reading
+    ``/dev/stdin`` while writing ``/dev/stdout`` on one terminal destroys nothing.
 
     >>> check_distinct_paths({"SPECTRA": "a.mgf"}, {"--output": "./a.mgf"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -56,7 +57,7 @@ def check_distinct_paths(inputs: Mapping[str, PathLike | None], outputs: Mapping
     given_outputs = [(label, path) for label, path in outputs.items() if path is not None]
     for index, (label, path) in enumerate(given_outputs):
         for input_label, input_path in given_inputs:
-            if _same_file(path, input_path):
+            if _same_file(path, input_path) and _is_replaced(path):
                 raise OutputPathError(
                     f"{label} {os.fspath(path)} is the same file as {input_label} {os.fspath(input_path)}: "
                     "writing it would destroy the input; choose another output path"

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import stat
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +23,7 @@ from cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 EXIT_USAGE = 2
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -195,4 +201,38 @@ def test_annotate_errors_into_a_fifo(tiny_models, inputs, tmp_path):
     assert result.exit_code == 1, result.output
     rows = list(csv.reader(received[0].splitlines(), delimiter="\t"))
     assert rows[0] == ["file", "record", "title", "reason"] and len(rows) > 1
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+# ----- a stopped run (SIGTERM) unwinds: exit status 143, no traceback, no temporary files -----
+def test_sigterm_stops_specvae_cleanly(tiny_models, inputs, tmp_path):
+    """Stopped while it waits to write into a pipe nobody reads: exit 143, no traceback, its temporary file gone."""
+    spectra, candidates = inputs
+    fifo = tmp_path / "nobody-reads.pipe"
+    os.mkfifo(fifo)
+    temporary_folder = tmp_path / "tmp"
+    temporary_folder.mkdir()
+    command = [sys.executable, "-m", "cli.specvae_cli", "annotate", str(spectra), "-c", str(candidates)]
+    process = subprocess.Popen(
+        [*command, *_models(tiny_models), "-o", str(fifo)],
+        cwd=REPOSITORY,
+        env={**os.environ, "TMPDIR": str(temporary_folder)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # the finished table waits in a temporary file while open() blocks on the pipe
+        while not list(temporary_folder.glob("specvae-output.*.tmp")):
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "specvae never reached the output"
+            time.sleep(0.05)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert status == 128 + signal.SIGTERM
+    assert "Traceback" not in process.stderr.read()
+    assert not list(temporary_folder.glob("specvae-output.*"))
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
