@@ -29,6 +29,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from mmcore.atomic import atomic_write_text
+
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 """Special tokens; their ids are their positions (``<pad>`` = 0)."""
@@ -151,7 +153,7 @@ class Vocabulary:
 
     def save(self, path: str | Path) -> None:
         """Write the vocabulary as JSON (keep it next to a model's weights: ids mean nothing without it)."""
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        atomic_write_text(path, self.to_json())  # never half a vocabulary, never a replaced special file
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:
