@@ -334,7 +334,9 @@ def train_specvae_model(
     trainer = Trainer(model, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
     result = trainer.fit(inputs.dataset, inputs.validation_dataset, resume=checkpoint_dir is not None)
     model.to("cpu").eval()
-    calibration = None if options.calibration is None else calibrate_fingerprint_bits(model, inputs, options.calibration)
+    calibration = None
+    if options.calibration is not None:
+        calibration = calibrate_fingerprint_bits(model, inputs, options.calibration, options.seed)
 
     record = training_record(training_set_path, inputs, result, options, command, time.perf_counter() - started)
     record["calibration"] = calibration

@@ -80,7 +80,8 @@ class SpectrumBinner:
         losses = self.neutral_loss_max_da / self.bin_width_da
         if abs(losses - round(losses)) > 1e-6 * max(1.0, losses):
             raise ValueError(
-                f"neutral_loss_max_da ({self.neutral_loss_max_da}) must be a whole number of bins of {self.bin_width_da} Da"
+                f"neutral_loss_max_da ({self.neutral_loss_max_da}) must be a whole number of bins "
+                f"of {self.bin_width_da} Da"
             )
 
     @property
