@@ -1,49 +1,62 @@
-"""What SVAE and VAEVAE share: posteriors per subset of modalities, and the two objectives built on them.
+"""What SVAE and VAEVAE share: posteriors per subset of modalities, and the objectives built on them.
 
-Kutuzova, Krause, McCloskey, Nielsen & Igel (2021), "Multimodal variational autoencoders for semi-supervised
-learning: In defense of product-of-experts" (arXiv 2101.07240, "the seed"); VAEVAE from Wu & Goodman (2019),
-"Multimodal generative models for compositional representation learning".
+Kutuzova, Krause, McCloskey, Nielsen & Igel, "Multimodal variational autoencoders for semi-supervised learning:
+In defense of product-of-experts" (conference version: seed 000, svae_product_of_experts_semi_supervised.txt;
+journal version with the three-modality equations: seed 004, svae_vaevae_journal_with_spectra.txt, whose
+equation numbers are cited below). VAEVAE from Wu & Goodman (2019).
 
-The seed's four models differ in two independent choices, kept apart here so that a "star" variant is one line:
+The models differ in two independent choices, kept apart here so that a "star" variant is one line:
 
 * the **architecture**: how q(z | x_S) is computed for a subset S of the modalities. A subclass of
   :class:`PoEFamilyVAE` implements :meth:`~PoEFamilyVAE.subset_posteriors` (SVAE: products of experts with
-  replacement experts; VAEVAE: a network per subset);
+  replacement experts; VAEVAE: a network per subset). An architecture may train *several* posteriors for one
+  subset (:meth:`~PoEFamilyVAE.subset_posterior_variants`): n-modal SVAE keeps q_i(z|x_i,x_j) and q_j(z|x_i,x_j)
+  (eqs. 35–36), and every term below is then summed over them, "f(q(z|x_i,x_j)) = f(q_i(z|x_i,x_j)) +
+  f(q_j(z|x_i,x_j)) for any function f" (text after eq. 38). A KL between two such subsets sums over both sides;
 * the **objective**, written once below in terms of subset posteriors: :func:`svae_objective`,
   :func:`vaevae_objective`.
 
-Terms, for a sample whose present modalities are P (λ_i the reconstruction weights, β the KL weight):
+Terms of a sample whose present modalities are P (λ_i the reconstruction weights, β the KL weight):
 
-* the unimodal ELBO of a modality i (the seed's L_1, L_2)::
+* |P| = 1, P = {i}: the unimodal ELBO (eqs. 20–21, 31)::
 
       L_i = E_{q(z|x_i)} [λ_i log p(x_i | z)] − β KL(q(z | x_i) ‖ p(z))
 
-* for |P| ≥ 2, the multimodal term of every subset S ⊆ P with |S| ≥ 2::
+* |P| ≥ 2: for every S ⊆ P with |S| ≥ 2 the term::
 
-      L_S^P = E_{q(z|x_S)} [Σ_{i∈P} λ_i log p(x_i | z)] − β Σ_{k∈S} KL(q(z | x_S) ‖ q(z | x_{S∖k}))
+      L_S^P = E_{q(z|x_S)} [Σ_{i∈S} λ_i log p(x_i | z)] − β Σ_{T ⊆ P, |T| = |S|−1} KL(q(z | x_S) ‖ q(z | x_T))
               − β [S ≠ P] KL(q(z | x_S) ‖ p(z))
 
-  With two modalities only S = P = {1, 2} exists and L_P^P is the seed's paired term::
+  For P = {1, 2} this is the paired line of eq. 19: E[log p1 + log p2] − KL(q(z|x1,x2) ‖ q(z|x1)) −
+  KL(q(z|x1,x2) ‖ q(z|x2)). For P = {1, 2, 3} it is eq. 29 (S = P: KL to the three pair posteriors) and
+  eq. 30 (S = {i, j}: only x_i and x_j reconstructed, KL to *all three* unimodal posteriors q(z|x_1), q(z|x_2),
+  q(z|x_3) and to q(z) = N(0, I), eq. 38). Eq. 32 sums "i, j ∈ {1,2,3}, i ≠ j"; we read it as one L_ij per
+  unordered pair (L_ij = L_ji for a single pair network), SVAE's two pair posteriors giving its two terms.
+  With four or more modalities the papers give no equation; the rule above (targets one modality smaller
+  drawn from P, prior KL for every S ≠ P) is this module's extension of eqs. 29–30.
 
-      L(x1, x2) = E_{q(z|x1,x2)} [λ_1 log p(x1|z) + λ_2 log p(x2|z)]
-                  − β KL(q(z|x1,x2) ‖ q(z|x1)) − β KL(q(z|x1,x2) ‖ q(z|x2))
+* unimodal terms on samples with several modalities — each equation as written:
 
-  With more, every intermediate subset reconstructs all the sample's modalities and is pulled towards the
-  prior and towards the posteriors one modality smaller, as the seed's public three-modality code does (the
-  issue cites the seed's n-modality forms as eqs. 29–38).
+  - **SVAE objective**, |P| = 2: L_1 + L_2 on the paired sample too (eq. 19's second and third lines:
+    E_{p_paired(x_i)}[...]; Algorithm 1);
+  - |P| ≥ 3 (both objectives): none — eq. 31 puts L_i on unpaired data only;
+  - **VAEVAE objective**: none for |P| ≥ 2 (Wu & Goodman; Algorithm 1 without the bold terms).
 
-Objectives:
+  So the SVAE and VAEVAE objectives differ on two-modality samples only; on fully paired three-modality
+  samples both are eqs. 29–32 (the journal writes one loss for both; SVAE differs by its posteriors).
 
-* **SVAE** (seed eqs. 19–22 and Algorithm 1: L + L_1 + L_2): a sample with |P| ≥ 2 takes every L_S^P *and*
-  L_i for each i ∈ P; a sample with P = {i} takes L_i. The unimodal terms of paired samples are what train
-  SVAE's replacement experts on paired data too.
-* **VAEVAE** (Wu & Goodman; the seed's VAEVAE loss): a sample with |P| ≥ 2 takes every L_S^P only; a sample
-  with P = {i} takes L_i.
+**Weighting** (``weighting`` option). Eq. 22 (and eq. 32) is a sum of expectations, each over its own data:
+E_{p_paired}[L] + E_{p_unpaired(x1)}[L_1] + E_{p_unpaired(x2)}[L_2].
 
-The loss is the negative objective summed over samples and divided by the batch size B (all samples counted;
-one with no modality contributes nothing). Gradients flow through both sides of every KL, as in the seed's
-code. Equation numbers are those the project issue cites for the seed; the paper's text could not be
-consulted here, its public code could (the two-modality terms above match it).
+* ``"paper"`` (the default): every presence pattern's terms are averaged over the batch's samples with that
+  pattern, and the pattern averages are summed — the three expectations of eq. 22 weigh equally whatever the
+  share of paired samples (as in the seed's code, which draws one batch of each per step). On a batch with
+  one presence pattern (all paired, say) this equals ``"sample"``.
+* ``"sample"``: the terms are summed over samples and divided by the batch size B (each sample weighs
+  1/B, so at 1 % supervision the paired term weighs ≈ 1/50 of the unpaired ones). This was the only
+  behaviour before the ``weighting`` option existed.
+
+Gradients flow through both sides of every KL, as in the seed's code.
 
 Efficiency: the batch's presence patterns are read once (one small device-to-host copy) and decide, on the
 host, which subsets take part; each needed subset posterior is computed once for every sample (each encoder
@@ -55,6 +68,7 @@ or decoded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import combinations
 from typing import ClassVar
 
 import torch
@@ -63,7 +77,7 @@ from torch import Tensor
 from mmcore.distributions import DiagonalGaussian, kl_divergence, kl_standard_normal
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
-from mmcore.models.subsets import Subset, nonempty_subsets, zero_missing
+from mmcore.models.subsets import Subset, zero_missing
 
 
 class PresencePatterns:
@@ -103,19 +117,30 @@ class PoEFamilyVAE(MultimodalVAE):
     """Base of SVAE and VAEVAE: subclasses give q(z | x_S) per subset; the objective is chosen by name.
 
     ``objective`` is ``"svae"`` or ``"vaevae"`` (see the module docstring); ``None`` takes the class default,
-    which is all that distinguishes e.g. ``svae`` from ``svae-star``.
+    which is all that distinguishes e.g. ``svae`` from ``svae-star``. ``weighting`` is ``"paper"`` (eq. 22:
+    each presence pattern's expectation weighs equally; the default) or ``"sample"`` (every sample weighs 1/B).
     """
 
     default_objective: ClassVar[str] = "svae"
 
-    def __init__(self, modalities: Sequence[Modality], latent_dim: int, *, objective: str | None = None) -> None:
+    def __init__(
+        self,
+        modalities: Sequence[Modality],
+        latent_dim: int,
+        *,
+        objective: str | None = None,
+        weighting: str = "paper",
+    ) -> None:
         super().__init__(modalities, latent_dim)
         objective = self.default_objective if objective is None else objective
         if objective not in OBJECTIVES:
             raise ValueError(
                 f"{type(self).__name__}: unknown objective {objective!r}; choose from {sorted(OBJECTIVES)}"
             )
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"{type(self).__name__}: unknown weighting {weighting!r}; choose from {WEIGHTINGS}")
         self.objective = objective
+        self.weighting = weighting
 
     # ------------------------------------------------------------------ what an architecture provides
     def subset_posteriors(self, data: Data, subsets: Iterable[Subset]) -> dict[Subset, DiagonalGaussian]:
@@ -135,11 +160,19 @@ class PoEFamilyVAE(MultimodalVAE):
         canonical = tuple(name for name in self.modality_names if name in subset)
         return self.subset_posteriors(data, [canonical])[canonical]
 
+    def subset_posterior_variants(self, data: Data, subsets: Iterable[Subset]) -> dict[Subset, list[DiagonalGaussian]]:
+        """Every posterior the objective trains for each subset: one, unless the architecture keeps several.
+
+        n-modal SVAE overrides this with its |S| posteriors of an intermediate subset (eqs. 35–36); the
+        objective sums each term over the list. Each encoder network still runs at most once per call.
+        """
+        return {subset: [posterior] for subset, posterior in self.subset_posteriors(data, subsets).items()}
+
     # ------------------------------------------------------------------ the interface
     def loss(self, data: Data, mask: Mask | None = None, beta: float = 1.0) -> LossOutput:
         present = self.presence(data, mask)
         clean = {name: zero_missing(x, present[name]) for name, x in data.items()}
-        return OBJECTIVES[self.objective](self, clean, present, beta)
+        return OBJECTIVES[self.objective](self, clean, present, beta, self.weighting)
 
     def posterior(self, data: Data, mask: Mask | None = None) -> DiagonalGaussian:
         """q(z | x_P) for the modalities P each sample has; N(0, I) for a sample with none."""
@@ -162,99 +195,144 @@ class PoEFamilyVAE(MultimodalVAE):
 
 
 # ---------------------------------------------------------------------- the objectives
-def _one_smaller(subset: Subset, left_out: str) -> Subset:
-    return tuple(name for name in subset if name != left_out)
+WEIGHTINGS = ("paper", "sample")
+"""How samples are weighed: per presence pattern as eq. 22 (``paper``) or 1/B each (``sample``)."""
 
 
 def _kl_label(subset: Subset, target: Subset | None) -> str:
     return f"kl/q({','.join(subset)})||" + ("p(z)" if target is None else f"q({','.join(target)})")
 
 
+def sample_weights(patterns: PresencePatterns, weighting: str, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The weight of each sample's terms: 1/B (``sample``) or 1/(samples sharing its pattern) (``paper``).
+
+    A sample with no modality weighs 0 under ``paper`` (it has no terms under either).
+    """
+    codes = patterns.codes
+    if weighting == "sample":
+        return torch.full(codes.shape, 1.0 / codes.shape[0], dtype=dtype, device=codes.device)
+    counts = torch.bincount(codes, minlength=1 << len(patterns.names))[codes].to(dtype)
+    return torch.where(codes > 0, 1.0 / counts.clamp(min=1), torch.zeros((), dtype=dtype, device=codes.device))
+
+
+def _takes_subset(subset: Subset, pattern: Subset, unimodal_terms_when_paired: bool) -> bool:
+    """Whether a sample with exactly ``pattern`` has a term whose posterior is q(z | x_subset)."""
+    if not set(subset) <= set(pattern):
+        return False
+    if len(subset) >= 2 or subset == pattern:
+        return True
+    # A single modality of a multimodal sample: eq. 19 (two modalities, SVAE objective) but not eq. 31 (three+).
+    return unimodal_terms_when_paired and len(pattern) == 2
+
+
 def _family_objective(
-    model: PoEFamilyVAE, data: Data, present: Mapping[str, Tensor], beta: float, unimodal_terms_when_paired: bool
+    model: PoEFamilyVAE,
+    data: Data,
+    present: Mapping[str, Tensor],
+    beta: float,
+    unimodal_terms_when_paired: bool,
+    weighting: str,
 ) -> LossOutput:
-    """−(Σ over samples of the terms their presence patterns take) / B; see the module docstring."""
+    """−Σ over samples of weight × the terms their presence patterns take; see the module docstring."""
     names = model.modality_names
-    batch = model.batch_size(data)
     patterns = PresencePatterns(present, names)
-    multimodal = [pattern for pattern in patterns.patterns if len(pattern) >= 2]
-    # Decided per presence pattern on the host: which subsets take part in some sample's terms.
-    joint_subsets = [s for s in nonempty_subsets(names, 2) if any(set(s) <= set(p) for p in multimodal)]
-    singles = [
-        name
-        for name in names
-        if (name,) in patterns.patterns or (unimodal_terms_when_paired and any(name in p for p in multimodal))
-    ]
-    needed = {(name,) for name in singles} | set(joint_subsets)
-    needed |= {_one_smaller(s, left_out) for s in joint_subsets for left_out in s}
     order = {name: index for index, name in enumerate(names)}
-    posteriors = model.subset_posteriors(data, sorted(needed, key=lambda s: (len(s), [order[n] for n in s])))
-    if not posteriors:  # no sample has any modality: nothing to learn, but keep a valid graph
+
+    def canonical(subset: Iterable[str]) -> Subset:
+        return tuple(sorted(set(subset), key=order.__getitem__))
+
+    # Decided per presence pattern on the host: which subsets take a term, and which KL targets they need.
+    takers: dict[Subset, list[Subset]] = {}  # subset -> the patterns whose samples take its term
+    for pattern in patterns.patterns:
+        for size in range(1, len(pattern) + 1):
+            for subset in combinations(pattern, size):
+                if _takes_subset(subset, pattern, unimodal_terms_when_paired):
+                    takers.setdefault(subset, []).append(pattern)
+    kl_targets: dict[Subset, list[Subset]] = {}
+    for subset, its_patterns in takers.items():
+        if len(subset) >= 2:
+            pool = canonical(name for pattern in its_patterns for name in pattern)
+            kl_targets[subset] = [
+                target
+                for target in combinations(pool, len(subset) - 1)
+                if any(set(target) <= set(pattern) for pattern in its_patterns)
+            ]
+    needed = set(takers) | {target for targets in kl_targets.values() for target in targets}
+    posteriors = model.subset_posterior_variants(data, sorted(needed, key=lambda s: (len(s), [order[n] for n in s])))
+    if not takers:  # no sample has any modality: nothing to learn, but keep a valid graph
         return LossOutput(loss=sum(parameter.sum() for parameter in model.parameters()) * 0.0, terms={})
 
+    weight = sample_weights(patterns, weighting, next(iter(posteriors.values()))[0].mean.dtype)
     count = torch.stack([present[name] for name in names]).sum(0)
-    takes: dict[Subset, Tensor] = {s: patterns.has_all(s) for s in joint_subsets}
-    for name in singles:
-        takes[(name,)] = present[name] if unimodal_terms_when_paired else present[name] & (count == 1)
-    draws = {subset: model.rsample(posteriors[subset]) for subset in takes}
+    takes = {
+        subset: torch.stack([patterns.has_exactly(pattern) for pattern in its_patterns]).any(0)
+        for subset, its_patterns in takers.items()
+    }
+    draws = {subset: [model.rsample(variant) for variant in posteriors[subset]] for subset in takes}
+
+    def weighed(value: Tensor, keep: Tensor) -> Tensor:
+        """Σ_b w_b · value_b over the samples in ``keep`` (``value`` may have leading axes, summed too)."""
+        return torch.where(keep, value * weight, torch.zeros_like(value)).sum()
 
     terms: dict[str, Tensor] = {}
     kl_total = None
 
     def add_kl(subset: Subset, target: Subset | None, kl: Tensor, keep: Tensor) -> None:
         nonlocal kl_total
-        value = torch.where(keep, kl, torch.zeros_like(kl)).sum() / batch
+        value = weighed(kl, keep)
         terms[_kl_label(subset, target)] = value
         kl_total = value if kl_total is None else kl_total + value
 
-    for subset in joint_subsets:
-        posterior = posteriors[subset]
-        for left_out in subset:
-            smaller = _one_smaller(subset, left_out)
-            add_kl(subset, smaller, kl_divergence(posterior, posteriors[smaller]), takes[subset])
-        # Pulled towards the prior too when it is not the sample's whole pattern (an intermediate subset).
-        if any(set(subset) < set(p) for p in multimodal):
-            add_kl(subset, None, kl_standard_normal(posterior), takes[subset] & (count > len(subset)))
-    for name in singles:
-        add_kl((name,), None, kl_standard_normal(posteriors[name,]), takes[name,])
+    for subset in takes:
+        variants = posteriors[subset]
+        for target in kl_targets.get(subset, []):
+            # f(q_S) = Σ over S's posteriors, and likewise over the target's (eqs. 35–36 and the text after 38).
+            kl = sum(kl_divergence(q, p) for q in variants for p in posteriors[target])
+            add_kl(subset, target, kl, takes[subset] & patterns.has_all(canonical(subset + target)))
+        if len(subset) == 1:
+            add_kl(subset, None, sum(kl_standard_normal(q) for q in variants), takes[subset])
+        elif any(len(pattern) > len(subset) for pattern in takers[subset]):
+            # Pulled towards the prior when it is not the sample's whole pattern (eq. 30's last KL).
+            add_kl(subset, None, sum(kl_standard_normal(q) for q in variants), takes[subset] & (count > len(subset)))
     loss = beta * kl_total
 
     for name in names:
-        # A multimodal subset reconstructs every modality its samples have; a single modality only itself.
-        sources = [s for s in joint_subsets if any(set(s) <= set(p) and name in p for p in multimodal)]
-        keep = [takes[s] & present[name] for s in sources]
-        if name in singles:
-            sources.append((name,))
-            keep.append(takes[name,])
+        # A subset's posterior reconstructs the modalities of the subset only (eqs. 29–31).
+        sources = [(subset, index) for subset in takes if name in subset for index in range(len(draws[subset]))]
         if not sources:
             continue
-        # One decoder pass per modality, over the latents of every subset that reconstructs it (a leading axis).
-        log_likelihood = model.log_likelihood(name, torch.stack([draws[s] for s in sources]), data[name])
-        kept = torch.stack(keep)
-        nll = -torch.where(kept, log_likelihood, torch.zeros_like(log_likelihood)).sum() / batch
+        # One decoder pass per modality, over the latents of every posterior that reconstructs it (a leading axis).
+        latents = torch.stack([draws[subset][index] for subset, index in sources])
+        log_likelihood = model.log_likelihood(name, latents, data[name])
+        kept = torch.stack([takes[subset] for subset, _ in sources])
+        nll = -weighed(log_likelihood, kept)
         terms[f"nll/{name}"] = nll
         loss = loss + model.reconstruction_weights[name] * nll
     return LossOutput(loss=loss, terms=terms)
 
 
-def svae_objective(model: PoEFamilyVAE, data: Data, present: Mapping[str, Tensor], beta: float = 1.0) -> LossOutput:
-    """The SVAE loss L + L_1 + L_2: a sample with several modalities also takes the unimodal ELBO of each.
+def svae_objective(
+    model: PoEFamilyVAE, data: Data, present: Mapping[str, Tensor], beta: float = 1.0, weighting: str = "paper"
+) -> LossOutput:
+    """The SVAE loss (eqs. 19–22 for two modalities, 29–32 for three): a two-modality sample also takes L_1 + L_2.
 
     ``data`` must already have its missing samples zeroed (:func:`zero_missing`); ``present`` comes from
     :meth:`MultimodalVAE.presence`.
     """
-    return _family_objective(model, data, present, beta, unimodal_terms_when_paired=True)
+    return _family_objective(model, data, present, beta, True, weighting)
 
 
-def vaevae_objective(model: PoEFamilyVAE, data: Data, present: Mapping[str, Tensor], beta: float = 1.0) -> LossOutput:
+def vaevae_objective(
+    model: PoEFamilyVAE, data: Data, present: Mapping[str, Tensor], beta: float = 1.0, weighting: str = "paper"
+) -> LossOutput:
     """The VAEVAE loss: the multimodal terms for a sample with several modalities, L_i for a lone x_i.
 
-    Unlike :func:`svae_objective`, a paired sample does not train the unimodal posteriors by their own ELBOs:
-    they learn from unpaired samples and as KL targets of the larger subsets' posteriors.
+    Unlike :func:`svae_objective`, a two-modality sample does not train the unimodal posteriors by their own
+    ELBOs: they learn from unpaired samples and as KL targets of the larger subsets' posteriors.
     """
-    return _family_objective(model, data, present, beta, unimodal_terms_when_paired=False)
+    return _family_objective(model, data, present, beta, False, weighting)
 
 
-Objective = Callable[[PoEFamilyVAE, Data, Mapping[str, Tensor], float], LossOutput]
+Objective = Callable[[PoEFamilyVAE, Data, Mapping[str, Tensor], float, str], LossOutput]
 OBJECTIVES: dict[str, Objective] = {"svae": svae_objective, "vaevae": vaevae_objective}
 """The objectives by the name the ``objective`` option takes."""

@@ -48,8 +48,15 @@ class VAEVAE(PoEFamilyVAE):
     description = "Unimodal experts plus a network per modality subset, KL-tied to the smaller subsets (Wu & Goodman)"
     default_objective = "vaevae"
 
-    def __init__(self, modalities: Sequence[Modality], latent_dim: int, *, objective: str | None = None) -> None:
-        super().__init__(modalities, latent_dim, objective=objective)
+    def __init__(
+        self,
+        modalities: Sequence[Modality],
+        latent_dim: int,
+        *,
+        objective: str | None = None,
+        weighting: str = "paper",
+    ) -> None:
+        super().__init__(modalities, latent_dim, objective=objective, weighting=weighting)
         # Unimodal experts first, so that they are the networks built on the user's encoders.
         self.unimodal = nn.ModuleDict({name: self.make_expert(name) for name in self.modality_names})
         self.subset_encoders = nn.ModuleDict(
@@ -86,8 +93,15 @@ class VAEVAEProduct(PoEFamilyVAE):
     description = "VAEVAE (a): product of unimodal experts without replacement experts, VAEVAE objective"
     default_objective = "vaevae"
 
-    def __init__(self, modalities: Sequence[Modality], latent_dim: int, *, objective: str | None = None) -> None:
-        super().__init__(modalities, latent_dim, objective=objective)
+    def __init__(
+        self,
+        modalities: Sequence[Modality],
+        latent_dim: int,
+        *,
+        objective: str | None = None,
+        weighting: str = "paper",
+    ) -> None:
+        super().__init__(modalities, latent_dim, objective=objective, weighting=weighting)
         self.unimodal = nn.ModuleDict({name: self.make_expert(name) for name in self.modality_names})
 
     def subset_posteriors(self, data: Data, subsets: Iterable[Subset]) -> dict[Subset, DiagonalGaussian]:

@@ -7,7 +7,6 @@ products of experts from variances, closed-form Gaussian KLs, Gaussian log-densi
 from __future__ import annotations
 
 import math
-from itertools import combinations
 
 import pytest
 import torch
@@ -21,6 +20,9 @@ from mmcore.models.svae import SVAE, SVAEStar
 LATENT = 3
 INPUT = 6
 HIDDEN = 8
+# eqs. 29-32 on the fully paired batch of test_three_modality_fully_paired_batch_value (the implementation before
+# issue 15, one geometric-mean posterior per pair, gave 143.78878799729017 there).
+EXPECTED_FULLY_PAIRED_SVAE = 146.65845670690845
 
 
 # ---------------------------------------------------------------------- formulas written out by hand
@@ -71,71 +73,6 @@ def subset_posterior_by_hand(model: SVAE, data: dict[str, Tensor], subset: tuple
     return product_by_hand(means, variances, powers)
 
 
-def multimodal_term_by_hand(
-    model: PoEFamilyVAE,
-    posteriors: dict[tuple[str, ...], tuple[Tensor, Tensor]],
-    data: dict[str, Tensor],
-    subset: tuple[str, ...],
-    pattern: tuple[str, ...],
-    noise: Tensor,
-    beta: float,
-) -> Tensor:
-    """L_S^P per sample: Σ_{i∈P} λ_i log p(x_i | z) at z = μ_S + σ_S ε, − β Σ_k KL(q_S ‖ q_{S∖k}), − β KL(q_S ‖ p)
-    if S ≠ P."""
-    mean, variance = posteriors[subset]
-    z = mean + variance.sqrt() * noise
-    term = torch.zeros(mean.shape[0], dtype=mean.dtype)
-    for name in pattern:
-        term = term + model.reconstruction_weights[name] * gaussian_log_density(data[name], model.decoders[name](z))
-    for left_out in subset:
-        smaller = tuple(other for other in subset if other != left_out)
-        term = term - beta * kl_by_hand(mean, variance, *posteriors[smaller])
-    if subset != pattern:
-        term = term - beta * kl_by_hand(mean, variance, torch.zeros_like(mean), torch.ones_like(variance))
-    return term
-
-
-def unimodal_term_by_hand(
-    model: PoEFamilyVAE,
-    posteriors: dict[tuple[str, ...], tuple[Tensor, Tensor]],
-    data: dict[str, Tensor],
-    name: str,
-    noise: Tensor,
-    beta: float,
-) -> Tensor:
-    """L_i per sample: λ_i log p(x_i | z), z = μ_i + σ_i ε, − β KL(q_i ‖ N(0, I))."""
-    mean, variance = posteriors[(name,)]
-    z = mean + variance.sqrt() * noise
-    log_likelihood = gaussian_log_density(data[name], model.decoders[name](z))
-    prior_kl = kl_by_hand(mean, variance, torch.zeros_like(mean), torch.ones_like(variance))
-    return model.reconstruction_weights[name] * log_likelihood - beta * prior_kl
-
-
-def reference_loss(
-    model: PoEFamilyVAE,
-    posteriors: dict[tuple[str, ...], tuple[Tensor, Tensor]],
-    data: dict[str, Tensor],
-    mask: dict[str, Tensor],
-    beta: float,
-    unimodal_terms_when_paired: bool,
-) -> Tensor:
-    """The objective summed sample by sample (see mmcore/models/poe_family.py), divided by the batch size."""
-    names = model.modality_names
-    batch = mask[names[0]].shape[0]
-    noise = fixed_noise((batch, LATENT), data[names[0]])
-    total = torch.zeros((), dtype=noise.dtype)
-    for b in range(batch):
-        pattern = tuple(name for name in names if bool(mask[name][b]))
-        if len(pattern) >= 2:
-            for size in range(2, len(pattern) + 1):
-                for subset in combinations(pattern, size):
-                    total = total + multimodal_term_by_hand(model, posteriors, data, subset, pattern, noise, beta)[b]
-        if len(pattern) == 1 or unimodal_terms_when_paired:
-            for name in pattern:
-                total = total + unimodal_term_by_hand(model, posteriors, data, name, noise, beta)[b]
-    return -total / batch
-
-
 def mixed_two_modality_batch(batch: int = 7) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Samples 0-2 paired, 3-4 only m0, 5 only m1, 6 nothing; NaN placeholders where a modality is missing."""
     data = {name: x.double() for name, x in correlated_batch(batch, input_dim=INPUT, seed=3).items()}
@@ -175,10 +112,15 @@ def test_own_expert_reuses_the_users_encoder_and_replacements_are_fresh() -> Non
 
 
 # ---------------------------------------------------------------------- the loss against the formulas
+@pytest.mark.parametrize("weighting", ["sample", "paper"])
 @pytest.mark.parametrize("name", ["svae", "svae-star"])
-def test_two_modality_loss_equals_the_seed_formulas(name: str) -> None:
-    """SVAE: paired L + L1 + L2, unpaired L_i (eqs. 19-22); SVAE*: paired L only. β and λ weights included."""
-    model = build(name, weights=(1.0, 2.0)).double()
+def test_two_modality_loss_equals_the_seed_formulas(name: str, weighting: str) -> None:
+    """SVAE: paired L + L1 + L2, unpaired L_i (eqs. 19-22); SVAE*: paired L only. β and λ weights included.
+
+    ``sample``: every sample's terms weigh 1/B (the only behaviour before the option); ``paper`` (the default):
+    eq. 22's three expectations E_paired, E_unpaired(x1), E_unpaired(x2) are each a mean over their own samples.
+    """
+    model = build(name, weights=(1.0, 2.0), weighting=weighting).double()
     model.noise = fixed_noise
     data, mask = mixed_two_modality_batch()
     beta = 0.7
@@ -212,23 +154,42 @@ def test_two_modality_loss_equals_the_seed_formulas(name: str) -> None:
     unimodal_l2 = 2.0 * log_p("m1", z1) - beta * kl_by_hand(*only1, *standard)
 
     paired, just0, just1 = slice(0, 3), slice(3, 5), slice(5, 6)
-    objective = paired_l[paired].sum() + unimodal_l1[just0].sum() + unimodal_l2[just1].sum()
+    # Per-sample weights: 1/7 each, or 1/(samples of the same presence pattern): 1/3 paired, 1/2 and 1/1 unpaired.
+    w_paired, w_just0, w_just1 = (1 / 7, 1 / 7, 1 / 7) if weighting == "sample" else (1 / 3, 1 / 2, 1.0)
+    objective = (
+        w_paired * paired_l[paired].sum() + w_just0 * unimodal_l1[just0].sum() + w_just1 * unimodal_l2[just1].sum()
+    )
     if name == "svae":
-        objective = objective + unimodal_l1[paired].sum() + unimodal_l2[paired].sum()
-    expected = -objective / 7
-    torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+        objective = objective + w_paired * (unimodal_l1[paired].sum() + unimodal_l2[paired].sum())
+    torch.testing.assert_close(output.loss, -objective, rtol=1e-10, atol=1e-10)
 
-    expected_nll0 = -(log_p("m0", z_joint)[paired].sum() + log_p("m0", z0)[just0].sum())
+    expected_nll0 = -(w_paired * log_p("m0", z_joint)[paired].sum() + w_just0 * log_p("m0", z0)[just0].sum())
     if name == "svae":
-        expected_nll0 = expected_nll0 - log_p("m0", z0)[paired].sum()
-    torch.testing.assert_close(output.terms["nll/m0"], expected_nll0 / 7, rtol=1e-10, atol=1e-10)
+        expected_nll0 = expected_nll0 - w_paired * log_p("m0", z0)[paired].sum()
+    torch.testing.assert_close(output.terms["nll/m0"], expected_nll0, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(
-        output.terms["kl/q(m0,m1)||q(m0)"], kl_by_hand(*joint, *only0)[paired].sum() / 7, rtol=1e-10, atol=1e-10
+        output.terms["kl/q(m0,m1)||q(m0)"],
+        w_paired * kl_by_hand(*joint, *only0)[paired].sum(),
+        rtol=1e-10,
+        atol=1e-10,
     )
     # The terms are unweighted parts of the loss.
     weighted = output.terms["nll/m0"] + 2.0 * output.terms["nll/m1"]
     kls = sum(value for key, value in output.terms.items() if key.startswith("kl/"))
     torch.testing.assert_close(output.loss, weighted + beta * kls, rtol=1e-10, atol=1e-10)
+
+
+def test_weightings_agree_on_a_batch_with_one_presence_pattern() -> None:
+    """A fully paired batch has one expectation: eq. 22's weighting and 1/B are the same."""
+    data = {name: x.double() for name, x in correlated_batch(5, input_dim=INPUT, seed=2).items()}
+    losses = []
+    for weighting in ("sample", "paper"):
+        model = build("svae", weighting=weighting).double()
+        model.noise = fixed_noise
+        losses.append(model.loss(data).loss)
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="unknown weighting"):
+        build("svae", weighting="batch")
 
 
 def test_subset_posterior_of_three_modalities_uses_geometric_mean_of_replacements() -> None:
@@ -253,20 +214,116 @@ def test_subset_posterior_of_three_modalities_uses_geometric_mean_of_replacement
     torch.testing.assert_close(posterior.variance, variance)
 
 
-@pytest.mark.parametrize(("name", "unimodal_terms_when_paired"), [("svae", True), ("svae-star", False)])
-def test_three_modality_loss_sums_the_terms_of_every_present_subset(
-    name: str, unimodal_terms_when_paired: bool
-) -> None:
-    model = build(name, n_modalities=3, weights=(1.0, 0.5, 3.0)).double()
-    model.noise = fixed_noise
-    data = {key: x.double() for key, x in correlated_batch(8, n_modalities=3, input_dim=INPUT, seed=5).items()}
-    rows = [(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (0, 0, 0)]
+def three_modality_batch(seed: int) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
+    """Rows 0-2 have m0, m1, m2; row 3 m0 and m1; rows 4-5 only m0; row 6 only m1; row 7 only m2.
+
+    Returns the data (NaN where missing), the mask, and the data with zeros where missing.
+    """
+    data = {key: x.double() for key, x in correlated_batch(8, n_modalities=3, input_dim=INPUT, seed=seed).items()}
+    rows = [(1, 1, 1), (1, 1, 1), (1, 1, 1), (1, 1, 0), (1, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
     mask = {f"m{k}": torch.tensor([bool(row[k]) for row in rows]) for k in range(3)}
     clean = {key: torch.where(mask[key].unsqueeze(-1), x, torch.zeros_like(x)) for key, x in data.items()}
-    every_subset = [s for size in (1, 2, 3) for s in combinations(model.modality_names, size)]
-    posteriors = {subset: subset_posterior_by_hand(model, clean, subset) for subset in every_subset}
-    expected = reference_loss(model, posteriors, clean, mask, 1.3, unimodal_terms_when_paired)
-    torch.testing.assert_close(model.loss(data, mask, beta=1.3).loss, expected, rtol=1e-10, atol=1e-10)
+    for key in data:
+        data[key][~mask[key]] = float("nan")
+    return data, mask, clean
+
+
+@pytest.mark.parametrize("name", ["svae", "svae-star"])
+def test_three_modality_loss_is_eqs_29_to_32_with_two_posteriors_per_pair(name: str) -> None:
+    """SVAE, three modalities (journal eqs. 29-38, f(q(z|xi,xj)) = f(q_i(z|xi,xj)) + f(q_j(z|xi,xj))), by hand.
+
+    Posteriors (eqs. 33, 35-37): q123 ∝ q_0^0 q_1^1 q_2^2; q^i_ij ∝ q_i^i q_j^j q_i^k and q^j_ij ∝ q_i^i q_j^j q_j^k;
+    q_i ∝ q_i^0 q_i^1 q_i^2. On the fully paired rows: L123 (eq. 29, KL to both posteriors of each pair) + Σ_pairs
+    L_ij (eq. 30: reconstruct x_i, x_j only, KL to q_0, q_1, q_2 and N(0, I), summed over both posteriors); no L_i
+    (eq. 31: unpaired only). Row 3 (m0, m1 only) is a two-modality paired sample: eq. 19's paired line over both
+    posteriors of the pair, plus L_0 + L_1 under the SVAE objective. Unpaired rows: L_i. Each presence pattern's
+    terms are averaged over its rows (eq. 22 weighting).
+    """
+    model = build(name, n_modalities=3, weights=(1.0, 0.5, 3.0)).double()
+    model.noise = fixed_noise
+    data, mask, clean = three_modality_batch(seed=5)
+    beta = 1.3
+    output = model.loss(data, mask, beta=beta)
+
+    eps = fixed_noise((8, LATENT), clean["m0"])
+    e = {(r, s): expert_by_hand(model, r, s, clean[r]) for r in ("m0", "m1", "m2") for s in ("m0", "m1", "m2")}
+
+    def poe(*experts):
+        return product_by_hand([e[x][0] for x in experts], [e[x][1] for x in experts], [1.0] * len(experts))
+
+    q012 = poe(("m0", "m0"), ("m1", "m1"), ("m2", "m2"))
+    q01 = [poe(("m0", "m0"), ("m1", "m1"), ("m0", "m2")), poe(("m0", "m0"), ("m1", "m1"), ("m1", "m2"))]
+    q02 = [poe(("m0", "m0"), ("m2", "m2"), ("m0", "m1")), poe(("m0", "m0"), ("m2", "m2"), ("m2", "m1"))]
+    q12 = [poe(("m1", "m1"), ("m2", "m2"), ("m1", "m0")), poe(("m1", "m1"), ("m2", "m2"), ("m2", "m0"))]
+    q0 = poe(("m0", "m0"), ("m0", "m1"), ("m0", "m2"))
+    q1 = poe(("m1", "m0"), ("m1", "m1"), ("m1", "m2"))
+    q2 = poe(("m2", "m0"), ("m2", "m1"), ("m2", "m2"))
+    prior = (torch.zeros_like(q0[0]), torch.ones_like(q0[1]))
+    lam = {"m0": 1.0, "m1": 0.5, "m2": 3.0}
+
+    def log_p(modality, posterior):
+        z = posterior[0] + posterior[1].sqrt() * eps
+        return lam[modality] * gaussian_log_density(clean[modality], model.decoders[modality](z))
+
+    def kl(q, p):
+        return beta * kl_by_hand(*q, *p)
+
+    # eq. 29
+    l012 = log_p("m0", q012) + log_p("m1", q012) + log_p("m2", q012)
+    for pair in (q01, q12, q02):
+        l012 = l012 - kl(q012, pair[0]) - kl(q012, pair[1])
+    # eq. 30, each pair's two posteriors
+    l_pairs = 0.0
+    for (i, j), pair in ((("m0", "m1"), q01), (("m0", "m2"), q02), (("m1", "m2"), q12)):
+        for q in pair:
+            l_pairs = l_pairs + log_p(i, q) + log_p(j, q) - kl(q, q0) - kl(q, q1) - kl(q, q2) - kl(q, prior)
+    # eqs. 20-21 / 31
+    l0 = log_p("m0", q0) - kl(q0, prior)
+    l1 = log_p("m1", q1) - kl(q1, prior)
+    l2 = log_p("m2", q2) - kl(q2, prior)
+    # row 3: eq. 19's paired line over both posteriors of (m0, m1); + L_0 + L_1 for the SVAE objective
+    l_row3 = sum(log_p("m0", q) + log_p("m1", q) - kl(q, q0) - kl(q, q1) for q in q01)
+    if name == "svae":
+        l_row3 = l_row3 + l0 + l1
+
+    objective = (
+        (l012 + l_pairs)[0:3].mean() + l_row3[3] + l0[4:6].mean() + l1[6] + l2[7]  # one mean per presence pattern
+    )
+    torch.testing.assert_close(output.loss, -objective, rtol=1e-10, atol=1e-10)
+
+
+def test_three_modality_fully_paired_batch_value() -> None:
+    """A fully paired three-modality batch: eqs. 29-32 by hand against the loss, and the value recorded."""
+    model = build("svae", n_modalities=3).double()
+    model.noise = fixed_noise
+    data = {key: x.double() for key, x in correlated_batch(4, n_modalities=3, input_dim=INPUT, seed=5).items()}
+    eps = fixed_noise((4, LATENT), data["m0"])
+    names = ("m0", "m1", "m2")
+    e = {(r, s): expert_by_hand(model, r, s, data[r]) for r in names for s in names}
+
+    def poe(*experts):
+        return product_by_hand([e[x][0] for x in experts], [e[x][1] for x in experts], [1.0] * len(experts))
+
+    def log_p(modality, q):
+        return gaussian_log_density(data[modality], model.decoders[modality](q[0] + q[1].sqrt() * eps))
+
+    prior = (torch.zeros(4, LATENT, dtype=torch.float64), torch.ones(4, LATENT, dtype=torch.float64))
+    whole = poe(*[(m, m) for m in names])
+    single = {m: poe(*[(m, s) for s in names]) for m in names}
+    pairs = {
+        (i, j): [poe((i, i), (j, j), (r, k)) for r in (i, j)]
+        for i, j, k in (("m0", "m1", "m2"), ("m0", "m2", "m1"), ("m1", "m2", "m0"))
+    }
+    total = sum(log_p(m, whole) for m in names)  # eq. 29
+    for pair in pairs.values():
+        total = total - kl_by_hand(*whole, *pair[0]) - kl_by_hand(*whole, *pair[1])
+    for (i, j), pair in pairs.items():  # eq. 30
+        for q in pair:
+            total = total + log_p(i, q) + log_p(j, q) - kl_by_hand(*q, *prior)
+            total = total - sum(kl_by_hand(*q, *single[m]) for m in names)
+    expected = -total.mean()
+    torch.testing.assert_close(model.loss(data).loss, expected, rtol=1e-10, atol=1e-10)
+    assert abs(float(expected.detach()) - EXPECTED_FULLY_PAIRED_SVAE) < 1e-6
 
 
 # ---------------------------------------------------------------------- gradients
@@ -359,7 +416,7 @@ def one_thread():
 def test_training_lowers_the_loss(name: str, terms_per_paired_sample: int, one_thread: None) -> None:
     """The learnable part of the loss (above the unit Gaussian's constant 0.5·log 2π per dimension and term) halves."""
     torch.manual_seed(0)
-    model = build(name)
+    model = build(name, weighting="sample")  # the constant below counts terms per sample
     data = correlated_batch(64, input_dim=INPUT, seed=1)
     mask = {"m0": torch.arange(64) % 4 != 3, "m1": torch.arange(64) % 4 != 2}  # half paired, a quarter each alone
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

@@ -22,7 +22,7 @@ from test_svae import (
     kl_by_hand,
     mixed_two_modality_batch,
     product_by_hand,
-    reference_loss,
+    three_modality_batch,
 )
 from torch import Tensor
 
@@ -91,10 +91,14 @@ def test_unimodal_experts_reuse_the_users_encoders_and_subset_networks_are_fresh
 
 
 # ---------------------------------------------------------------------- the loss against the formulas
+@pytest.mark.parametrize("weighting", ["sample", "paper"])
 @pytest.mark.parametrize("name", ["vaevae", "vaevae-star", "vaevae-a"])
-def test_two_modality_loss_equals_the_formulas(name: str) -> None:
-    """VAEVAE: paired L(x1, x2), unpaired L_i; VAEVAE*: paired L + L1 + L2. β and λ weights included."""
-    model = build(name, weights=(1.5, 1.0)).double()
+def test_two_modality_loss_equals_the_formulas(name: str, weighting: str) -> None:
+    """VAEVAE: paired L(x1, x2), unpaired L_i; VAEVAE*: paired L + L1 + L2. β and λ weights included.
+
+    Weights: 1/B per sample (``sample``), or a mean per expectation of eq. 22 (``paper``, the default).
+    """
+    model = build(name, weights=(1.5, 1.0), weighting=weighting).double()
     model.noise = fixed_noise
     data, mask = mixed_two_modality_batch()  # 0-2 paired, 3-4 only m0, 5 only m1, 6 nothing; NaN placeholders
     beta = 0.4
@@ -120,32 +124,65 @@ def test_two_modality_loss_equals_the_formulas(name: str) -> None:
     l1 = 1.5 * log_p("m0", q0) - beta * kl_by_hand(*q0, *standard)
     l2 = log_p("m1", q1) - beta * kl_by_hand(*q1, *standard)
     paired, just0, just1 = slice(0, 3), slice(3, 5), slice(5, 6)
-    objective = paired_l[paired].sum() + l1[just0].sum() + l2[just1].sum()
+    w_paired, w_just0, w_just1 = (1 / 7, 1 / 7, 1 / 7) if weighting == "sample" else (1 / 3, 1 / 2, 1.0)
+    objective = w_paired * paired_l[paired].sum() + w_just0 * l1[just0].sum() + w_just1 * l2[just1].sum()
     if name == "vaevae-star":
-        objective = objective + l1[paired].sum() + l2[paired].sum()
-    torch.testing.assert_close(output.loss, -objective / 7, rtol=1e-10, atol=1e-10)
+        objective = objective + w_paired * (l1[paired].sum() + l2[paired].sum())
+    torch.testing.assert_close(output.loss, -objective, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(
-        output.terms["kl/q(m0,m1)||q(m1)"], kl_by_hand(*joint, *q1)[paired].sum() / 7, rtol=1e-10, atol=1e-10
+        output.terms["kl/q(m0,m1)||q(m1)"], w_paired * kl_by_hand(*joint, *q1)[paired].sum(), rtol=1e-10, atol=1e-10
     )
     weighted = 1.5 * output.terms["nll/m0"] + output.terms["nll/m1"]
     kls = sum(value for key, value in output.terms.items() if key.startswith("kl/"))
     torch.testing.assert_close(output.loss, weighted + beta * kls, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize(
-    ("name", "unimodal_terms_when_paired"), [("vaevae", False), ("vaevae-star", True), ("vaevae-a", False)]
-)
-def test_three_modality_loss_sums_the_terms_of_every_present_subset(
-    name: str, unimodal_terms_when_paired: bool
-) -> None:
-    model = build(name, n_modalities=3, weights=(2.0, 1.0, 0.5)).double()
+@pytest.mark.parametrize("weighting", ["paper", "sample"])
+@pytest.mark.parametrize("name", ["vaevae", "vaevae-star", "vaevae-a"])
+def test_three_modality_loss_is_eqs_29_to_32(name: str, weighting: str) -> None:
+    """VAEVAE with three modalities, the journal's eqs. 29-32 written out term by term.
+
+    Fully paired rows: L123 (eq. 29: all three reconstructed, KL to q01, q12, q02) + L01 + L02 + L12 (eq. 30: only
+    the pair reconstructed, KL to q0, q1, q2 *and* N(0, I)); no L_i (eq. 31 puts it on unpaired data only).
+    Row 3 (m0, m1): the two-modality paired term, + L_0 + L_1 for the SVAE objective (VAEVAE*, eq. 19).
+    Unpaired rows: L_i. ``paper``: a mean per presence pattern (eq. 22); ``sample``: Σ / B.
+    """
+    model = build(name, n_modalities=3, weights=(2.0, 1.0, 0.5), weighting=weighting).double()
     model.noise = fixed_noise
-    data = {key: x.double() for key, x in correlated_batch(8, n_modalities=3, input_dim=INPUT, seed=9).items()}
-    rows = [(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 1)]
-    mask = {f"m{k}": torch.tensor([bool(row[k]) for row in rows]) for k in range(3)}
-    clean = {key: torch.where(mask[key].unsqueeze(-1), x, torch.zeros_like(x)) for key, x in data.items()}
-    expected = reference_loss(model, posteriors_by_hand(model, clean), clean, mask, 0.8, unimodal_terms_when_paired)
-    torch.testing.assert_close(model.loss(data, mask, beta=0.8).loss, expected, rtol=1e-10, atol=1e-10)
+    data, mask, clean = three_modality_batch(seed=9)
+    beta = 0.8
+    output = model.loss(data, mask, beta=beta)
+
+    eps = fixed_noise((8, LATENT), clean["m0"])
+    q = posteriors_by_hand(model, clean)
+    q0, q1, q2 = q["m0",], q["m1",], q["m2",]
+    q01, q02, q12, q012 = q["m0", "m1"], q["m0", "m2"], q["m1", "m2"], q["m0", "m1", "m2"]
+    prior = (torch.zeros_like(q0[0]), torch.ones_like(q0[1]))
+    lam = {"m0": 2.0, "m1": 1.0, "m2": 0.5}
+
+    def log_p(modality, posterior):
+        z = posterior[0] + posterior[1].sqrt() * eps
+        return lam[modality] * gaussian_log_density(clean[modality], model.decoders[modality](z))
+
+    def kl(a, b):
+        return beta * kl_by_hand(*a, *b)
+
+    l012 = log_p("m0", q012) + log_p("m1", q012) + log_p("m2", q012) - kl(q012, q01) - kl(q012, q12) - kl(q012, q02)
+    l01 = log_p("m0", q01) + log_p("m1", q01) - kl(q01, q0) - kl(q01, q1) - kl(q01, q2) - kl(q01, prior)
+    l02 = log_p("m0", q02) + log_p("m2", q02) - kl(q02, q0) - kl(q02, q1) - kl(q02, q2) - kl(q02, prior)
+    l12 = log_p("m1", q12) + log_p("m2", q12) - kl(q12, q0) - kl(q12, q1) - kl(q12, q2) - kl(q12, prior)
+    l0 = log_p("m0", q0) - kl(q0, prior)
+    l1 = log_p("m1", q1) - kl(q1, prior)
+    l2 = log_p("m2", q2) - kl(q2, prior)
+    l_row3 = log_p("m0", q01) + log_p("m1", q01) - kl(q01, q0) - kl(q01, q1)
+    if name == "vaevae-star":
+        l_row3 = l_row3 + l0 + l1
+    paired = l012 + l01 + l02 + l12
+    if weighting == "paper":
+        objective = paired[0:3].mean() + l_row3[3] + l0[4:6].mean() + l1[6] + l2[7]
+    else:
+        objective = (paired[0:3].sum() + l_row3[3] + l0[4:6].sum() + l1[6] + l2[7]) / 8
+    torch.testing.assert_close(output.loss, -objective, rtol=1e-10, atol=1e-10)
 
 
 # ---------------------------------------------------------------------- gradient routing
@@ -158,9 +195,11 @@ def test_joint_network_gets_no_gradient_from_unpaired_samples() -> None:
     assert _gradient_norm(model.unimodal["m0"]) > 0.0 and _gradient_norm(model.unimodal["m1"]) > 0.0
 
 
-def test_unpaired_samples_do_not_change_the_joint_networks_gradient() -> None:
-    """Mixed batch of B samples vs its P paired samples alone: B · grad(mixed) = P · grad(paired), as loss = Σ/B."""
-    model = build("vaevae").double()
+@pytest.mark.parametrize("weighting", ["sample", "paper"])
+def test_unpaired_samples_do_not_change_the_joint_networks_gradient(weighting: str) -> None:
+    """Mixed batch of B samples vs its P paired samples alone: B · grad(mixed) = P · grad(paired) as loss = Σ/B
+    (``sample``); grad(mixed) = grad(paired) as the paired expectation is a mean over paired samples (``paper``)."""
+    model = build("vaevae", weighting=weighting).double()
     model.noise = lambda shape, like: torch.full(shape, 0.3, dtype=like.dtype)  # the same ε for every sample
     data = {key: x.double() for key, x in correlated_batch(10, input_dim=INPUT, seed=4).items()}
     mask = {
@@ -172,10 +211,11 @@ def test_unpaired_samples_do_not_change_the_joint_networks_gradient() -> None:
 
     model.zero_grad()
     model.loss(data, mask).loss.backward()
-    mixed = [10 * p.grad.clone() for p in joint.parameters()]
+    batch, n_paired = (10, int(paired.sum())) if weighting == "sample" else (1, 1)
+    mixed = [batch * p.grad.clone() for p in joint.parameters()]
     model.zero_grad()
     model.loss({key: x[paired] for key, x in data.items()}).loss.backward()
-    alone = [int(paired.sum()) * p.grad.clone() for p in joint.parameters()]
+    alone = [n_paired * p.grad.clone() for p in joint.parameters()]
     assert any(grad.abs().sum() > 0 for grad in alone)
     for from_mixed, from_paired in zip(mixed, alone, strict=True):
         torch.testing.assert_close(from_mixed, from_paired, rtol=1e-10, atol=1e-12)
@@ -262,7 +302,7 @@ def one_thread():
 def test_training_lowers_the_loss(name: str, terms_per_paired_sample: int, one_thread: None) -> None:
     """The learnable part of the loss (above the unit Gaussian's constant 0.5·log 2π per dimension and term) halves."""
     torch.manual_seed(0)
-    model = build(name)
+    model = build(name, weighting="sample")  # the constant below counts terms per sample
     data = correlated_batch(64, input_dim=INPUT, seed=1)
     mask = {"m0": torch.arange(64) % 4 != 3, "m1": torch.arange(64) % 4 != 2}  # half paired, a quarter each alone
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
