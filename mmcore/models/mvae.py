@@ -9,18 +9,26 @@ Posterior (the paper's product-of-experts inference network): for the modalities
 a precision-weighted product of one Gaussian expert per present modality and the N(0, I) prior expert.
 A sample with no modality gets the prior.
 
-Loss (the paper's sub-sampled training paradigm): the sum of ELBOs over the full set, every single
-modality, and ``n_random_subsets`` random subsets X_j,
+Loss (§2.2 of mvae_scalable_weakly_supervised.txt, eq. 5): the sum of ELBOs over the full set, every single
+modality, and k = ``n_random_subsets`` random subsets X_j (default k = 1, as the paper's experiments use),
 
-    ELBO(X_1..X_n) + Σ_i ELBO(x_i) + Σ_j ELBO(X_j),
+    ELBO(X_1..X_N) + Σ_i ELBO(x_i) + Σ_{j=1}^k ELBO(X_j),
     ELBO(X_S) = E_{q(z|X_S)} [Σ_{i∈S} λ_i log p(x_i | z)] − β KL(q(z | X_S) ‖ p(z)).
 
-Each ELBO reconstructs only the modalities of its own subset. With partially paired data an ELBO term
-counts only for the samples that have every modality of its subset, so a sample with one modality
-contributes its unimodal ELBO. (The paper's equation and section numbers could not be confirmed here,
-so the parts are cited by their names in the paper.) Loss terms: ``nll/<m>`` sums modality m's negative
-log-likelihood over every ELBO that reconstructs it; ``kl/joint``, ``kl/<m>`` and ``kl/random_subsets``
-are the KLs of those ELBOs.
+Each ELBO reconstructs only the modalities of its own subset. Partial data (§2.2, last paragraph): "given an
+example with missing data X = {x_i | i-th modality present}, we can still sample partial data from X, ignoring
+modalities that are missing" — a sample with the modalities P is sub-sampled like a complete one:
+
+* the "full-set" ELBO is ELBO(X_P), the product of the experts it has (for |P| ≥ 2; a sample with one
+  modality has only its unimodal ELBO, which is its whole set — counted once);
+* the unimodal ELBOs of every i ∈ P;
+* a random subset S drawn for the step (2 ≤ |S| ≤ N−1, drawn once per batch) counts for a sample when it is a
+  *proper* subset of P with at least two modalities (S = P would repeat the sample's full-set ELBO).
+
+With two modalities no random subset exists and a paired sample takes ELBO(x1, x2) + ELBO(x1) + ELBO(x2), an
+unpaired one its unimodal ELBO. Loss terms: ``nll/<m>`` sums modality m's negative log-likelihood over every
+ELBO that reconstructs it; ``kl/joint`` (each sample's full-set ELBO), ``kl/<m>`` and ``kl/random_subsets``
+are the KLs of those ELBOs. The sum over samples is divided by the batch size.
 
 The subset helpers (:mod:`mmcore.models.subsets`) are shared with the other product-of-experts models:
 MoPoE-VAE's posterior is a mixture over the same subset products.
@@ -55,7 +63,7 @@ class MVAE(MultimodalVAE):
     name = "mvae"
     description = "Product-of-experts posterior with a prior expert; joint + unimodal + random-subset ELBOs"
 
-    def __init__(self, modalities: Sequence[Modality], latent_dim: int, *, n_random_subsets: int = 0) -> None:
+    def __init__(self, modalities: Sequence[Modality], latent_dim: int, *, n_random_subsets: int = 1) -> None:
         super().__init__(modalities, latent_dim)
         if n_random_subsets < 0:
             raise ValueError(f"n_random_subsets must be >= 0, got {n_random_subsets}")
@@ -100,6 +108,15 @@ class MVAE(MultimodalVAE):
         membership = membership_matrix(subsets, names, device=means.device)
         posteriors = subset_products(means, logvars, presence, membership, prior_expert=True)  # (T, B, L)
         observed = subset_is_observed(membership, presence)  # (T, B)
+        # §2.2: a sample's full-set ELBO is over the modalities it has (row 0's product already takes only those),
+        # for samples with two or more; a random subset counts where it is a proper subset of what the sample has.
+        count = presence.sum(0)
+        sizes = membership.sum(1, keepdim=True)  # (T, 1)
+        proper = count.unsqueeze(0) > sizes
+        is_random = torch.zeros(len(subsets), 1, dtype=torch.bool, device=means.device)
+        is_random[1 + len(names) :] = True
+        observed = torch.where(is_random, observed & proper, observed)
+        observed[0] = count >= 2
         z = self.rsample(posteriors)
 
         terms: dict[str, Tensor] = {}
@@ -113,7 +130,8 @@ class MVAE(MultimodalVAE):
             row_index = torch.tensor(rows, device=z.device)
             x = zero_missing(data[name], present[name])
             log_likelihood = self.log_likelihood(name, z.index_select(0, row_index), x)
-            counted = observed.index_select(0, row_index)
+            # The full-set ELBO of a partial sample reconstructs only the modalities it has.
+            counted = observed.index_select(0, row_index) & present[name]
             nll = -torch.where(counted, log_likelihood, torch.zeros_like(log_likelihood)).sum() / batch
             terms[f"nll/{name}"] = nll
             loss = loss + self.reconstruction_weights[name] * nll

@@ -82,19 +82,45 @@ def test_loss_equals_joint_and_unimodal_elbos_by_hand(monkeypatch):
     torch.testing.assert_close(terms["kl/joint"], joint_kl / 5)
 
 
-def test_loss_with_a_random_subset_by_hand(monkeypatch):
+def test_loss_with_partial_samples_and_a_random_subset_is_section_2_2_by_hand(monkeypatch):
+    """§2.2 (eq. 5 with k = 1): every sample is sub-sampled from the modalities it has, written out row by row.
+
+    Row 0 (m0, m1, m2): ELBO(012) + ELBO(0) + ELBO(1) + ELBO(2) + ELBO(02) (the drawn subset).
+    Row 1 (m0, m2): ELBO(02) as its full set + ELBO(0) + ELBO(2); the drawn (m0, m2) is not a proper subset.
+    Row 2 (m0, m1): ELBO(01) + ELBO(0) + ELBO(1). Rows 3-5 (one modality): that modality's ELBO, once.
+    The noise of the full-set ELBO is noise[0], of ELBO(i) noise[1 + i], of the random subset noise[4].
+    """
     model = make_model(3, n_random_subsets=1)
     monkeypatch.setattr(model, "draw_random_subsets", lambda: [("m0", "m2")])
     presence = {"m0": [1, 1, 1, 0, 1, 0], "m1": [1, 0, 1, 1, 0, 0], "m2": [1, 1, 0, 0, 0, 1]}
     data, mask = batch_with_presence(presence, INPUT, seed=2)
-    subsets = [("m0", "m1", "m2"), ("m0",), ("m1",), ("m2",), ("m0", "m2")]
-    noise = torch.randn(len(subsets), 6, LATENT, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    noise = torch.randn(5, 6, LATENT, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     use_fixed_noise(monkeypatch, model, noise)
-
     output = model.loss(data, mask, beta=1.3)
-    expected = loss_by_hand(model, data, mask, subsets, noise, beta=1.3)
+
+    experts = {name: model.encoders[name](x) for name, x in data.items()}
+
+    def elbo(subset, b, row):
+        mean, logvar = precision_product_by_hand(
+            [experts[name].mean[b] for name in subset], [experts[name].logvar[b] for name in subset], True
+        )
+        z = mean + torch.exp(0.5 * logvar) * noise[row, b]
+        log_p = sum(gaussian_log_density_by_hand(data[name][b], model.decoders[name](z)) for name in subset)
+        return log_p - 1.3 * kl_standard_normal_by_hand(mean, logvar)
+
+    one = {"m0": 1, "m1": 2, "m2": 3}  # noise rows of the unimodal ELBOs
+    row0 = elbo(("m0", "m1", "m2"), 0, 0) + sum(elbo((m,), 0, one[m]) for m in one) + elbo(("m0", "m2"), 0, 4)
+    row1 = elbo(("m0", "m2"), 1, 0) + elbo(("m0",), 1, 1) + elbo(("m2",), 1, 3)
+    row2 = elbo(("m0", "m1"), 2, 0) + elbo(("m0",), 2, 1) + elbo(("m1",), 2, 2)
+    row3, row4, row5 = elbo(("m1",), 3, 2), elbo(("m0",), 4, 1), elbo(("m2",), 5, 3)
+    expected = -(row0 + row1 + row2 + row3 + row4 + row5) / 6
     torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
     assert "kl/random_subsets" in output.terms
+
+
+def test_default_k_is_one_as_in_the_paper():
+    """§5 / supplement: the paper's experiments use k = 1 random subset per step."""
+    assert MVAE(tiny_modalities(3, INPUT, LATENT), LATENT).n_random_subsets == 1
 
 
 def test_random_subsets_are_distinct_proper_subsets_of_at_least_two_modalities():
