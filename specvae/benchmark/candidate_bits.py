@@ -8,6 +8,10 @@ A SMILES that RDKit cannot read (1,416 of CASMI 2016's, written by another toolk
 (cached in a second file, see :func:`inchi_fallback_cache_path`); only a candidate with neither usable gets no
 fingerprint. It stays in its list and ranks below every scored
 candidate (see :func:`specvae.benchmark.evaluation.evaluate_systems`).
+
+Each structure is checked against its row's InChIKey (the skeleton block), with or without a cache: a row whose
+structure is not the one its key names gets no fingerprint (a failure with the reason), because the cache would
+refuse it too and a benchmark must not depend on whether a cache was given.
 """
 
 from __future__ import annotations
@@ -109,7 +113,10 @@ def candidate_bits(
             reasons.update({start + error.index: error.reason for error in found.errors})
             n_computed += found.n_computed
     else:
-        result = compute_fingerprints(structures, definition, n_workers, packed=True, progress=progress)
+        # The stated keys are checked as the cache checks them, so a cache never changes the result.
+        result = compute_fingerprints(
+            structures, definition, n_workers, packed=True, progress=progress, expected_inchikeys=keys
+        )
         packed[:] = result.fingerprints
         valid[:] = True
         for error in result.errors:
@@ -157,9 +164,8 @@ def _retry_from_inchi(
     cache = None if cache_path is None else FingerprintCache(inchi_fallback_cache_path(cache_path), definition)
     structures: list[object] = []
     for row in rows:
-        if cache is not None and keys[row] in cache:
-            structures.append("")  # stored already (or known to fail): the cache will not look at it
-            continue
+        # Parsed even when the fallback cache holds the key: its rows were computed from molecules, so the cache
+        # checks every read against the molecule asked for (an empty placeholder was refused as "empty SMILES").
         try:
             structures.append(parse_inchi(inchis[row]))
         except InvalidStructureError as error:
@@ -169,7 +175,9 @@ def _retry_from_inchi(
         bits, ok = _pack(found.fingerprints), found.valid
         failed = {error.index: error.reason for error in found.errors}
     else:
-        result = compute_fingerprints(structures, definition, 1, packed=True, progress=False)
+        result = compute_fingerprints(
+            structures, definition, 1, packed=True, progress=False, expected_inchikeys=[keys[row] for row in rows]
+        )
         bits = result.fingerprints
         failed = {error.index: error.reason for error in result.errors}
         ok = np.array([position not in failed for position in range(len(rows))])

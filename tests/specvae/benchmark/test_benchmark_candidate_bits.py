@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from rdkit import Chem
 
 from specvae.benchmark.candidate_bits import candidate_bits, inchi_fallback_cache_path
@@ -11,6 +12,7 @@ from specvae.fingerprints import FingerprintDefinition, fingerprint_molecule
 
 DEFINITION = FingerprintDefinition()
 PYRIDINE = "c1ccncc1"
+PYRROLE = "c1cc[nH]c1"
 
 
 def challenge(name: str, rows: list[tuple[str, str, str]]) -> Challenge:
@@ -31,8 +33,10 @@ def row(smiles: str) -> tuple[str, str, str]:
 
 def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
     pyridine = row(PYRIDINE)
-    # a SMILES RDKit cannot kekulise, with the good InChI of pyridine: the InChI stands in
-    broken = ("c1cccc1n", pyridine[1], "XXXXXXXXXXXXXX-UHFFFAOYSA-N")
+    # pyrrole without its [nH]: a SMILES RDKit cannot kekulise, with pyrrole's good InChI and key: the InChI stands
+    # in. (Its key must be the InChI's own: a made-up key is a wrong key, reported since issue 12.)
+    pyrrole = row(PYRROLE)
+    broken = ("c1ccnc1", pyrrole[1], pyrrole[2])
     hopeless = ("C1CC", "InChI=1S/garbage", "YYYYYYYYYYYYYY-UHFFFAOYSA-N")
     challenges = [
         challenge("a", [row("CCO"), pyridine, broken]),
@@ -44,8 +48,8 @@ def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
     assert set(cold.failures) == {hopeless[2]} and "InChI" in cold.failures[hopeless[2]]
     bits, valid = cold.kept_bits([broken[2], pyridine[2], hopeless[2]], DEFINITION)
     assert valid.tolist() == [True, True, False]
-    np.testing.assert_array_equal(bits[0], fingerprint_molecule(PYRIDINE, DEFINITION))
-    np.testing.assert_array_equal(bits[0], bits[1])
+    np.testing.assert_array_equal(bits[0], fingerprint_molecule(PYRROLE, DEFINITION))
+    np.testing.assert_array_equal(bits[1], fingerprint_molecule(PYRIDINE, DEFINITION))
     assert not bits[2].any()
     assert inchi_fallback_cache_path(cache).name == "fp.from_inchi.h5" and inchi_fallback_cache_path(cache).exists()
     # warm: nothing computed, same bits, the fallback read from its cache
@@ -58,6 +62,19 @@ def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
     masked = DEFINITION.with_kept_bits([0, 170, 2300])
     kept, _ = uncached.kept_bits([pyridine[2]], masked)
     np.testing.assert_array_equal(kept[0], fingerprint_molecule(PYRIDINE, DEFINITION)[[0, 170, 2300]])
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_wrong_inchikey_gets_no_fingerprint_with_or_without_a_cache(tmp_path, cached: bool) -> None:
+    """Issue 12: a well-formed key that names another structure must not give that structure's bits to the row
+    (a decoy inheriting the true structure's fingerprint); the cache refuses it, so the uncached path must too."""
+    pyridine = row(PYRIDINE)
+    wrong = ("CCO", row("CCO")[1], "XXXXXXXXXXXXXX-UHFFFAOYSA-N")  # neither the SMILES nor the InChI is this key
+    challenges = [challenge("a", [pyridine, wrong])]
+    bits = candidate_bits(challenges, DEFINITION, cache_path=tmp_path / "fp.h5" if cached else None, progress=False)
+    assert set(bits.failures) == {wrong[2]}
+    assert "is not the structure's own InChIKey" in bits.failures[wrong[2]]
+    assert bits.row_of.keys() == {pyridine[2]}
 
 
 def test_scoring_full_fingerprints_equals_score_candidates_on_kept_bits_exactly() -> None:
