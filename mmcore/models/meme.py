@@ -33,10 +33,20 @@ prior),
 The pseudo-samples are parameters of the model (``pseudo_samples[name]``, shape ``(N, *input_shape)``);
 :meth:`MEME.initialise_pseudo_samples` copies real data into them, as the authors do.
 
-More than two modalities (not defined by the paper): the pairwise generalisation. A sample with a set S of
-|S| ≥ 2 modalities averages L(x_i | x_j) over the |S|(|S| − 1) ordered pairs of S (for |S| = 2 this is
-L_Bi); a sample with one modality i uses the pseudo-samples of every other modality, r_i(z) =
-1/((n − 1) N) Σ_{j ≠ i} Σ_n q_j(z | u_{j,n}). A sample with no modality contributes zero.
+More than two modalities (Appendix E, eq. 11 of meme_mutual_supervision.txt): the implicit regularisation R_i
+(the bound above) with an explicit combination R_e of the *other* modalities as the conditional prior,
+
+    1/3 [R_i(m1, R_e(m2, m3)) + R_i(m2, R_e(m1, m3)) + R_i(m3, R_e(m1, m2))].
+
+For a sample with the modalities S (|S| ≥ 2), each i ∈ S takes one direction x = x_i, y = Y = S ∖ {i}:
+p(Y | z) = ∏_{j∈Y} p(x_j | z) (λ-weighted: Σ_j λ_j log p(x_j | z)), q(Y | x) = E_{q(z|x_i)} [p(Y | z)], and the
+conditional prior q_Y(z | Y) is R_e of the encoders of Y — ``conditional_prior="mixture"`` (default)
+1/|Y| Σ_{j∈Y} q_j(z | x_j), or ``"product"`` ∝ ∏_{j∈Y} q_j(z | x_j) (the paper allows either and picks
+neither). The sample's objective is the mean over its |S| directions; with |S| = 2 (and so with two
+modalities) this is L_Bi exactly, both combinations then being the one encoder. A sample with one modality i
+uses the pseudo-samples of every other modality, r_i(z) = 1/((n − 1) N) Σ_{j ≠ i} Σ_n q_j(z | u_{j,n}) (the
+paper's eq. 4 names one other modality; the mixture over all others is this module's extension). A sample
+with no modality contributes zero.
 
 Consequence for partially observed batches: the encoder and pseudo-samples of a modality missing from the
 whole batch still receive gradient through the pseudo-sample prior of the unpaired samples (that is the
@@ -59,7 +69,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from mmcore.distributions import DiagonalGaussian, MixtureOfExperts
+from mmcore.distributions import DiagonalGaussian, MixtureOfExperts, product_of_experts
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
 from mmcore.models.registry import register
@@ -101,10 +111,13 @@ class MEME(MultimodalVAE):
         pseudo_sample_shapes: Mapping[str, Sequence[int]] | None = None,
         supervision_weight: float = 1.0,
         detach_conditional_prior: bool = False,
+        conditional_prior: str = "mixture",
     ) -> None:
         """``n_samples`` draws estimate each expectation; ``n_marginal_samples`` more draws (and those) estimate
         q(y|x). With ``detach_conditional_prior`` the conditional prior q_y(z|y) of a direction x → y gets no
         gradient from that direction (its encoder then learns only as a posterior and as pseudo-sample prior).
+        ``conditional_prior`` combines the other modalities' encoders with three or more modalities (App. E,
+        eq. 11): ``"mixture"`` or ``"product"``.
         """
         super().__init__(modalities, latent_dim)
         if n_samples < 1:
@@ -115,6 +128,9 @@ class MEME(MultimodalVAE):
             raise ValueError(f"n_pseudo_samples must be >= 1, got {n_pseudo_samples}")
         if supervision_weight < 0:
             raise ValueError(f"supervision_weight must be >= 0, got {supervision_weight}")
+        if conditional_prior not in ("mixture", "product"):
+            raise ValueError(f"conditional_prior must be 'mixture' or 'product', got {conditional_prior!r}")
+        self.conditional_prior = conditional_prior
         self.n_samples = n_samples
         self.n_marginal_samples = n_marginal_samples
         self.supervision_weight = supervision_weight
@@ -220,16 +236,17 @@ class MEME(MultimodalVAE):
         conditional_prior = posteriors.detach() if self.detach_conditional_prior else posteriors
         log_conditional_prior = conditional_prior.log_prob(z_fit.unsqueeze(2))  # (K, M_from, M_to, B)
 
-        # Paired: L(x_i | x_j) for every ordered pair, averaged over the pairs each sample has.
-        log_marginal = torch.logsumexp(cross_weighted, dim=0) - math.log(z.shape[0])  # (M_from, M_to, B)
-        ratio = torch.exp(cross_weighted[:n_draws] - log_marginal).detach()  # (K, M_from, M_to, B)
-        log_density_ratio = log_conditional_prior - log_posterior.unsqueeze(2)
-        inner = own_weighted.unsqueeze(2) - cross_weighted[:n_draws] + beta * log_density_ratio
-        directional = (ratio * inner).mean(0) + self.supervision_weight * log_marginal  # (M_from, M_to, B)
+        # Paired (eq. 11): for each present x_i, y = the sample's other modalities Y; the mean over the directions.
         off_diagonal = ~torch.eye(n_data, dtype=torch.bool, device=z.device).unsqueeze(-1)
         pair_present = presence.unsqueeze(1) & presence.unsqueeze(0) & off_diagonal  # (M_from, M_to, B)
-        n_pairs = (n_present * (n_present - 1)).clamp_min(1).to(z.dtype)
-        paired = torch.where(pair_present, directional, torch.zeros_like(directional)).sum((0, 1)) / n_pairs
+        cross_y = torch.where(pair_present, cross_weighted, torch.zeros_like(cross_weighted)).sum(2)  # (S, M_from, B)
+        log_marginal = torch.logsumexp(cross_y, dim=0) - math.log(z.shape[0])  # log q(Y | x_i): (M_from, B)
+        ratio = torch.exp(cross_y[:n_draws] - log_marginal).detach()  # (K, M_from, B)
+        log_prior_y = self._log_conditional_prior(z_fit, conditional_prior, log_conditional_prior, pair_present)
+        inner = own_weighted - cross_y[:n_draws] + beta * (log_prior_y - log_posterior)
+        directional = (ratio * inner).mean(0) + self.supervision_weight * log_marginal  # (M_from, B)
+        n_directions = n_present.clamp_min(1).to(z.dtype)
+        paired = torch.where(presence, directional, torch.zeros_like(directional)).sum(0) / n_directions
 
         # Unpaired: a VAE of the one modality with the pseudo-sample prior of the other modalities.
         log_pseudo_prior = self._log_pseudo_prior(z_fit, pseudo, names)  # (K, M, B)
@@ -242,11 +259,10 @@ class MEME(MultimodalVAE):
             presence,
             n_present,
             pair_present,
-            n_pairs,
             own,
             cross,
             log_posterior,
-            log_conditional_prior,
+            log_prior_y,
             log_pseudo_prior,
             batch,
         )
@@ -278,6 +294,34 @@ class MEME(MultimodalVAE):
             cross_columns.append(torch.stack(column, dim=1))  # (S, M_from, B)
         return torch.stack(own, dim=1), torch.stack(cross_columns, dim=2)
 
+    def _log_conditional_prior(
+        self,
+        z: Tensor,
+        encoders: DiagonalGaussian,
+        log_conditional_prior: Tensor,
+        pair_present: Tensor,
+    ) -> Tensor:
+        """log q_Y(z | Y) at draws ``z`` ``(K, M_from, B, L)`` of each x_i, Y the sample's other modalities.
+
+        ``log_conditional_prior`` ``(K, M_from, M_to, B)`` holds log q_j(z | x_j) at the draws of x_i. Mixture:
+        log-mean-exp over j ∈ Y; product: the normalised product of the encoders of Y. Zero where Y is empty.
+        """
+        has_other = pair_present.any(1)  # (M_from, B)
+        if self.conditional_prior == "mixture":
+            # A finite fill, not −inf: a row without any j would give NaN gradients through logsumexp.
+            fill = torch.full_like(log_conditional_prior, torch.finfo(log_conditional_prior.dtype).min / 4)
+            masked = torch.where(pair_present, log_conditional_prior, fill)
+            n_others = pair_present.sum(1).clamp_min(1).to(z.dtype)
+            log_prior_y = torch.logsumexp(masked, dim=2) - torch.log(n_others)
+        else:
+            n_data = pair_present.shape[0]
+            # Expert axis first: (M_to, M_from, B, L), the experts of Y for each direction.
+            means = encoders.mean.unsqueeze(1).expand(-1, n_data, -1, -1)
+            logvars = encoders.logvar.unsqueeze(1).expand(-1, n_data, -1, -1)
+            product = product_of_experts(means, logvars, pair_present.transpose(0, 1))
+            log_prior_y = product.log_prob(z)
+        return torch.where(has_other, log_prior_y, torch.zeros_like(log_prior_y))
+
     def _log_pseudo_prior(self, z: Tensor, pseudo: DiagonalGaussian, names: list[str]) -> Tensor:
         """log r_i(z) for draws of each modality i in the batch: the pseudo-samples of every other modality."""
         component_log_probs = pseudo.log_prob(z.unsqueeze(-2).unsqueeze(-2))  # (K, M, B, n, N)
@@ -295,11 +339,10 @@ class MEME(MultimodalVAE):
         presence: Tensor,
         n_present: Tensor,
         pair_present: Tensor,
-        n_pairs: Tensor,
         own: Tensor,
         cross: Tensor,
         log_posterior: Tensor,
-        log_conditional_prior: Tensor,
+        log_prior_y: Tensor,
         log_pseudo_prior: Tensor,
         batch: int,
     ) -> dict[str, Tensor]:
@@ -319,9 +362,10 @@ class MEME(MultimodalVAE):
             for name in self.modality_names:
                 terms.setdefault(f"nll/{name}", zero)
                 terms.setdefault(f"cross_nll/{name}", zero)
-            conditional_kl = (log_posterior.unsqueeze(2) - log_conditional_prior).mean(0)  # (M_from, M_to, B)
-            conditional_kl = torch.where(pair_present, conditional_kl, torch.zeros_like(conditional_kl)).sum((0, 1))
-            terms["kl/conditional_prior"] = (torch.where(n_present >= 2, conditional_kl / n_pairs, zero)).sum() / batch
+            conditional_kl = (log_posterior - log_prior_y).mean(0)  # (M_from, B)
+            conditional_kl = torch.where(presence, conditional_kl, torch.zeros_like(conditional_kl)).sum(0)
+            per_direction = conditional_kl / n_present.clamp_min(1)
+            terms["kl/conditional_prior"] = (torch.where(n_present >= 2, per_direction, zero)).sum() / batch
             pseudo_kl = torch.where(presence, (log_posterior - log_pseudo_prior).mean(0), zero).sum(0)
             terms["kl/pseudo_prior"] = torch.where(n_present == 1, pseudo_kl, zero).sum() / batch
         return terms

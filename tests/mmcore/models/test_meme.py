@@ -73,21 +73,26 @@ def hand_objective(model: MEME, data, mask, noise: torch.Tensor, beta: float = 1
             return weighted_log_likelihood(model, names[j], z, data[names[j]][b])
 
         if len(present) >= 2:
+            # App. E eq. 11: one direction per present x_i, supervised by all the others Y together.
             directions = []
             for i in present:
-                for j in present:
-                    if i == j:
-                        continue
-                    z = draws[i]
-                    own = log_likelihood(i, z[:n_draws])
-                    other = log_likelihood(j, z)  # (S,)
-                    log_marginal = torch.logsumexp(other, 0) - math.log(n_all)
-                    ratio = torch.exp(other[:n_draws] - log_marginal).detach()
-                    log_density_ratio = experts[j].log_prob(z[:n_draws]).sum(-1) - experts[i].log_prob(z[:n_draws]).sum(
-                        -1
-                    )
-                    inner = own - other[:n_draws] + beta * log_density_ratio
-                    directions.append((ratio * inner).mean() + alpha * log_marginal)
+                others = [j for j in present if j != i]
+                z = draws[i]
+                own = log_likelihood(i, z[:n_draws])
+                other = sum(log_likelihood(j, z) for j in others)  # log p(Y | z) = Σ_j log p(x_j | z): (S,)
+                log_marginal = torch.logsumexp(other, 0) - math.log(n_all)  # log q(Y | x_i)
+                ratio = torch.exp(other[:n_draws] - log_marginal).detach()
+                fit = z[:n_draws]
+                if model.conditional_prior == "mixture":  # R_e = 1/|Y| Σ_j q_j(z | x_j)
+                    components = torch.stack([experts[j].log_prob(fit).sum(-1) for j in others])
+                    log_prior_y = torch.logsumexp(components, 0) - math.log(len(others))
+                else:  # R_e ∝ ∏_j q_j(z | x_j): precision Σ 1/σ_j², mean Σ μ_j/σ_j² / precision
+                    precision = sum(1.0 / experts[j].variance for j in others)
+                    mean = sum(experts[j].mean / experts[j].variance for j in others) / precision
+                    log_prior_y = Normal(mean, precision.rsqrt()).log_prob(fit).sum(-1)
+                log_density_ratio = log_prior_y - experts[i].log_prob(fit).sum(-1)
+                inner = own - other[:n_draws] + beta * log_density_ratio
+                directions.append((ratio * inner).mean() + alpha * log_marginal)
             objectives.append(torch.stack(directions).mean())
         elif len(present) == 1:
             (i,) = present
@@ -148,8 +153,11 @@ def test_unpaired_samples_are_vaes_with_the_pseudo_sample_prior_of_the_other_mod
     check_against_hand(model, data, mask, beta=1.3)
 
 
-def test_three_modalities_average_the_ordered_pairs():
-    model = make_model(3, n_samples=2)
+@pytest.mark.parametrize("conditional_prior", ["mixture", "product"])
+def test_three_modalities_follow_appendix_e_eq_11(conditional_prior):
+    """Rows: all three (eq. 11: three directions, each supervised by the other two combined), two pairs, and
+    single modalities; with |S| = 2 the combination is one encoder and the term is L_Bi."""
+    model = make_model(3, n_samples=2, conditional_prior=conditional_prior)
     data = correlated_batch(5, n_modalities=3)
     mask = {
         "m0": torch.tensor([True, True, True, False, True]),
@@ -157,6 +165,21 @@ def test_three_modalities_average_the_ordered_pairs():
         "m2": torch.tensor([True, False, True, True, False]),
     }
     check_against_hand(model, data, mask)
+
+
+def test_the_combination_matters_only_with_three_modalities_present():
+    data = correlated_batch(4, n_modalities=3)
+    losses = {}
+    for combination in ("mixture", "product"):
+        model = make_model(3, conditional_prior=combination)
+        model.noise = FixedNoise()
+        pairs_only = {"m0": torch.ones(4, dtype=torch.bool), "m1": torch.ones(4, dtype=torch.bool)}
+        pairs_only["m2"] = torch.zeros(4, dtype=torch.bool)
+        losses[combination] = (model.loss(data).loss, model.loss(data, pairs_only).loss)
+    assert not torch.allclose(losses["mixture"][0], losses["product"][0])
+    torch.testing.assert_close(losses["mixture"][1], losses["product"][1])
+    with pytest.raises(ValueError, match="conditional_prior"):
+        make_model(3, conditional_prior="sum")
 
 
 def test_supervision_weight_scales_only_log_q_of_y_given_x():
