@@ -1,23 +1,29 @@
 """MoPoE-VAE: a mixture over the products of experts of every non-empty subset of the present modalities.
 
-Sutter, Daunhawer & Vogt (2021), "Generalized Multimodal ELBO" (ICLR).
+Sutter, Daunhawer & Vogt (2021), "Generalized Multimodal ELBO" (ICLR); equations of
+mopoe_generalized_multimodal_elbo.txt.
 
-Posterior (the paper's generalized multimodal ELBO with its MoPoE posterior): for a sample with modalities X,
+Posterior (eq. 6's MoPoE posterior): for a sample with modalities X,
 
     q(z | X) = 1 / |P⁺(X)| Σ_{X_k ∈ P⁺(X)} q̃(z | X_k),   q̃(z | X_k) = ∏_{x_i ∈ X_k} q(z | x_i),
 
 a uniform mixture over the non-empty subsets P⁺(X) of the modalities the sample has, each component the
 product of its unimodal Gaussian experts (no prior expert). A sample with no modality gets the prior.
 
-Loss: the negative ELBO with the mixture's expectation estimated by one subset drawn uniformly per sample
-among its non-empty present subsets X_k,
+Loss: **not eq. 6** (E_{q(z|X)}[log p(X|z)] − KL(mixture ‖ p(z)), whose mixture KL has no closed form), but the
+average of the subsets' ELBOs, eq. 12 (Appendix A.1),
+
+    (1/|P⁺(X)|) Σ_{X_k} E_{q̃(z|X_k)} [log p(X | z) p(z) / q̃(z | X_k)],
+
+which is a lower bound of eq. 6 (Jensen, Appendix A.2, eqs. 18–19) and the tractable form we keep: each
+subset's product has a closed-form KL. It is estimated with one subset X_k drawn uniformly per sample among
+its non-empty present subsets (eq. 12 writes the powerset P(X); the empty subset's term, whose posterior
+would be the prior, is left out as in the authors' code),
 
     −[Σ_{i present} λ_i log p(x_i | z)] + β KL(q̃(z | X_k) ‖ p(z)),   z ~ q̃(z | X_k),
 
-that is every present modality reconstructed from the drawn subset's product, and that product's KL to the
-prior (the paper's bound replaces the mixture's KL by the average of its components' KLs). In expectation
-over the draw this is the paper's objective. (The paper's equation and section numbers could not be
-confirmed here, so the parts are cited by name.)
+every present modality reconstructed from the drawn subset's product; in expectation over the draw this is
+eq. 12. The same rule holds for any number of modalities (the paper writes it for M).
 
 Efficiency: each present modality is encoded once, the 2ⁿ − 1 subset products come from one batched
 :func:`~mmcore.distributions.product_of_experts` call, and the drawn subset is gathered per sample, so a step
