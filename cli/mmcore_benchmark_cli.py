@@ -78,7 +78,7 @@ def _parse_model_options(
     return options
 
 
-@click.command("benchmark")
+@click.command("benchmark", epilog="Benchmarks (BENCHMARK): " + ", ".join(sorted(BENCHMARKS)) + ".")
 @click.argument("benchmark_name", metavar="BENCHMARK", type=click.Choice(sorted(BENCHMARKS)))
 @click.option("--models", required=True, callback=_parse_models,
               help="Comma-separated fusion models (see `mmcore models`), e.g. svae,vaevae,mmvae.")

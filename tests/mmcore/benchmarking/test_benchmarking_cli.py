@@ -98,3 +98,13 @@ def test_unimodal_copies_train_on_the_seed_codes_data(runner, tmp_path):
     # 100 training images: 50 paired, plus every image's top and bottom alone.
     info = json.loads((run_dir / "metrics.json").read_text())["info"]
     assert info["train_samples"] == 250 and info["paired_train_samples"] == 50
+
+
+def test_help_lists_every_benchmark(runner):
+    from mmcore.benchmarks_setup import BENCHMARKS
+
+    result = runner.invoke(benchmark, ["--help"])
+    assert result.exit_code == 0
+    listed = " ".join(result.output.split()).replace("- ", "-")  # undo click's wrapping inside names
+    for name in BENCHMARKS:
+        assert name in listed, name
