@@ -11,6 +11,8 @@ never branch on the model's name.
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
@@ -58,6 +60,45 @@ class UnpairedDataError(ValueError):
     """Raised by models that can only learn from fully paired samples (JMVAE) when given unpaired ones."""
 
 
+class BatchShapeError(ValueError):
+    """A batch whose tensors or masks do not have the shapes the model's modalities expect."""
+
+
+def input_dim_of(encoder: nn.Module) -> int | None:
+    """The feature size an encoder reads, if its first layer says (``in_features``), else None (convolutions...)."""
+    for module in encoder.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding, nn.RNNBase)):
+            return None
+        in_features = getattr(module, "in_features", None)
+        if isinstance(in_features, int):
+            return in_features
+    return None
+
+
+def check_feature_dim(modality: Modality, input_dim: int | None) -> None:
+    """Refuse a Modality whose ``feature_dim`` is not what its encoder outputs (checked on two zero inputs)."""
+    if input_dim is None:
+        return
+    encoder = modality.encoder
+    was_training = encoder.training
+    try:
+        encoder.eval()
+        with torch.no_grad():
+            parameter = next(encoder.parameters(), None)
+            dtype = parameter.dtype if parameter is not None else torch.float32
+            device = parameter.device if parameter is not None else None
+            features = encoder(torch.zeros(2, input_dim, dtype=dtype, device=device))
+    except Exception:  # an encoder that cannot take zeros (or is not an MLP) is checked when it first runs
+        return
+    finally:
+        encoder.train(was_training)
+    if isinstance(features, Tensor) and features.dim() >= 1 and int(features.shape[-1]) != modality.feature_dim:
+        raise ValueError(
+            f"modality {modality.name!r}: feature_dim is {modality.feature_dim} but its encoder outputs "
+            f"{int(features.shape[-1])} features (input of {input_dim})"
+        )
+
+
 class MultimodalVAE(nn.Module):
     """Base class of every fusion model.
 
@@ -81,18 +122,25 @@ class MultimodalVAE(nn.Module):
         self.latent_dim = latent_dim
         self.feature_dims = {modality.name: modality.feature_dim for modality in modalities}
         self.reconstruction_weights = {modality.name: modality.reconstruction_weight for modality in modalities}
-        self.decoders = nn.ModuleDict({modality.name: modality.decoder for modality in modalities})
-        self.likelihoods = nn.ModuleDict({modality.name: modality.likelihood for modality in modalities})
+        # The model owns copies of the user's networks (same weights): two models built from one Modality list
+        # must not train each other's parameters.
+        self.decoders = nn.ModuleDict({modality.name: copy.deepcopy(modality.decoder) for modality in modalities})
+        self.likelihoods = nn.ModuleDict({modality.name: copy.deepcopy(modality.likelihood) for modality in modalities})
         # Plain dict, not a ModuleDict: templates are registered only once a model builds an expert from them.
         self._encoder_templates = {modality.name: modality.encoder for modality in modalities}
         self._templates_used: set[str] = set()
+        self.input_dims = {modality.name: input_dim_of(modality.encoder) for modality in modalities}
+        """The feature size each modality's encoder reads (None where its first layer does not say)."""
+        for modality in modalities:
+            check_feature_dim(modality, self.input_dims[modality.name])
 
     # ------------------------------------------------------------------ building blocks for subclasses
     def _take_body(self, name: str) -> nn.Module:
-        """The user's encoder the first time a modality's body is asked for, fresh copies afterwards."""
+        """A copy of the user's encoder (same weights) the first time a modality's body is asked for, freshly
+        initialised copies afterwards."""
         if name not in self._templates_used:
             self._templates_used.add(name)
-            return self._encoder_templates[name]
+            return copy.deepcopy(self._encoder_templates[name])
         return fresh_copy(self._encoder_templates[name])
 
     def make_expert(self, name: str) -> ExpertEncoder:
@@ -132,6 +180,7 @@ class MultimodalVAE(nn.Module):
         if unknown:
             raise KeyError(f"unknown modalities {sorted(unknown)}; this model has {self.modality_names}")
         batch = self.batch_size(data)
+        self.check_batch(data, mask, batch)
         device = next(iter(data.values())).device
         present = {}
         for name in self.modality_names:
@@ -142,6 +191,31 @@ class MultimodalVAE(nn.Module):
             else:
                 present[name] = mask[name].to(device=device, dtype=torch.bool)
         return present
+
+    def check_batch(self, data: Data, mask: Mask | None, batch: int) -> None:
+        """Raise :class:`BatchShapeError` naming the modality, the expected and the given shape."""
+        for name, x in data.items():
+            if x.dim() == 0 or int(x.shape[0]) != batch:
+                sizes = {key: tuple(value.shape) for key, value in data.items()}
+                raise BatchShapeError(
+                    f"modality {name!r}: batch size {tuple(x.shape)[:1]} differs from {batch}; shapes given: {sizes}"
+                )
+            expected = self.input_dims.get(name)
+            if expected is not None and x.is_floating_point():
+                # A Linear reads the last axis; one after a Flatten reads every axis but the batch.
+                flat = math.prod(x.shape[1:]) if x.dim() >= 2 else None
+                if x.dim() < 2 or (int(x.shape[-1]) != expected and flat != expected):
+                    raise BatchShapeError(
+                        f"modality {name!r}: expected data of shape (batch, {expected}) (its encoder reads "
+                        f"{expected} features), given {tuple(x.shape)}"
+                    )
+        for name, present in (mask or {}).items():
+            if name not in self.modality_names:
+                raise KeyError(f"mask names unknown modality {name!r}; this model has {self.modality_names}")
+            if tuple(present.shape) != (batch,):
+                raise BatchShapeError(
+                    f"mask of modality {name!r}: expected shape ({batch},), given {tuple(present.shape)}"
+                )
 
     def log_likelihood(self, name: str, z: Tensor, x: Tensor) -> Tensor:
         """log p(x_name | z) per sample (unweighted); ``z`` may carry leading sample axes."""

@@ -105,7 +105,9 @@ def test_registry_names_pair_the_architecture_with_each_objective() -> None:
 def test_own_expert_reuses_the_users_encoder_and_replacements_are_fresh() -> None:
     modalities = tiny_modalities(2, input_dim=INPUT, latent_dim=LATENT, hidden=HIDDEN)
     model = SVAE(modalities, LATENT)
-    assert model.experts["m0"]["m0"].body is modalities[0].encoder
+    own = model.experts["m0"]["m0"].body
+    assert own is not modalities[0].encoder  # a copy the model owns, with the user's weights
+    assert torch.equal(own[0].layers[0].weight, modalities[0].encoder[0].layers[0].weight)
     replacement = model.experts["m0"]["m1"].body
     assert replacement is not modalities[0].encoder
     assert not torch.equal(replacement[0].layers[0].weight, modalities[0].encoder[0].layers[0].weight)

@@ -84,7 +84,9 @@ def test_registry_names_give_each_architecture_and_objective() -> None:
 def test_unimodal_experts_reuse_the_users_encoders_and_subset_networks_are_fresh() -> None:
     modalities = tiny_modalities(2, input_dim=INPUT, latent_dim=LATENT, hidden=HIDDEN)
     model = VAEVAE(modalities, LATENT)
-    assert model.unimodal["m0"].body is modalities[0].encoder
+    own = model.unimodal["m0"].body
+    assert own is not modalities[0].encoder  # a copy the model owns, with the user's weights
+    assert torch.equal(own[0].layers[0].weight, modalities[0].encoder[0].layers[0].weight)
     joint_body = model.subset_encoders["m0+m1"].bodies["m0"]
     assert joint_body is not modalities[0].encoder
     assert not torch.equal(joint_body[0].layers[0].weight, modalities[0].encoder[0].layers[0].weight)
