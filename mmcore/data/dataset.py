@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
 
 class MultimodalBatch(NamedTuple):
@@ -89,6 +89,25 @@ class MultimodalDataset(Dataset):
             raise ValueError(f"{labels.shape[0]} labels for {self.n_samples} samples")
         self.labels = labels
 
+    @classmethod
+    def from_tensor_dataset(
+        cls, dataset: TensorDataset, names: Sequence[str], *, labels: bool = False
+    ) -> MultimodalDataset:
+        """A ``torch.utils.data.TensorDataset`` whose tensors are, in order, the modalities ``names`` (every
+        sample has every modality), then the class labels if ``labels``.
+
+        >>> MultimodalDataset.from_tensor_dataset(TensorDataset(torch.zeros(4, 3), torch.ones(4, 2)), ["a", "b"]).names
+        ['a', 'b']
+        """
+        tensors = list(dataset.tensors)
+        expected = len(names) + (1 if labels else 0)
+        if len(tensors) != expected:
+            raise ValueError(
+                f"the TensorDataset holds {len(tensors)} tensors, expected {expected}: one per modality {list(names)}"
+                + (" and the labels" if labels else "")
+            )
+        return cls(dict(zip(names, tensors[: len(names)], strict=True)), labels=tensors[-1] if labels else None)
+
     @property
     def names(self) -> list[str]:
         return list(self.data)
@@ -126,6 +145,11 @@ def collate_multimodal(samples: Sequence[MultimodalBatch]) -> MultimodalBatch:
     """Concatenate batches (single samples from ``dataset[i]``, say) into one; for ``torch.utils.data.DataLoader``."""
     if not samples:
         raise ValueError("cannot collate an empty list of samples")
+    if not isinstance(samples[0], MultimodalBatch):
+        raise TypeError(
+            f"a multimodal data set's items must be MultimodalBatch (named modalities and masks), got "
+            f"{type(samples[0]).__name__}; use MultimodalDataset (from_tensor_dataset for a TensorDataset)"
+        )
     names = list(samples[0].data)
     for sample in samples:
         if list(sample.data) != names:

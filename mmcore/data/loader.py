@@ -13,13 +13,14 @@ of ``round_size`` consecutive samples that share one presence pattern (:func:`st
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping, Sized
 from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Sampler
+from torch.utils.data import Sampler, TensorDataset
 
 from mmcore.data.dataset import MultimodalBatch, collate_multimodal
 
@@ -69,6 +70,20 @@ class OrderSampler(Protocol):
     def __len__(self) -> int: ...
 
 
+class MissingModalityWarning(UserWarning):
+    """A modality that no training sample has."""
+
+
+def refuse_unnamed(dataset: object) -> None:
+    """Refuse a ``TensorDataset``: its tensors have no modality names, which every model needs."""
+    if isinstance(dataset, TensorDataset):
+        raise TypeError(
+            f"a TensorDataset of {len(dataset.tensors)} unnamed tensors cannot be trained on: the model needs each "
+            "modality's name. Wrap it: MultimodalDataset.from_tensor_dataset(dataset, names=[...]) (names in the "
+            "order of its tensors), or build MultimodalDataset({name: tensor, ...}, mask=..., labels=...)"
+        )
+
+
 def presence_groups(dataset: object) -> np.ndarray:
     """One integer per sample naming its presence pattern (which modalities it has), numbered from 0.
 
@@ -76,6 +91,7 @@ def presence_groups(dataset: object) -> np.ndarray:
     :class:`~mmcore.data.dataset.MultimodalDataset` has; a data set without one is a single group. Patterns are
     numbered in order of first appearance, which makes the numbering a function of the masks only.
     """
+    refuse_unnamed(dataset)
     n_samples = len(dataset)  # type: ignore[arg-type]
     mask = getattr(dataset, "mask", None)
     if not isinstance(mask, Mapping) or not mask:
@@ -85,6 +101,13 @@ def presence_groups(dataset: object) -> np.ndarray:
         column = np.asarray(torch.as_tensor(present).cpu(), dtype=bool)
         if column.shape != (n_samples,):
             raise ValueError(f"mask of {name!r} has shape {column.shape}, expected ({n_samples},)")
+        if n_samples and not column.any():
+            warnings.warn(
+                f"modality {name!r} is absent from every training sample: its decoder (and any network reading "
+                "only it) will not learn",
+                MissingModalityWarning,
+                stacklevel=2,
+            )
         columns.append(column)
     patterns = np.stack(columns, axis=1)
     _, first_seen, inverse = np.unique(patterns, axis=0, return_index=True, return_inverse=True)
@@ -231,6 +254,7 @@ class MultimodalLoader:
     ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        refuse_unnamed(dataset)
         self.dataset = dataset
         self.batch_size = batch_size
         self.sampler = EpochSampler(len(dataset), shuffle=False) if sampler is None else sampler
