@@ -43,7 +43,9 @@ def build_model(name: str, modalities: Sequence[Modality], latent_dim: int, **op
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: {accepted or 'none'}")
-    return cls(modalities, latent_dim, **options)
+    model = cls(modalities, latent_dim, **options)
+    model.build_options = dict(options)  # what mmcore.persistence.save_model records to rebuild the model
+    return model
 
 
 ModelFactory = Callable[..., MultimodalVAE]
