@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 from helpers import (
     batch_with_presence,
@@ -138,29 +137,6 @@ def test_posterior_is_the_mixture_over_the_products_of_present_subsets():
 
 
 # ---------------------------------------------------------------------------------------------- masking
-@pytest.mark.parametrize("missing_by", ["mask", "absent key"])
-def test_mixed_presence_gives_finite_loss_and_no_gradient_to_the_missing_modality(missing_by):
-    model = make_model(3)
-    presence = {"m0": [1, 1, 0, 1, 0], "m1": [1, 0, 1, 1, 0], "m2": [0, 0, 0, 0, 0]}
-    data, mask = batch_with_presence(presence, INPUT, seed=6)
-    for name in data:
-        data[name][~mask[name]] = math.nan
-    if missing_by == "absent key":
-        del data["m2"], mask["m2"]
-    torch.manual_seed(0)
-    output = model.loss(data, mask)
-    assert torch.isfinite(output.loss)
-    assert all(torch.isfinite(value) for value in output.terms.values())
-    output.loss.backward()
-    for network in (model.encoders["m2"], model.decoders["m2"]):
-        for parameter in network.parameters():
-            assert parameter.grad is None or torch.equal(parameter.grad, torch.zeros_like(parameter.grad))
-    for name in ("m0", "m1"):
-        gradients = [p.grad for p in model.decoders[name].parameters()]
-        assert all(g is not None and torch.isfinite(g).all() for g in gradients)
-        assert any(g.abs().sum() > 0 for g in gradients)
-
-
 # ---------------------------------------------------------------------------------------------- training, inference
 def test_training_reduces_the_loss_and_learns_cross_generation():
     torch.manual_seed(0)
