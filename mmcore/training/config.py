@@ -34,6 +34,8 @@ class TrainerConfig:
     whenever the validation metric has not improved for that many epochs (and as often again after each cut);
     with ``early_stopping_patience`` training stops once the best epoch lies that many epochs behind. A flat
     curve is then what ends a run, not the epoch budget, and the model file can say it was not still improving.
+    Neither counts epochs of the β warm-up: while β rises the objective itself changes, and a validation curve
+    that stalls then (it does, for a VAE whose KL weight is growing) says nothing about convergence.
     """
 
     epochs: int = 10

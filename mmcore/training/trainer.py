@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import sys
 import time
 import warnings
@@ -510,7 +511,10 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def _epochs_since_best(self) -> int:
-        return self.epoch if self.best_epoch is None else self.epoch - 1 - self.best_epoch
+        """Epochs completed since the best one, not counting those of the β warm-up (see TrainerConfig)."""
+        warmup_end = math.ceil(self.config.beta_warmup_epochs)
+        since = self.epoch if self.best_epoch is None else self.epoch - 1 - self.best_epoch
+        return max(0, min(since, self.epoch - warmup_end))
 
     def _decay_learning_rate_on_plateau(self) -> None:
         """Cut the learning rate after ``lr_decay_patience`` epochs without a better validation metric.

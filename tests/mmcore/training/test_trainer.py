@@ -351,6 +351,27 @@ def test_learning_rate_is_cut_after_a_plateau_and_again_after_another(tmp_path):
     assert [record["learning_rate"] for record in resumed.history] == pytest.approx(rates)
 
 
+def test_epochs_of_the_beta_warmup_count_towards_no_patience():
+    torch.set_num_threads(1)
+    train, validation = _datasets()
+    # Flat from the first epoch: without the warm-up rule the run would stop after epoch 3.
+    metric = _ScriptedMetric([0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    config = _config(
+        None,
+        epochs=8,
+        validation_metric="score",
+        validation_mode="max",
+        beta_warmup_epochs=2.5,
+        early_stopping_patience=2,
+        lr_decay_patience=1,
+    )
+    result = Trainer(toy_model(seed=0), config, validation_metric=metric).fit(train, validation)
+    # Warm-up ends after epoch 3: epochs 4 and 5 are the two without gain, so the run stops after epoch 5; the
+    # learning rate is first cut after epoch 4 (one epoch past the warm-up), not after epoch 2.
+    assert result.epochs_completed == 5
+    assert [record["learning_rate"] for record in result.history] == pytest.approx([1e-2] * 4 + [5e-3])
+
+
 def test_convergence_settings_are_validated():
     with pytest.raises(ValueError, match="early_stopping_patience"):
         TrainerConfig(early_stopping_patience=0)
