@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from cli.cache_options import cache_error_message, rebuild_cache_option, report_moved_aside
 from cli.path_checks import check_output_paths
 
 EXIT_REFUSED = 3
@@ -49,6 +50,7 @@ def _common_options(function):
         ),
         click.option("--output", "-o", type=click.Path(file_okay=False), required=True, help="Report folder."),
         click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate bits."),
+        rebuild_cache_option,
         click.option("--workers", type=int, default=2, show_default=True, help="Processes computing fingerprints."),
         click.option(
             "--challenge",
@@ -129,6 +131,7 @@ def _run(benchmark_name: str, options: dict, command: str) -> None:
             ion_modes=modes,
             challenge_names=list(options["challenge_names"]) or None,
             fingerprint_cache=options["fingerprint_cache"],
+            rebuild_cache=options["rebuild_cache"],
             n_workers=options["workers"],
             force=options["force"],
             command=command,
@@ -139,7 +142,9 @@ def _run(benchmark_name: str, options: dict, command: str) -> None:
         click.echo(f"refused: {error}", err=True)
         sys.exit(EXIT_REFUSED)
     except (SpecvaeError, ModelFileError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from error
+        raise click.ClickException(cache_error_message(error)) from error
+    if options["fingerprint_cache"] is not None:
+        report_moved_aside(options["fingerprint_cache"], report.bits.moved_aside)
     written = write_report(report, options["output"])
     click.echo(report.headline(), err=True)
     click.echo(f"report: {written}", err=True)

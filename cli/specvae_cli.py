@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from cli.cache_options import cache_error_message as _cache_error_message
+from cli.cache_options import rebuild_cache_option, report_moved_aside
 from cli.path_checks import check_output_paths
 from mmcore.interrupts import raise_on_sigterm
 
@@ -31,26 +33,10 @@ fingerprint_option = click.option(
 )
 
 
-rebuild_cache_option = click.option(
-    "--rebuild-cache",
-    is_flag=True,
-    help="If the fingerprint cache is damaged, move it aside to <name>.corrupt-<time> and rebuild it.",
-)
-REBUILD_HINT = " (run again with --rebuild-cache to move the damaged cache aside and rebuild it)"
-
-
-def _cache_error_message(error: Exception) -> str:
-    """The message of an error, with the way out when it is a damaged fingerprint cache."""
-    from specvae.fingerprints import FingerprintCacheError, FingerprintCacheMismatchError
-
-    damaged = isinstance(error, FingerprintCacheError) and not isinstance(error, FingerprintCacheMismatchError)
-    return str(error) + (REBUILD_HINT if damaged and "--rebuild-cache" not in str(error) else "")
-
-
 def _report_moved_caches(cache) -> None:
     """Say on stderr which damaged caches ``--rebuild-cache`` moved aside (warnings may be filtered)."""
-    for aside in [] if cache is None else cache.moved_aside:
-        click.echo(f"warning: {cache.path}: damaged fingerprint cache moved aside to {aside}; rebuilt", err=True)
+    if cache is not None:
+        report_moved_aside(cache.path, cache.moved_aside)
 
 
 def _example_path(name: str) -> Path:

@@ -45,6 +45,7 @@ class CandidateBits:
     n_distinct: int = 0
     n_computed: int = 0
     seconds: float = 0.0
+    moved_aside: list[Path] = field(default_factory=list)  # damaged caches moved aside (``rebuild_cache=True``)
 
     def full_bits(self, inchikeys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(bits, valid)``: full fingerprints ``(n, n_bits)`` bool of the given InChIKeys, zero rows where ``valid``
@@ -92,8 +93,13 @@ def candidate_bits(
     n_workers: int = 1,
     progress: bool | None = None,
     batch_size: int = CACHE_BATCH_SIZE,
+    rebuild_cache: bool = False,
 ) -> CandidateBits:
-    """Full fingerprints of every distinct candidate of ``challenges``, through the HDF5 cache when one is given."""
+    """Full fingerprints of every distinct candidate of ``challenges``, through the HDF5 cache when one is given.
+
+    ``rebuild_cache``: a damaged cache (or InChI fallback cache) is moved aside to ``<name>.corrupt-<time>`` and
+    rebuilt (listed in ``moved_aside``) instead of raising :class:`~specvae.fingerprints.FingerprintCacheError`.
+    """
     started = time.perf_counter()
     definition = definition.without_mask()
     keys, smiles, inchis = _distinct_structures(challenges)
@@ -103,8 +109,9 @@ def candidate_bits(
     reasons: dict[int, str] = {}
     n_computed = 0
     structures = [text or inchi for text, inchi in zip(smiles, inchis, strict=True)]
+    moved_aside: list[Path] = []
     if cache_path is not None:
-        cache = FingerprintCache(cache_path, definition)
+        cache = FingerprintCache(cache_path, definition, rebuild_damaged=rebuild_cache)
         for start in range(0, len(keys), batch_size):
             stop = min(start + batch_size, len(keys))
             found = cache.lookup(keys[start:stop], structures[start:stop], n_workers, progress=progress)
@@ -112,6 +119,7 @@ def candidate_bits(
             valid[start:stop] = found.valid
             reasons.update({start + error.index: error.reason for error in found.errors})
             n_computed += found.n_computed
+        moved_aside += cache.moved_aside
     else:
         # The stated keys are checked as the cache checks them, so a cache never changes the result.
         result = compute_fingerprints(
@@ -123,7 +131,7 @@ def candidate_bits(
             valid[error.index] = False
             reasons[error.index] = error.reason
         n_computed = len(keys)
-    _retry_from_inchi(definition, keys, inchis, packed, valid, reasons, cache_path)
+    moved_aside += _retry_from_inchi(definition, keys, inchis, packed, valid, reasons, cache_path, rebuild_cache)
     row_of = {key: row for row, key in enumerate(keys) if valid[row]}
     failures = {keys[row]: reason for row, reason in reasons.items() if not valid[row]}
     return CandidateBits(
@@ -134,6 +142,7 @@ def candidate_bits(
         n_distinct=len(keys),
         n_computed=n_computed,
         seconds=time.perf_counter() - started,
+        moved_aside=moved_aside,
     )
 
 
@@ -156,12 +165,18 @@ def _retry_from_inchi(
     valid: np.ndarray,
     reasons: dict[int, str],
     cache_path: str | os.PathLike[str] | None,
-) -> None:
-    """Fingerprint the failed rows from their InChI (in place), through the fallback cache when there is one."""
+    rebuild_cache: bool = False,
+) -> list[Path]:
+    """Fingerprint the failed rows from their InChI (in place), through the fallback cache when there is one;
+    returns the damaged fallback caches moved aside."""
     rows = [int(row) for row in np.flatnonzero(~valid) if inchis[row]]
     if not rows:
-        return
-    cache = None if cache_path is None else FingerprintCache(inchi_fallback_cache_path(cache_path), definition)
+        return []
+    cache = (
+        None
+        if cache_path is None
+        else FingerprintCache(inchi_fallback_cache_path(cache_path), definition, rebuild_damaged=rebuild_cache)
+    )
     structures: list[object] = []
     for row in rows:
         # Parsed even when the fallback cache holds the key: its rows were computed from molecules, so the cache
@@ -188,3 +203,4 @@ def _retry_from_inchi(
             reasons.pop(row, None)
         else:
             reasons[row] = f"{reasons.get(row, '')}; from the InChI: {failed.get(position, 'failed')}".lstrip("; ")
+    return [] if cache is None else cache.moved_aside

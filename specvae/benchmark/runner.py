@@ -31,6 +31,7 @@ def run_benchmark(
     ion_modes: Sequence[str] = ION_MODES,
     challenge_names: Sequence[str] | None = None,
     fingerprint_cache: str | os.PathLike[str] | None = None,
+    rebuild_cache: bool = False,
     n_workers: int = 1,
     force: bool = False,
     command: str = "",
@@ -44,7 +45,8 @@ def run_benchmark(
     Raises :class:`~specvae.benchmark.leakage.BenchmarkRefusedError` when a model's training structures include an
     answer of the challenges it would rank, unless ``force``. ``started`` (a ``time.perf_counter`` value) makes the
     report's total time include what the caller did before (importing, reading the data), and ``timings`` adds
-    the caller's own step times (seconds) to the report's.
+    the caller's own step times (seconds) to the report's. ``rebuild_cache`` moves a damaged ``fingerprint_cache``
+    aside and rebuilds it (``report.bits.moved_aside`` lists what was moved) instead of raising.
     """
     started = time.perf_counter() if started is None else started
     timings = dict(timings or {})
@@ -63,7 +65,12 @@ def run_benchmark(
 
     step = time.perf_counter()
     bits = candidate_bits(
-        selected.challenges, definitions.pop(), cache_path=fingerprint_cache, n_workers=n_workers, progress=progress
+        selected.challenges,
+        definitions.pop(),
+        cache_path=fingerprint_cache,
+        n_workers=n_workers,
+        progress=progress,
+        rebuild_cache=rebuild_cache,
     )
     timings["candidate_fingerprints_s"] = time.perf_counter() - step
 

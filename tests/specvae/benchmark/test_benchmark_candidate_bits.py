@@ -92,3 +92,17 @@ def test_scoring_full_fingerprints_equals_score_candidates_on_kept_bits_exactly(
     reference = score_candidates(probabilities, definition.select_kept(full))
     np.testing.assert_array_equal(fast, reference)
     assert fast[0] == fast[1]
+
+
+def test_a_damaged_cache_is_an_error_naming_it_or_moved_aside_with_rebuild_cache(tmp_path) -> None:
+    """``specvae benchmark --rebuild-cache`` (as annotate's): the damaged file is moved aside and rebuilt."""
+    from specvae.fingerprints import FingerprintCacheError
+
+    challenges = [challenge("a", [row("CCO"), row(PYRIDINE)])]
+    cache = tmp_path / "fp.h5"
+    cache.write_bytes(b"\x89HDF\r\n\x1a\n" + b"not a cache" * 20)
+    with pytest.raises(FingerprintCacheError, match=str(cache)):
+        candidate_bits(challenges, DEFINITION, cache_path=cache, progress=False)
+    rebuilt = candidate_bits(challenges, DEFINITION, cache_path=cache, progress=False, rebuild_cache=True)
+    assert [path.name for path in rebuilt.moved_aside] == [next(tmp_path.glob("fp.h5.corrupt-*")).name]
+    np.testing.assert_array_equal(rebuilt.packed, candidate_bits(challenges, DEFINITION, progress=False).packed)
