@@ -79,6 +79,18 @@ def binned_intensity_fraction(binner: SpectrumBinner, spectrum: Spectrum) -> flo
     return float(intensities[binner.bin_index(spectrum.peaks.mz) >= 0].sum()) / total
 
 
+def visible_fraction(binner: SpectrumBinner, spectrum: Spectrum) -> float:
+    """:func:`binned_intensity_fraction`, or :class:`SpecvaeError` when it is zero: no peak lies inside the bin grid,
+    and the model would predict (and rank) from an empty input. ``annotate`` and ``predict`` both check it."""
+    fraction = binned_intensity_fraction(binner, spectrum)
+    if fraction == 0:
+        raise SpecvaeError(
+            f"no peak lies in the model's m/z range (below {binner.max_mz_da:g} Da): the model would "
+            "predict from an empty spectrum"
+        )
+    return fraction
+
+
 def pretrained_model_path(ion_mode: str) -> Path:
     """Path of the model shipped in the package for ``ion_mode``."""
     if ion_mode not in ION_MODES:
@@ -282,7 +294,8 @@ class Annotator:
         by_mode: dict[str, list[tuple[str, Spectrum]]] = {}
         for identifier, spectrum, record in self._spectra_with_ids(spectra, errors):
             try:
-                mode, _ = self._model_for(spectrum)
+                mode, loaded = self._model_for(spectrum)
+                visible_fraction(loaded.binner, spectrum)  # a prediction from an empty input is reported, as annotate
             except SpecvaeError as error:
                 errors.append(RecordError(source, record, str(error), identifier))
                 continue
@@ -422,13 +435,7 @@ class Annotator:
         for identifier, spectrum, record in spectra_with_ids:
             try:
                 mode, loaded = self._model_for(spectrum)
-                binner = binners.setdefault(mode, loaded.binner)
-                fraction = binned_intensity_fraction(binner, spectrum)
-                if fraction == 0:
-                    raise SpecvaeError(
-                        f"no peak lies in the model's m/z range (below {binner.max_mz_da:g} Da): the model would "
-                        "rank from an empty spectrum"
-                    )
+                fraction = visible_fraction(binners.setdefault(mode, loaded.binner), spectrum)
                 matches = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
             except SpecvaeError as error:
                 errors.append(RecordError(source, record, str(error), identifier))
