@@ -35,6 +35,10 @@ from specvae.training_data import SpectrumFingerprintDataset, TrainingSet
 from specvae.training_set import TrainingSetError
 
 
+SAMPLE_WEIGHTED_FUSIONS = ("svae", "svae-star", "vaevae", "vaevae-a", "vaevae-star")
+"""Fusion models with a ``weighting`` option (mmcore's SVAE/VAEVAE family)."""
+
+
 @dataclass
 class TrainingOptions:
     """What ``specvae train`` can be told; saved in the model file."""
@@ -63,6 +67,12 @@ class TrainingOptions:
             raise ValueError(f"ion_mode must be 'positive' or 'negative', got {self.ion_mode!r}")
         if self.min_bit_count < 1:
             raise ValueError(f"min_bit_count must be >= 1, got {self.min_bit_count}")
+        if self.fusion in SAMPLE_WEIGHTED_FUSIONS and "weighting" not in self.fusion_options:
+            # Eq. 22 of the SVAE paper weighs each presence pattern's average equally. A MassBank training set has
+            # 74 spectra without a structure among 66,585: per pattern, the one such spectrum in a batch would weigh
+            # as much as the 127 paired ones together. specvae weighs every sample alike (1 / batch size), as the
+            # shipped models were trained; the paper's weighting stays available as fusion option weighting=paper.
+            self.fusion_options = {**self.fusion_options, "weighting": "sample"}
         if self.calibration is not None and self.calibration not in CALIBRATION_KINDS:
             raise ValueError(f"calibration must be one of {CALIBRATION_KINDS} or None, got {self.calibration!r}")
 
