@@ -34,7 +34,6 @@ from specvae.prediction import predict_fingerprint_probabilities, retrieval_rank
 from specvae.training_data import SpectrumFingerprintDataset, TrainingSet
 from specvae.training_set import TrainingSetError
 
-
 SAMPLE_WEIGHTED_FUSIONS = ("svae", "svae-star", "vaevae", "vaevae-a", "vaevae-star")
 """Fusion models with a ``weighting`` option (mmcore's SVAE/VAEVAE family)."""
 
