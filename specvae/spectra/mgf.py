@@ -12,6 +12,8 @@ keys are the ones matchms uses everywhere (``precursor_mz``, ``ionmode``, ``addu
 - ``BEGIN IONS`` inside a block (the earlier block never ended), a file that ends inside a block;
 - text outside any block, ``KEY=VALUE`` lines included: one error per run of such lines, and nothing of
   it is applied to any block (MGF's "global parameters" are not honoured: see :func:`_outside_error`);
+- a parameter given twice in a block with different values (two blocks merged by a damaged ``END IONS``
+  line: the second's ``PEPMASS`` silently replaced the first's, and its peaks were added to the first's);
 - a peak with a non-finite or negative m/z (matchms cannot hold it);
 - a gzip stream that breaks off (records before the break are kept).
 
@@ -143,13 +145,24 @@ def _error(source: str, record: int, block: list[tuple[int, str]], reason: str) 
 
 def _parse_block(source: str, record: int, block: list[tuple[int, str]]) -> SpectrumRecord:
     params: dict[str, str] = {}
+    param_lines: dict[str, int] = {}
     peak_lines: list[tuple[int, str]] = []
     for line_number, line in block:
         key, separator, value = line.partition("=")
         if separator and not _starts_like_number(key):
-            if not key.strip():
+            name = key.strip().upper()
+            if not name:
                 return _error(source, record, block, f"line {line_number}: parameter without a name")
-            params[key.strip().upper()] = value.strip()
+            if name in params and params[name] != value.strip():
+                return _error(
+                    source,
+                    record,
+                    block,
+                    f"line {line_number}: {name} given again with another value (first at line {param_lines[name]}): "
+                    "two records merged by a damaged END IONS / BEGIN IONS line?",
+                )
+            params[name] = value.strip()
+            param_lines.setdefault(name, line_number)
         else:
             peak_lines.append((line_number, line))
     title = params.get("TITLE") or None

@@ -71,11 +71,13 @@ def _parse_record(source: str, record: int, lines: list[tuple[int, str]]) -> Spe
     mz: list[float] = []
     intensities: list[float] = []
     title = _name_of(lines)
+    first_seen: dict[str, tuple[int, str]] = {}
     try:
         for line_number, line in lines:
             if _is_peak_line(line):
                 _parse_peak_line(line_number, line, mz, intensities)
             elif ":" in line:
+                _check_not_repeated(line_number, line, first_seen)
                 _parse_metadata_line(line_number, line, params)
             else:
                 raise RecordParseError(f"line {line_number}: neither 'key: value' nor a peak: {line[:60]!r}")
@@ -87,6 +89,19 @@ def _parse_record(source: str, record: int, lines: list[tuple[int, str]]) -> Spe
     except RecordParseError as error:
         return SpectrumRecord(source, record, title, None, str(error))
     return SpectrumRecord(source, record, title, spectrum)
+
+
+def _check_not_repeated(line_number: int, line: str, first_seen: dict[str, tuple[int, str]]) -> None:
+    """A key given twice with different values is two records merged (a lost blank line and a damaged ``Name:``
+    line): matchms' parser would keep the second value, e.g. the second record's precursor for the first's peaks."""
+    key, _, value = line.partition(":")
+    key, value = key.strip().lower(), value.strip()
+    if key in first_seen and first_seen[key][1] != value:
+        raise RecordParseError(
+            f"line {line_number}: {key!r} given again with another value (first at line {first_seen[key][0]}): "
+            "two records merged?"
+        )
+    first_seen.setdefault(key, (line_number, value))
 
 
 def _parse_metadata_line(line_number: int, line: str, params: dict[str, object]) -> None:
