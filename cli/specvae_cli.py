@@ -16,6 +16,9 @@ from cli.cache_options import rebuild_cache_option, report_moved_aside
 from cli.path_checks import check_output_paths
 from mmcore.interrupts import raise_on_sigterm
 
+# Exit codes: 0 when the run finished, bad records included (they are reported on stderr and in --errors: a
+# workflow engine treats 1 as failure, and one bad candidate among thousands is not a failed run); 1 for a run
+# that could not finish, or with --strict for any bad record; 2 for usage errors (click's).
 EXIT_RECORD_ERRORS = 1
 EXIT_USAGE = 2
 # The layout `prepare` and `fingerprint` use unless told otherwise: the shipped models' (a literal, so that
@@ -43,14 +46,23 @@ def _example_path(name: str) -> Path:
     return Path(str(resources.files("specvae") / "examples" / name))
 
 
-def _finish(errors, errors_path: str | None) -> None:
-    """Report bad records on stderr and in the ``--errors`` file; exit 1 if there were any."""
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when any record could not be processed (default: report bad records and exit 0).",
+)
+
+
+def _finish(errors, errors_path: str | None, strict: bool = False) -> None:
+    """Report bad records on stderr and in the ``--errors`` file; exit 1 if there were any and ``strict``."""
     errors.print()
     if errors_path:
         errors.write_tsv(errors_path)
     if len(errors):
-        click.echo(f"{len(errors)} record(s) could not be processed (see above).", err=True)
-        sys.exit(EXIT_RECORD_ERRORS)
+        where = f" and in {errors_path}" if errors_path else ""
+        click.echo(f"{len(errors)} record(s) could not be processed (listed above{where}).", err=True)
+        if strict:
+            sys.exit(EXIT_RECORD_ERRORS)
 
 
 @click.group()
@@ -76,11 +88,17 @@ def main() -> None:
 @click.option("--format", "output_format", type=click.Choice(["tsv", "json"]), default="tsv", show_default=True)
 @click.option("--top-k", type=int, default=10, show_default=True, help="Candidates per spectrum in the output.")
 @click.option("--ppm", type=float, default=10.0, show_default=True, help="Mass tolerance of a candidate pool.")
-@click.option("--adduct", default=None, help="Adduct of every spectrum (default: the spectrum's, else [M+H]+/[M-H]-).")
+@click.option(
+    "--adduct",
+    default=None,
+    help="Adduct of every spectrum, or several separated by commas (\"[M+H]+,[M+Na]+\"): those of a spectrum's ion "
+    "mode are each tried and the union ranked (default: the spectrum's, else [M+H]+/[M-H]-).",
+)
 @click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
 @rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False), help="Write bad records to this TSV.")
+@strict_option
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
@@ -109,11 +127,16 @@ def annotate(
     rebuild_cache,
     workers,
     errors_path,
+    strict,
     scheduler,
     chunk_size,
 ) -> None:
-    """Rank candidate structures for each spectrum in SPECTRA (MGF, MSP or mzML)."""
-    from specvae.annotator import Annotator
+    """Rank candidate structures for each spectrum in SPECTRA (MGF, MSP or mzML).
+
+    Exit code 0 when the run finished (bad records are listed on stderr and in --errors), 1 when it could not
+    finish or (--strict) when any record was bad, 2 for usage errors.
+    """
+    from specvae.annotator import Annotator, parse_adducts
     from specvae.errors import ErrorReport, SpecvaeError
     from specvae.output import write_annotations
 
@@ -124,6 +147,10 @@ def annotate(
         raise click.UsageError("give SPECTRA and --candidates, or --example")
     if scheduler and not fingerprint_cache:
         raise click.UsageError("--scheduler needs --fingerprint-cache: the workers read candidate fingerprints from it")
+    try:
+        adduct = parse_adducts(adduct)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--adduct") from error
     check_output_paths(
         {"SPECTRA": spectra, "--candidates": candidates, "--model": model_paths},
         {"--output": output, "--errors": errors_path},
@@ -149,8 +176,8 @@ def annotate(
     _report_moved_caches(annotator.fingerprint_cache)
     write_annotations(results, output, output_format)
     if output != "-":
-        click.echo(f"{len(results)} spectra annotated -> {output}", err=True)
-    _finish(errors, errors_path)
+        click.echo(f"{len(results.annotated())} spectra annotated -> {output}", err=True)
+    _finish(errors, errors_path, strict)
 
 
 @main.command()
@@ -158,7 +185,8 @@ def annotate(
 @click.option("--model", "model_paths", multiple=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HDF5 file to write.")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
-def predict(spectra, model_paths, output, errors_path) -> None:
+@strict_option
+def predict(spectra, model_paths, output, errors_path, strict) -> None:
     """Write predicted fingerprint probabilities of SPECTRA to an HDF5 file."""
     from specvae.annotator import Annotator
     from specvae.errors import ErrorReport
@@ -174,7 +202,7 @@ def predict(spectra, model_paths, output, errors_path) -> None:
     predictions = annotator.predict_fingerprint_by_mode(spectra, errors)
     write_predictions(predictions, annotator, output)
     click.echo(f"{sum(len(p) for p in predictions.values())} spectra -> {output}", err=True)
-    _finish(errors, errors_path)
+    _finish(errors, errors_path, strict)
 
 
 @main.command()
@@ -183,8 +211,9 @@ def predict(spectra, model_paths, output, errors_path) -> None:
 @rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True)
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
+@strict_option
 @fingerprint_option
-def fingerprint(candidates, output, rebuild_cache, workers, errors_path, fingerprint_name) -> None:
+def fingerprint(candidates, output, rebuild_cache, workers, errors_path, strict, fingerprint_name) -> None:
     """Precompute the fingerprints of CANDIDATES into a cache keyed by InChIKey."""
     from specvae.candidates import read_candidates
     from specvae.candidates.candidate_set import reject_disagreeing_keys
@@ -209,7 +238,7 @@ def fingerprint(candidates, output, rebuild_cache, workers, errors_path, fingerp
     for problem in found.errors:
         errors.append(RecordError(str(candidates), chosen[problem.index].identifier, problem.reason))
     click.echo(f"{int(found.valid.sum())} fingerprints in {output} ({found.n_computed} computed now)", err=True)
-    _finish(errors, errors_path)
+    _finish(errors, errors_path, strict)
 
 
 @main.command()

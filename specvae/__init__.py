@@ -7,7 +7,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+# psims (imported by matchms and pyteomics to read mzML) warns on import that hdf5plugin is missing, which only
+# matters for writing mzMLb: every specvae command printed it. Only this message is filtered, so every other
+# warning still shows.
+warnings.filterwarnings("ignore", message=r"hdf5plugin is missing", category=UserWarning)
 
 __version__ = "0.1.0"
 __all__ = ["Annotator", "__version__"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,7 +29,7 @@ from matchms import Spectrum
 from rdkit import Chem
 
 from mmcore import MultimodalVAE
-from specvae.adducts import Adduct
+from specvae.adducts import Adduct, as_adduct
 from specvae.candidates import (
     Candidate,
     CandidateMatch,
@@ -38,7 +38,13 @@ from specvae.candidates import (
     parse_smiles,
     read_candidates,
 )
-from specvae.errors import ErrorReport, InvalidStructureError, RecordError, SpecvaeError
+from specvae.errors import (
+    EmptyCandidateListError,
+    ErrorReport,
+    InvalidStructureError,
+    RecordError,
+    SpecvaeError,
+)
 from specvae.fingerprints import FingerprintCache, FingerprintDefinition, compute_fingerprints
 from specvae.fingerprints.compute import same_skeleton_as_stated_inchi
 from specvae.model_file import ModelMetadata, load_model
@@ -47,7 +53,13 @@ from specvae.prediction import predict_fingerprint_probabilities
 from specvae.ranking import rank_scores, score_candidates
 from specvae.spectra.binning import SpectrumBinner
 from specvae.spectra.filters import clean_spectrum
-from specvae.spectra.metadata import spectrum_ion_mode, spectrum_title
+from specvae.spectra.metadata import (
+    spectrum_adduct,
+    spectrum_ion_mode,
+    spectrum_precursor_mz,
+    spectrum_retention_time,
+    spectrum_title,
+)
 from specvae.spectra.reading import iter_clean_records
 from specvae.spectra.records import SpectrumRecord
 
@@ -64,6 +76,12 @@ batch on one core (``predict_fingerprint_probabilities`` is flat from 64 to 128 
 """
 
 NO_FINGERPRINT_REASON = "no candidate could be fingerprinted"
+
+STATUS_OK = "ok"
+STATUS_NO_CANDIDATES = "no_candidates"
+"""The spectrum was read and has a model, but no candidate lies in its mass window (or it has no list)."""
+STATUS_NO_FINGERPRINTS = "no_fingerprints"
+"""The spectrum had candidates, but none could be fingerprinted (all invalid structures)."""
 
 
 def binned_intensity_fraction(binner: SpectrumBinner, spectrum: Spectrum) -> float:
@@ -117,19 +135,35 @@ class LoadedModel:
 
 @dataclass
 class RankedStructure:
-    """One row of the output: a candidate at its rank for a spectrum."""
+    """One row of the output: a candidate at its rank for a spectrum, or (``status`` other than ``"ok"``) the
+    row that says why a spectrum has no ranked candidate, so that no spectrum vanishes from a table.
+
+    ``adduct`` is the adduct the candidate's mass was matched under (with several adducts, the one that
+    fits it best); ``precursor_mz`` and ``retention_time`` are the spectrum's, so a table can be joined back
+    to an LC-MS feature list without the spectrum file.
+    """
 
     spectrum_id: str
-    rank: int
-    score: float
-    identifier: str
+    rank: int | None
+    score: float | None
+    identifier: str | None
     name: str | None
-    inchikey: str
+    inchikey: str | None
     smiles: str | None
-    molecular_formula: str
+    molecular_formula: str | None
     mass_error_ppm: float | None
     n_candidates: int
     binned_intensity_fraction: float = 1.0
+    adduct: str | None = None
+    precursor_mz: float | None = None
+    retention_time: float | None = None
+    confidence: float | None = None
+    status: str = STATUS_OK
+
+    @property
+    def inchikey14(self) -> str | None:
+        """The InChIKey's first block (the skeleton: stereoisomers share it)."""
+        return None if self.inchikey is None else self.inchikey.split("-", 1)[0]
 
     def as_dict(self) -> dict[str, Any]:
         return {column: getattr(self, column) for column in OUTPUT_COLUMNS}
@@ -158,19 +192,58 @@ def predict_in_canonical_batches(model: MultimodalVAE, binned_spectra: scipy.spa
 
 @dataclass
 class SpectrumAnnotation:
-    """The ranked candidates of one spectrum (the best ``top_k``; ties share a rank)."""
+    """The ranked candidates of one spectrum (the best ``top_k``; ties share a rank).
+
+    ``status`` is ``"ok"``, or says why ``ranked`` is empty (:data:`STATUS_NO_CANDIDATES`,
+    :data:`STATUS_NO_FINGERPRINTS`); the reason in words is in the error report.
+    """
 
     spectrum_id: str
     ion_mode: str
     n_candidates: int
     ranked: list[RankedStructure] = field(default_factory=list)
+    status: str = STATUS_OK
+    precursor_mz: float | None = None
+    retention_time: float | None = None
+    binned_intensity_fraction: float = 1.0
+
+    def status_row(self) -> RankedStructure:
+        """The one output row of a spectrum without ranked candidates (candidate columns empty)."""
+        return RankedStructure(
+            spectrum_id=self.spectrum_id,
+            rank=None,
+            score=None,
+            identifier=None,
+            name=None,
+            inchikey=None,
+            smiles=None,
+            molecular_formula=None,
+            mass_error_ppm=None,
+            n_candidates=self.n_candidates,
+            binned_intensity_fraction=self.binned_intensity_fraction,
+            precursor_mz=self.precursor_mz,
+            retention_time=self.retention_time,
+            status=self.status,
+        )
+
+    def output_rows(self) -> list[RankedStructure]:
+        """The ranked rows, or the status row when there are none."""
+        return list(self.ranked) if self.ranked else [self.status_row()]
 
 
 class AnnotationResults(list):
-    """A list of :class:`SpectrumAnnotation`, in input order, with table conversions."""
+    """A list of :class:`SpectrumAnnotation`, in input order, with table conversions.
+
+    Every spectrum that was read and matched to a model has an entry; one without ranked candidates has an
+    empty ``ranked`` list and a ``status`` saying why, and one row (the status row) in :meth:`rows`.
+    """
+
+    def annotated(self) -> list[SpectrumAnnotation]:
+        """The entries with ranked candidates."""
+        return [annotation for annotation in self if annotation.ranked]
 
     def rows(self) -> list[dict[str, Any]]:
-        return [row.as_dict() for annotation in self for row in annotation.ranked]
+        return [row.as_dict() for annotation in self for row in annotation.output_rows()]
 
     def to_dataframe(self):
         """A pandas DataFrame with one row per spectrum × candidate (needs ``pip install pandas``)."""
@@ -197,7 +270,7 @@ class _Query:
     spectrum_id: str
     ion_mode: str
     spectrum: Spectrum
-    matches: list[CandidateMatch]
+    matches: list[CandidateMatch]  # empty: no candidate in the window (STATUS_NO_CANDIDATES)
     binned_intensity_fraction: float = 1.0
 
 
@@ -383,16 +456,19 @@ class Annotator:
         *,
         top_k: int | None = 10,
         tolerance_ppm: float = 10.0,
-        adduct: str | Adduct | None = None,
+        adduct: str | Adduct | Sequence[str | Adduct] | None = None,
         errors: ErrorReport | None = None,
     ) -> AnnotationResults:
         """Rank each spectrum's candidates by the cross-entropy between its predicted fingerprint and theirs.
 
         ``candidates`` is a file (per-spectrum lists with a ``spectrum_id`` column, or one pool filtered by
         neutral mass within ``tolerance_ppm``), a :class:`CandidateSet`, or SMILES strings / RDKit molecules
-        (a pool). ``top_k=None`` keeps every candidate. Problems go to ``errors`` (created if not given).
+        (a pool). ``top_k=None`` keeps every candidate. ``adduct``: one adduct for every spectrum, several
+        (a list, or ``"[M+H]+,[M+Na]+"``) to try each of the spectrum's ion mode and rank the union, or
+        ``None`` for the spectrum's own. Problems go to ``errors`` (created if not given).
         """
         errors = ErrorReport() if errors is None else errors
+        adduct = parse_adducts(adduct)
         candidate_set = self._candidate_set(candidates, errors)
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
         queries = self._plan_queries(
@@ -413,9 +489,8 @@ class Annotator:
             definition = loaded.fingerprint  # a property that parses the definition: once per mode
             for query, prediction in zip(mode_queries, probabilities, strict=True):
                 annotation = score_query(query, prediction, fingerprints, definition, top_k)
-                if annotation is None:
+                if annotation.status == STATUS_NO_FINGERPRINTS:
                     errors.append(RecordError(source, query.spectrum_id, NO_FINGERPRINT_REASON, query.spectrum_id))
-                    continue
                 annotations.append(annotation)
         return in_query_order(annotations, [query.spectrum_id for query in queries])
 
@@ -425,23 +500,100 @@ class Annotator:
         candidate_set: CandidateSet,
         source: str,
         tolerance_ppm: float,
-        adduct: str | Adduct | None,
+        adduct: str | Adduct | Sequence[str | Adduct] | None,
         errors: ErrorReport,
     ) -> list[_Query]:
         """Each cleaned spectrum with its model's ion mode and its candidates; the others go to ``errors`` under
-        their record number in the input."""
+        their record number in the input. A spectrum without candidates is reported too, and still planned
+        (with no matches), so that it gets a status row in the output."""
+        adducts = parse_adducts(adduct)
         queries: list[_Query] = []
         binners: dict[str, SpectrumBinner] = {}
         for identifier, spectrum, record in spectra_with_ids:
             try:
                 mode, loaded = self._model_for(spectrum)
                 fraction = visible_fraction(binners.setdefault(mode, loaded.binner), spectrum)
-                matches = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
+                matches = candidate_matches(candidate_set, spectrum, mode, tolerance_ppm, adducts)
+            except EmptyCandidateListError as error:
+                errors.append(RecordError(source, record, str(error), identifier))
+                matches = []
             except SpecvaeError as error:
                 errors.append(RecordError(source, record, str(error), identifier))
                 continue
             queries.append(_Query(identifier, mode, spectrum, matches, fraction))
         return queries
+
+
+# ------------------------------------------------------------------------ adducts
+def parse_adducts(adduct: str | Adduct | Sequence[str | Adduct] | None) -> list[Adduct] | None:
+    """The adducts to try: ``None`` (each spectrum's own), or a list parsed from one adduct, a comma-separated
+    text (``"[M+H]+,[M+Na]+"``) or a sequence. Raises :class:`~specvae.errors.UnknownAdductError` (a
+    ``ValueError``) for one that cannot be read, before any spectrum is read."""
+    if adduct is None:
+        return None
+    if isinstance(adduct, Adduct):
+        return [adduct]
+    if isinstance(adduct, str):
+        # A comma never occurs inside an adduct name, so it separates adducts.
+        texts: list[str | Adduct] = [part.strip() for part in adduct.split(",") if part.strip()]
+    else:
+        texts = list(adduct)
+    if not texts:
+        raise ValueError(f"no adduct in {adduct!r}")
+    return [as_adduct(text) for text in texts]
+
+
+def candidate_matches(
+    candidate_set: CandidateSet,
+    spectrum: Spectrum,
+    ion_mode: str,
+    tolerance_ppm: float,
+    adducts: Sequence[Adduct] | None,
+) -> list[CandidateMatch]:
+    """The candidates of ``spectrum``, each labelled with the adduct its mass was matched under.
+
+    With several adducts, those of the spectrum's ion mode are tried each and the union is returned; a
+    structure found under two adducts appears once, under the one with the smaller mass error. Raises
+    :class:`EmptyCandidateListError` when no adduct finds a candidate, and what
+    :meth:`CandidateSet.for_spectrum` raises (no precursor m/z, unknown adduct).
+    """
+    if adducts is None:
+        try:
+            tried: list[Adduct | None] = [spectrum_adduct(spectrum)]
+        except SpecvaeError:
+            tried = [None]  # per-spectrum lists rank without one; a pool raises below
+    elif len(adducts) == 1:
+        tried = list(adducts)
+    else:
+        tried = [adduct for adduct in adducts if adduct.ion_mode == ion_mode]
+        if not tried:
+            names = ", ".join(adduct.name for adduct in adducts)
+            raise SpecvaeError(f"none of the adducts {names} is of the spectrum's ion mode ({ion_mode})")
+    best: dict[str, CandidateMatch] = {}
+    empty: list[str] = []
+    for adduct in tried:
+        try:
+            found = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
+        except EmptyCandidateListError as error:
+            if len(tried) == 1:
+                raise
+            empty.append(str(error))
+            continue
+        for match in found:
+            label = adduct.name if adduct is not None and match.mass_error_ppm is not None else None
+            labelled = replace(match, adduct=label)
+            previous = best.get(match.candidate.inchikey)
+            if previous is None or _fits_better(labelled, previous):
+                best[match.candidate.inchikey] = labelled
+    if not best:
+        raise EmptyCandidateListError("; ".join(empty))
+    return list(best.values())
+
+
+def _fits_better(match: CandidateMatch, other: CandidateMatch) -> bool:
+    if match.mass_error_ppm is None:
+        return False
+    return other.mass_error_ppm is None or abs(match.mass_error_ppm) < abs(other.mass_error_ppm)
 
 
 # ------------------------------------------------------------------------ steps shared with specvae.distributed
@@ -483,11 +635,13 @@ def score_query(
     fingerprints: dict[str, np.ndarray],
     definition: FingerprintDefinition,
     top_k: int | None,
-) -> SpectrumAnnotation | None:
-    """The ranked candidates of one query, or None when none of its candidates has a fingerprint."""
+) -> SpectrumAnnotation:
+    """The ranked candidates of one query; without candidates, or when none of them has a fingerprint, an
+    annotation with no ranked rows and the status that says so."""
     usable = [match for match in query.matches if match.candidate.inchikey in fingerprints]
     if not usable:
-        return None
+        status = STATUS_NO_FINGERPRINTS if query.matches else STATUS_NO_CANDIDATES
+        return _empty_annotation(query, status)
     bits = definition.select_kept(np.stack([fingerprints[match.candidate.inchikey] for match in usable]))
     return _annotation(query, usable, score_candidates(prediction, bits), top_k)
 
@@ -500,6 +654,18 @@ def in_query_order(annotations: Iterable[SpectrumAnnotation], query_ids: Sequenc
     return results
 
 
+def _empty_annotation(query: _Query, status: str) -> SpectrumAnnotation:
+    return SpectrumAnnotation(
+        query.spectrum_id,
+        query.ion_mode,
+        len(query.matches),
+        status=status,
+        precursor_mz=spectrum_precursor_mz(query.spectrum),
+        retention_time=spectrum_retention_time(query.spectrum),
+        binned_intensity_fraction=query.binned_intensity_fraction,
+    )
+
+
 def _annotation(
     query: _Query, matches: list[CandidateMatch], scores: np.ndarray, top_k: int | None
 ) -> SpectrumAnnotation:
@@ -507,7 +673,8 @@ def _annotation(
     order = np.lexsort((np.arange(len(scores)), ranks))
     if top_k is not None:
         order = order[:top_k]
-    annotation = SpectrumAnnotation(query.spectrum_id, query.ion_mode, len(matches))
+    annotation = _empty_annotation(query, STATUS_OK)
+    annotation.n_candidates = len(matches)
     for position in order:
         candidate = matches[position].candidate
         annotation.ranked.append(
@@ -523,6 +690,9 @@ def _annotation(
                 mass_error_ppm=matches[position].mass_error_ppm,
                 n_candidates=len(matches),
                 binned_intensity_fraction=query.binned_intensity_fraction,
+                adduct=matches[position].adduct,
+                precursor_mz=annotation.precursor_mz,
+                retention_time=annotation.retention_time,
             )
         )
     return annotation

@@ -62,6 +62,7 @@ from specvae.adducts import Adduct
 from specvae.annotator import (
     NO_FINGERPRINT_REASON,
     PREDICTION_BATCH_SIZE,
+    STATUS_NO_FINGERPRINTS,
     AnnotationResults,
     Annotator,
     LoadedModel,
@@ -69,6 +70,7 @@ from specvae.annotator import (
     _Query,
     cleaned_records_with_ids,
     in_query_order,
+    parse_adducts,
     predict_in_canonical_batches,
     score_query,
     unique_candidates,
@@ -238,7 +240,7 @@ def _worker_annotator(plugin_name: str) -> Annotator:
 class _Options:
     source: str
     tolerance_ppm: float
-    adduct: str | Adduct | None
+    adduct: list[Adduct] | None
     top_k: int | None
 
 
@@ -343,10 +345,9 @@ def score_chunk(
         definition = loaded.fingerprint  # a property that parses the definition: once per mode
         for query, prediction in zip(mode_queries, predictions, strict=True):
             annotation = score_query(query, prediction, fingerprints, definition, options.top_k)
-            if annotation is None:
+            if annotation.status == STATUS_NO_FINGERPRINTS:
                 result.unscorable.setdefault(mode, []).append(query.spectrum_id)
-            else:
-                result.annotations.setdefault(mode, []).append(annotation)
+            result.annotations.setdefault(mode, []).append(annotation)
     return result
 
 
@@ -655,7 +656,7 @@ def annotate_distributed(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     top_k: int | None = 10,
     tolerance_ppm: float = 10.0,
-    adduct: str | Adduct | None = None,
+    adduct: str | Adduct | Sequence[str | Adduct] | None = None,
     errors: ErrorReport | None = None,
     n_workers: int | None = None,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
@@ -679,7 +680,7 @@ def annotate_distributed(
     candidate_set = annotator._candidate_set(candidates, errors)
     candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
     records = iter_spectrum_records(spectra)  # a missing or unknown file fails here, before any cluster starts
-    options = _Options(str(spectra), tolerance_ppm, adduct, top_k)
+    options = _Options(str(spectra), tolerance_ppm, parse_adducts(adduct), top_k)
     with dask_client(scheduler, connect_timeout_s) as client:
         plugin_name = install_annotator(client, annotator, cache_path)
         run = _DistributedRun(client, annotator, plugin_name, candidate_set, options, candidate_source, task_timeout_s)

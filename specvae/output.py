@@ -19,14 +19,20 @@ OUTPUT_COLUMNS = (
     "spectrum_id",
     "rank",
     "score",
+    "confidence",  # calibrated probability that the rank-1 structure is right (empty: the model has no fit)
     "identifier",
     "name",
     "inchikey",
+    "inchikey14",  # the InChIKey's first block: stereoisomers share it
     "smiles",
     "molecular_formula",
+    "adduct",  # the adduct the candidate's mass was matched under
+    "precursor_mz",
+    "retention_time",  # as the spectrum file states it (empty when it has none)
     "mass_error_ppm",
     "n_candidates",
     "binned_intensity_fraction",  # share of the spectrum's intensity inside the model's bin range
+    "status",  # ok, or why a spectrum has no ranked candidate (no_candidates, no_fingerprints)
 )
 
 
@@ -58,6 +64,7 @@ def write_annotations(results, path: str | os.PathLike[str], output_format: str 
                     "spectrum_id": annotation.spectrum_id,
                     "ion_mode": annotation.ion_mode,
                     "n_candidates": annotation.n_candidates,
+                    "status": annotation.status,
                     "candidates": [row.as_dict() for row in annotation.ranked],
                 }
                 for annotation in results

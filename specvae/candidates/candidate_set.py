@@ -37,10 +37,12 @@ DEFAULT_TOLERANCE_PPM = 10.0
 
 @dataclass(frozen=True)
 class CandidateMatch:
-    """A candidate offered for a spectrum, with its mass error (``None`` when no neutral mass is known)."""
+    """A candidate offered for a spectrum, with its mass error (``None`` when no neutral mass is known) and the
+    adduct its mass was matched under (``None`` when none was resolved: per-spectrum lists without one)."""
 
     candidate: Candidate
     mass_error_ppm: float | None
+    adduct: str | None = None
 
 
 def mass_error_ppm(observed_mass: float, candidate_mass: float) -> float:

@@ -73,3 +73,18 @@ def spectrum_neutral_mass(spectrum: Spectrum, adduct: Adduct | str | None = None
     else:
         resolved = adduct if isinstance(adduct, Adduct) else parse_adduct(adduct)
     return resolved.neutral_mass(float(precursor))
+
+
+def spectrum_precursor_mz(spectrum: Spectrum) -> float | None:
+    """The precursor m/z (MGF ``PEPMASS``), or ``None`` when the spectrum states none."""
+    precursor = spectrum.get("precursor_mz")
+    return float(precursor) if isinstance(precursor, (int, float)) else None
+
+
+def spectrum_retention_time(spectrum: Spectrum) -> float | None:
+    """The retention time as the file states it (matchms' ``retention_time``), or ``None`` when it has none."""
+    value = spectrum.get("retention_time")
+    try:
+        return None if value is None or str(value).strip() == "" else float(value)
+    except (TypeError, ValueError):
+        return None

@@ -31,7 +31,7 @@ def _annotate(tiny_models, inputs, cache, *extra):
 
 def test_a_damaged_cache_is_named_and_rebuilt_on_request(tiny_models, inputs, tmp_path):
     cache = tmp_path / "fp.h5"
-    assert _annotate(tiny_models, inputs, cache).exit_code == 1  # record errors only (bad SMILES, no precursor)
+    assert _annotate(tiny_models, inputs, cache).exit_code == 0  # record errors only (bad SMILES, no precursor)
     with h5py.File(cache, "r+") as handle:
         keys = handle["inchikeys"][:]
         keys[[0, 1]] = keys[[1, 0]]

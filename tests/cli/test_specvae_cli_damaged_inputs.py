@@ -50,7 +50,7 @@ def test_bad_charge_record_is_reported_and_the_others_annotated(tiny_models, tmp
     clean.write_text("\n\n".join(GOOD_BLOCKS) + "\n")
 
     result, rows, error_rows = annotate(tiny_models, damaged, candidates, tmp_path, "damaged")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output  # the damaged record is reported; the run finished
     assert rows is not None and error_rows is not None, result.output
     assert [(row["file"], row["record"], row["title"]) for row in error_rows] == [(str(damaged), "2", "bad-charge")]
     assert "charge 'abc' is not an integer charge" in error_rows[0]["reason"]
@@ -73,7 +73,7 @@ def test_block_without_begin_ions_leaks_nothing_into_the_next(tiny_models, tmp_p
     clean.write_text(GOOD_BLOCKS[0] + "\n")
 
     result, rows, error_rows = annotate(tiny_models, damaged, candidates, tmp_path, "damaged")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output  # the damaged record is reported; the run finished
     assert [(row["file"], row["record"], row["title"]) for row in error_rows] == [
         (str(damaged), "line 1", "bad-charge")
     ]

@@ -111,9 +111,12 @@ def test_problems_found_after_reading_name_the_record_in_the_file(tiny_models, t
     spectra = tmp_path / "pool.mgf"
     spectra.write_text(POOL_MGF)
     errors = ErrorReport()
-    results = Annotator.load(tiny_models["positive"]).annotate(
-        spectra, ["COC(=O)CCc1ccc(O)cc1", "CCO"], errors=errors
-    )
-    assert [annotation.spectrum_id for annotation in results] == ["fits"]
+    results = Annotator.load(tiny_models["positive"]).annotate(spectra, ["COC(=O)CCc1ccc(O)cc1", "CCO"], errors=errors)
+    # the spectrum without a candidate in its window keeps a place in the results (one status row in the table)
+    assert [(annotation.spectrum_id, annotation.status) for annotation in results] == [
+        ("fits", "ok"),
+        ("nothing-fits", "no_candidates"),
+    ]
+    assert [row["status"] for row in results.rows()][-1] == "no_candidates"
     assert [(error.record, error.title) for error in errors] == [(1, "unreadable"), (3, "nothing-fits")]
     assert "no candidate within" in errors[1].reason

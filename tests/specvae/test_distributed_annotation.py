@@ -101,10 +101,21 @@ def test_chunked_errors_name_the_record_in_the_file(tiny_models, client, tmp_pat
     pool.write_text("SMILES\nCOC(=O)CCc1ccc(O)cc1\nCCO\n")
     errors = ErrorReport()
     remote = annotate_distributed(
-        tiny_models["positive"], spectra, pool, scheduler=client.scheduler.address,
-        fingerprint_cache=tmp_path / "cache.h5", chunk_size=1, errors=errors, task_timeout_s=TIMEOUT_S,
+        tiny_models["positive"],
+        spectra,
+        pool,
+        scheduler=client.scheduler.address,
+        fingerprint_cache=tmp_path / "cache.h5",
+        chunk_size=1,
+        errors=errors,
+        task_timeout_s=TIMEOUT_S,
     )
-    assert [annotation.spectrum_id for annotation in remote] == ["fits"]
+    # the spectrum without a candidate in its window keeps a place in the results (one status row in the table)
+    assert [(annotation.spectrum_id, annotation.status) for annotation in remote] == [
+        ("fits", "ok"),
+        ("nothing-fits", "no_candidates"),
+    ]
+    assert [row["status"] for row in remote.rows()][-1] == "no_candidates"
     assert [(error.record, error.title) for error in errors] == [(1, "unreadable"), (3, "nothing-fits")]
 
 
