@@ -12,8 +12,9 @@ keys are the ones matchms uses everywhere (``precursor_mz``, ``ionmode``, ``addu
 - ``BEGIN IONS`` inside a block (the earlier block never ended), a file that ends inside a block;
 - text outside any block, ``KEY=VALUE`` lines included: one error per run of such lines, and nothing of
   it is applied to any block (MGF's "global parameters" are not honoured: see :func:`_outside_error`);
-- a parameter given twice in a block with different values (two blocks merged by a damaged ``END IONS``
-  line: the second's ``PEPMASS`` silently replaced the first's, and its peaks were added to the first's);
+- a precursor, charge, ion mode, adduct, title or structure given twice in a block with different values
+  (two blocks merged by a damaged ``END IONS`` line: the second's ``PEPMASS`` silently replaced the first's,
+  and its peaks were added to the first's);
 - a peak with a non-finite or negative m/z (matchms cannot hold it);
 - a gzip stream that breaks off (records before the break are kept).
 
@@ -40,6 +41,8 @@ _BEGIN = "BEGIN IONS"
 _END = "END IONS"
 _COMMENT_PREFIXES = ("#", ";", "!", "/")
 _BOM = "\ufeff"
+_SINGLE_VALUED = frozenset({"TITLE", "PEPMASS", "PRECURSOR_MZ", "CHARGE", "IONMODE", "ADDUCT", "SMILES", "INCHI"})
+"""Parameters a record states once: a second, different value means two records merged (other keys may repeat)."""
 _SPECIAL_FIRST_CHARACTERS = frozenset("BbEe#;!/" + _BOM)
 """First characters of lines that may be BEGIN IONS, END IONS, a comment or start with a byte-order mark;
 any other line is block content."""
@@ -153,7 +156,7 @@ def _parse_block(source: str, record: int, block: list[tuple[int, str]]) -> Spec
             name = key.strip().upper()
             if not name:
                 return _error(source, record, block, f"line {line_number}: parameter without a name")
-            if name in params and params[name] != value.strip():
+            if name in _SINGLE_VALUED and name in params and params[name] != value.strip():
                 return _error(
                     source,
                     record,

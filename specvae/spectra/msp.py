@@ -20,6 +20,10 @@ from specvae.errors import RecordParseError
 from specvae.spectra.records import SpectrumRecord, build_spectrum, quiet_matchms
 from specvae.spectra.textio import open_text
 
+_SINGLE_VALUED = frozenset(
+    {"precursormz", "precursor_mz", "pepmass", "precursor_type", "precursortype", "ion_mode", "ionmode", "charge"}
+)
+"""Keys a record states once: a second, different value means two records merged (Synon:, Comments: may repeat)."""
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 _PEAK_SEPARATORS = re.compile(r"[\s:,]+")
 
@@ -96,6 +100,8 @@ def _check_not_repeated(line_number: int, line: str, first_seen: dict[str, tuple
     line): matchms' parser would keep the second value, e.g. the second record's precursor for the first's peaks."""
     key, _, value = line.partition(":")
     key, value = key.strip().lower(), value.strip()
+    if key not in _SINGLE_VALUED:
+        return  # Synon:, Comments: and the like may repeat
     if key in first_seen and first_seen[key][1] != value:
         raise RecordParseError(
             f"line {line_number}: {key!r} given again with another value (first at line {first_seen[key][0]}): "
