@@ -91,9 +91,17 @@ def main() -> None:
 @click.option(
     "--adduct",
     default=None,
-    help="Adduct of every spectrum, or several separated by commas (\"[M+H]+,[M+Na]+\"): those of a spectrum's ion "
+    help='Adduct of every spectrum, or several separated by commas ("[M+H]+,[M+Na]+"): those of a spectrum\'s ion '
     "mode are each tried and the union ranked (default: the spectrum's, else [M+H]+/[M-H]-).",
 )
+@click.option(
+    "--spectrum-id-column",
+    default=None,
+    help="Column of a CSV/TSV candidate table naming each row's spectrum (per-spectrum lists), when it is not "
+    "spectrum_id, challenge or feature_id; without such a column the table is one pool filtered by mass.",
+)
+@click.option("--formula", default=None, help="Keep only candidates of this molecular formula (e.g. C10H12O3).")
+@click.option("--elements", default=None, help="Keep only candidates made of these elements (e.g. CHNOPS).")
 @click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
 @rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
@@ -123,6 +131,9 @@ def annotate(
     top_k,
     ppm,
     adduct,
+    spectrum_id_column,
+    formula,
+    elements,
     fingerprint_cache,
     rebuild_cache,
     workers,
@@ -137,8 +148,10 @@ def annotate(
     finish or (--strict) when any record was bad, 2 for usage errors.
     """
     from specvae.annotator import Annotator, parse_adducts
+    from specvae.candidates import candidate_filter, describe_table_columns
     from specvae.errors import ErrorReport, SpecvaeError
     from specvae.output import write_annotations
+    from specvae.spectra.textio import format_suffix
 
     if example:
         spectra = spectra or str(_example_path("example_spectra.mgf"))
@@ -151,6 +164,10 @@ def annotate(
         adduct = parse_adducts(adduct)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--adduct") from error
+    try:
+        candidate_filter(formula, elements)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--formula/--elements") from error
     check_output_paths(
         {"SPECTRA": spectra, "--candidates": candidates, "--model": model_paths},
         {"--output": output, "--errors": errors_path},
@@ -160,7 +177,17 @@ def annotate(
     try:
         annotator = Annotator.load(list(model_paths), **options) if model_paths else Annotator.pretrained(**options)
         errors = ErrorReport()
-        arguments = {"top_k": top_k, "tolerance_ppm": ppm, "adduct": adduct, "errors": errors}
+        if format_suffix(candidates) in (".csv", ".tsv"):  # say which columns are read: a wrong guess is visible
+            click.echo(f"candidates: {describe_table_columns(candidates, spectrum_id_column)}", err=True)
+        arguments = {
+            "top_k": top_k,
+            "tolerance_ppm": ppm,
+            "adduct": adduct,
+            "errors": errors,
+            "spectrum_id_column": spectrum_id_column,
+            "formula": formula,
+            "elements": elements,
+        }
         if scheduler:
             try:
                 from specvae.distributed import annotate_distributed
@@ -443,9 +470,7 @@ def calibrate(model_path, training_set, output, kind) -> None:
     """Calibrate MODEL_PATH's predicted bits on the validation spectra of TRAINING_SET (the set it was trained on)."""
     from specvae.training import calibrate_model_file
 
-    report = calibrate_model_file(
-        model_path, training_set, output, kind, command="specvae " + shlex.join(sys.argv[1:])
-    )
+    report = calibrate_model_file(model_path, training_set, output, kind, command="specvae " + shlex.join(sys.argv[1:]))
     click.echo(json.dumps(report, indent=2), err=True)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -34,8 +35,10 @@ from specvae.candidates import (
     Candidate,
     CandidateMatch,
     CandidateSet,
+    candidate_filter,
     candidate_from_mol,
     parse_smiles,
+    read_candidate_rows,
     read_candidates,
 )
 from specvae.errors import (
@@ -76,6 +79,27 @@ batch on one core (``predict_fingerprint_probabilities`` is flat from 64 to 128 
 """
 
 NO_FINGERPRINT_REASON = "no candidate could be fingerprinted"
+
+
+class SkippedRecordsWarning(UserWarning):
+    """Some records could not be processed and no ``errors=`` report was given to receive them."""
+
+
+@contextlib.contextmanager
+def reported_errors(errors: ErrorReport | None, what: str) -> Iterator[ErrorReport]:
+    """The report to fill: ``errors``, or a new one whose records, if any, are announced by a
+    :class:`SkippedRecordsWarning` at the end of the block, so that no bad record vanishes silently."""
+    report = ErrorReport() if errors is None else errors
+    yield report
+    if errors is None and len(report):
+        examples = "; ".join(error.describe() for error in list(report)[:3])
+        warnings.warn(
+            f"{what}: {len(report)} record(s) could not be processed and were left out (e.g. {examples}); pass "
+            "errors=ErrorReport() to receive them",
+            SkippedRecordsWarning,
+            stacklevel=3,
+        )
+
 
 STATUS_OK = "ok"
 STATUS_NO_CANDIDATES = "no_candidates"
@@ -329,6 +353,8 @@ class Annotator:
         """Cleaned spectra with their identifiers and record numbers; unreadable or rejected ones go to ``errors``."""
         if isinstance(spectra, (str, os.PathLike)):
             return cleaned_records_with_ids(iter_clean_records(spectra), errors)
+        if isinstance(spectra, Spectrum):
+            spectra = [spectra]
         cleaned = []
         for index, spectrum in enumerate(spectra, start=1):
             identifier = spectrum_title(spectrum) or f"spectrum {index}"
@@ -359,10 +385,15 @@ class Annotator:
         return {identifier: row for predictions in by_mode.values() for identifier, row in predictions.items()}
 
     def predict_fingerprint_by_mode(
-        self, spectra: str | os.PathLike[str] | Iterable[Spectrum], errors: ErrorReport | None = None
+        self, spectra: str | os.PathLike[str] | Spectrum | Iterable[Spectrum], errors: ErrorReport | None = None
     ) -> dict[str, dict[str, np.ndarray]]:
         """Like :meth:`predict_fingerprint`, grouped by ion mode (the model that made each prediction)."""
-        errors = ErrorReport() if errors is None else errors
+        with reported_errors(errors, "predict_fingerprint") as report:
+            return self._predict_fingerprint_by_mode(spectra, report)
+
+    def _predict_fingerprint_by_mode(
+        self, spectra: str | os.PathLike[str] | Spectrum | Iterable[Spectrum], errors: ErrorReport
+    ) -> dict[str, dict[str, np.ndarray]]:
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
         by_mode: dict[str, list[tuple[str, Spectrum]]] = {}
         for identifier, spectrum, record in self._spectra_with_ids(spectra, errors):
@@ -382,21 +413,51 @@ class Annotator:
 
     # ---------------------------------------------------------------- candidates
     @staticmethod
-    def _candidate_set(candidates: Any, errors: ErrorReport) -> CandidateSet:
+    def candidate_set(
+        candidates: Any,
+        errors: ErrorReport,
+        *,
+        spectrum_id_column: str | None = None,
+        formula: str | None = None,
+        elements: str | None = None,
+    ) -> CandidateSet:
+        """The :class:`CandidateSet` of what :meth:`annotate` accepts as ``candidates`` (a file, a pandas
+        DataFrame with the columns of a candidate table, a CandidateSet, SMILES / RDKit molecules /
+        :class:`Candidate` objects), restricted to ``formula`` / ``elements`` when given
+        (:func:`~specvae.candidates.candidate_filter`). Bad records go to ``errors``."""
+        candidate_set = Annotator._unfiltered_candidate_set(candidates, errors, spectrum_id_column)
+        if formula or elements:
+            candidate_set = candidate_set.filtered(candidate_filter(formula, elements))
+        return candidate_set
+
+    @staticmethod
+    def _unfiltered_candidate_set(candidates: Any, errors: ErrorReport, spectrum_id_column: str | None) -> CandidateSet:
         if isinstance(candidates, CandidateSet):
             return candidates
-        if isinstance(candidates, (str, os.PathLike)):
-            candidate_set = CandidateSet.from_entries(read_candidates(candidates, errors))
+        if isinstance(candidates, (str, os.PathLike)) or _is_data_frame(candidates):
+            if isinstance(candidates, (str, os.PathLike)):
+                source = str(candidates)
+                entries = read_candidates(candidates, errors, spectrum_id_column=spectrum_id_column)
+            else:  # pandas is not imported for this: any object with columns and itertuples reads alike
+                source = "<DataFrame>"
+                rows = candidates.itertuples(index=False, name=None)
+                entries = read_candidate_rows(
+                    list(candidates.columns), rows, source, errors, spectrum_id_column=spectrum_id_column
+                )
+            candidate_set = CandidateSet.from_entries(entries)
             for entry, reason in candidate_set.rejected:
-                errors.append(RecordError(str(candidates), entry.record, reason, entry.candidate.name))
+                errors.append(RecordError(source, entry.record, reason, entry.candidate.name))
             return candidate_set
+        if isinstance(candidates, (Candidate, Chem.Mol)):
+            candidates = [candidates]
         pool = []
         for index, item in enumerate(candidates, start=1):
             try:
                 if isinstance(item, Candidate):
                     pool.append(item)
                 elif isinstance(item, Chem.Mol):
-                    pool.append(candidate_from_mol(item, identifier=str(index)))
+                    title = item.GetProp("_Name").strip() if item.HasProp("_Name") else ""
+                    pool.append(candidate_from_mol(item, identifier=title or str(index), name=title or None))
                 else:
                     pool.append(candidate_from_mol(parse_smiles(str(item)), identifier=str(index), smiles=str(item)))
             except (InvalidStructureError, TypeError, ValueError) as error:
@@ -451,13 +512,16 @@ class Annotator:
     # ---------------------------------------------------------------- annotation
     def annotate(
         self,
-        spectra: str | os.PathLike[str] | Iterable[Spectrum],
-        candidates: str | os.PathLike[str] | CandidateSet | Iterable[str | Chem.Mol | Candidate],
+        spectra: str | os.PathLike[str] | Spectrum | Iterable[Spectrum],
+        candidates: Any,
         *,
         top_k: int | None = 10,
         tolerance_ppm: float = 10.0,
         adduct: str | Adduct | Sequence[str | Adduct] | None = None,
         errors: ErrorReport | None = None,
+        spectrum_id_column: str | None = None,
+        formula: str | None = None,
+        elements: str | None = None,
     ) -> AnnotationResults:
         """Rank each spectrum's candidates by the cross-entropy between its predicted fingerprint and theirs.
 
@@ -465,11 +529,37 @@ class Annotator:
         neutral mass within ``tolerance_ppm``), a :class:`CandidateSet`, or SMILES strings / RDKit molecules
         (a pool). ``top_k=None`` keeps every candidate. ``adduct``: one adduct for every spectrum, several
         (a list, or ``"[M+H]+,[M+Na]+"``) to try each of the spectrum's ion mode and rank the union, or
-        ``None`` for the spectrum's own. Problems go to ``errors`` (created if not given).
+        ``None`` for the spectrum's own. ``spectrum_id_column``: the column of per-spectrum lists in a candidate
+        table whose column has none of the known names. ``formula`` / ``elements`` (``"CHNOPS"``) keep only
+        candidates of that formula / made of those elements. ``spectra`` may be a single matchms Spectrum, and
+        ``candidates`` a pandas DataFrame with the columns of a candidate table.
+
+        Problems go to ``errors``; without it, a :class:`SkippedRecordsWarning` says how many records were left
+        out (none is dropped silently).
         """
-        errors = ErrorReport() if errors is None else errors
-        adduct = parse_adducts(adduct)
-        candidate_set = self._candidate_set(candidates, errors)
+        with reported_errors(errors, "annotate") as report:
+            return self._annotate(
+                spectra,
+                candidates,
+                top_k,
+                tolerance_ppm,
+                parse_adducts(adduct),
+                report,
+                self.candidate_set(
+                    candidates, report, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
+                ),
+            )
+
+    def _annotate(
+        self,
+        spectra: str | os.PathLike[str] | Spectrum | Iterable[Spectrum],
+        candidates: Any,
+        top_k: int | None,
+        tolerance_ppm: float,
+        adduct: list[Adduct] | None,
+        errors: ErrorReport,
+        candidate_set: CandidateSet,
+    ) -> AnnotationResults:
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
         queries = self._plan_queries(
             self._spectra_with_ids(spectra, errors), candidate_set, source, tolerance_ppm, adduct, errors
@@ -597,6 +687,10 @@ def _fits_better(match: CandidateMatch, other: CandidateMatch) -> bool:
 
 
 # ------------------------------------------------------------------------ steps shared with specvae.distributed
+def _is_data_frame(candidates: Any) -> bool:
+    return hasattr(candidates, "columns") and hasattr(candidates, "itertuples")
+
+
 def cleaned_records_with_ids(records: Iterable[SpectrumRecord], errors: ErrorReport) -> list[NumberedSpectrum]:
     """The cleaned spectra of a file's records with their identifiers (TITLE, else ``record N``) and record
     numbers; records without a spectrum go to ``errors``."""

@@ -658,6 +658,9 @@ def annotate_distributed(
     tolerance_ppm: float = 10.0,
     adduct: str | Adduct | Sequence[str | Adduct] | None = None,
     errors: ErrorReport | None = None,
+    spectrum_id_column: str | None = None,
+    formula: str | None = None,
+    elements: str | None = None,
     n_workers: int | None = None,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     task_timeout_s: float | None = None,
@@ -669,7 +672,8 @@ def annotate_distributed(
     ``distributed.Client`` (left open). ``fingerprint_cache``: the HDF5 cache, on a file system every worker reads
     (default: the annotator's); the client fills it. ``n_workers``: processes computing fingerprints on the
     client (default: the annotator's, else 1). ``task_timeout_s``: give up when no chunk finishes for this long
-    (default: wait). Results are in input order; bad records go to ``errors`` exactly as in a local run.
+    (default: wait). ``spectrum_id_column``, ``formula``, ``elements``: as for :meth:`Annotator.annotate`.
+    Results are in input order; bad records go to ``errors`` exactly as in a local run.
     """
     if not isinstance(spectra, (str, os.PathLike)):
         raise TypeError(f"distributed annotation reads spectra from a file; got {type(spectra).__name__}")
@@ -677,7 +681,9 @@ def annotate_distributed(
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     annotator, cache_path = _client_annotator(models, fingerprint_cache, n_workers)
     errors = ErrorReport() if errors is None else errors
-    candidate_set = annotator._candidate_set(candidates, errors)
+    candidate_set = annotator.candidate_set(
+        candidates, errors, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
+    )
     candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
     records = iter_spectrum_records(spectra)  # a missing or unknown file fails here, before any cluster starts
     options = _Options(str(spectra), tolerance_ppm, parse_adducts(adduct), top_k)

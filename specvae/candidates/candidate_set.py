@@ -21,7 +21,7 @@ The mass error is ``(observed - candidate) / candidate * 1e6`` ppm, observed bei
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,6 +179,14 @@ class CandidateSet:
         if named == 0:
             return cls.pool(entries)
         raise ValueError(f"{named} of {len(entries)} candidates name a spectrum: expected all or none")
+
+    def filtered(self, keep: Callable[[Candidate], bool]) -> CandidateSet:
+        """The same set with only the candidates ``keep`` accepts (e.g. a formula or element filter)."""
+        if self._pool is not None:
+            kept = [candidate for candidate in self._pool if keep(candidate)]
+            return CandidateSet(pool=kept, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
+        lists = {key: [c for c in candidates if keep(c)] for key, candidates in (self._lists or {}).items()}
+        return CandidateSet(lists=lists, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
 
     # queries ------------------------------------------------------------------------------------------
     @property

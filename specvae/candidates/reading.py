@@ -32,9 +32,12 @@ CANDIDATE_FORMATS = tuple(sorted(_READERS))
 """File suffixes :func:`read_candidates` reads (each also gzip-compressed)."""
 
 
-def read_candidates(path: str | os.PathLike[str], errors: ErrorReport | None = None) -> list[CandidateEntry]:
+def read_candidates(
+    path: str | os.PathLike[str], errors: ErrorReport | None = None, *, spectrum_id_column: str | None = None
+) -> list[CandidateEntry]:
     """The candidates of a file; bad records, and a file without any usable candidate, go to ``errors``.
 
+    ``spectrum_id_column``: the column (table) of per-spectrum lists, when it is none of the known names.
     Raises :class:`InputFileError` when the file is missing, its format unknown, or (tables) it has no
     structure column.
     """
@@ -46,7 +49,12 @@ def read_candidates(path: str | os.PathLike[str], errors: ErrorReport | None = N
         )
     if not Path(path).is_file():
         raise InputFileError(f"{path}: no such file")
-    entries = reader(path, errors)
+    if spectrum_id_column is not None:
+        if reader is not read_candidate_table:
+            raise InputFileError(f"{path}: a spectrum-id column can only be named in a CSV/TSV candidate table")
+        entries = read_candidate_table(path, errors, spectrum_id_column=spectrum_id_column)
+    else:
+        entries = reader(path, errors)
     if not entries and errors is not None:
         errors.add(str(path), "file", "empty candidate list: the file holds no usable candidate")
     return entries

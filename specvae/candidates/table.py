@@ -3,21 +3,26 @@
 Column names are matched case-insensitively, ignoring spaces, ``_`` and ``-``:
 
 =============== ====================================================================
-field           accepted column names
+field           accepted column names (the first one present wins)
 =============== ====================================================================
-SMILES          smiles
+SMILES          smiles, isomericsmiles, canonicalsmiles, connectivitysmiles
 InChI           inchi
-identifier      identifier, id, compound_id
-name            name, compoundname
+identifier      identifier, id, compound_id, cid, pubchem_compound_cid, and database ids
+                (chebi_id, hmdb_id, drugbank_id, lm_id, coconut_id, zinc_id, database_id)
+name            name, compoundname, title, iupacname
 InChIKey        inchikey
 formula         molecularformula, formula
 mass            monoisotopicmass, exactmass
-spectrum id     spectrumid, challenge, challengename, title, featureid
+spectrum id     spectrumid, challenge, challengename, featureid, scan (or the ``spectrum_id_column`` given)
 =============== ====================================================================
 
-A file with a spectrum-id column gives per-spectrum candidate lists (the CASMI layout:
+PubChem's downloads (``CID,Title,SMILES,InChIKey``, or ``IsomericSMILES``/``CanonicalSMILES``) read as a
+pool. A file with a spectrum-id column gives per-spectrum candidate lists (the CASMI layout:
 ``challenge,Identifier,CompoundName,MonoisotopicMass,MolecularFormula,SMILES,InChI,InChIKey``); without
-one, a pool for all spectra. The delimiter is a tab when the header line holds more tabs than commas.
+one, a pool for all spectra. Why only these names start the per-spectrum mode: a generic column such as
+PubChem's ``Title`` (a compound name) taken for spectrum ids matched no spectrum and annotated none, without a
+word. :func:`describe_table_columns` says which columns a file's candidates are read from.
+The delimiter is a tab when the header line holds more tabs than commas.
 
 Every line after the header is accounted for: parsed into a candidate, skipped as blank, or reported. A
 row is one physical line, and the record number of a row is its line number minus one (the header is
@@ -41,20 +46,35 @@ from __future__ import annotations
 import csv
 import os
 import zlib
+from collections.abc import Iterable, Sequence
 
 from specvae.candidates.candidate import CandidateEntry, candidate_from_fields
 from specvae.errors import ErrorReport, InputFileError, InvalidStructureError
 from specvae.spectra.textio import open_text
 
 _COLUMN_ALIASES = {
-    "smiles": ("smiles",),
+    "smiles": ("smiles", "isomericsmiles", "canonicalsmiles", "connectivitysmiles"),
     "inchi": ("inchi",),
-    "identifier": ("identifier", "id", "compoundid"),
-    "name": ("name", "compoundname"),
-    "inchikey": ("inchikey",),
-    "molecular_formula": ("molecularformula", "formula"),
-    "monoisotopic_mass": ("monoisotopicmass", "exactmass"),
-    "spectrum_id": ("spectrumid", "challenge", "challengename", "title", "featureid"),
+    "identifier": (
+        "identifier",
+        "id",
+        "compoundid",
+        "cid",
+        "pubchemcid",
+        "pubchemcompoundcid",
+        "chebiid",
+        "hmdbid",
+        "drugbankid",
+        "lmid",
+        "coconutid",
+        "zincid",
+        "databaseid",
+    ),
+    "name": ("name", "compoundname", "title", "iupacname", "pubchemiupacname"),
+    "inchikey": ("inchikey", "pubchemiupacinchikey"),
+    "molecular_formula": ("molecularformula", "formula", "pubchemmolecularformula"),
+    "monoisotopic_mass": ("monoisotopicmass", "exactmass", "pubchemmonoisotopicweight"),
+    "spectrum_id": ("spectrumid", "challenge", "challengename", "featureid", "scan"),
 }
 
 
@@ -62,11 +82,21 @@ def _normalise_column(name: str) -> str:
     return "".join(character for character in name.strip().lower() if character.isalnum())
 
 
-def find_columns(header: list[str]) -> dict[str, int]:
-    """Map each known field to its column index (first matching column wins)."""
+def find_columns(header: list[str], spectrum_id_column: str | None = None) -> dict[str, int]:
+    """Map each known field to its column index (first matching alias wins).
+
+    ``spectrum_id_column`` names the spectrum-id column explicitly (compared as the aliases are); raises
+    :class:`InputFileError` when the header lacks it.
+    """
     normalised = [_normalise_column(name) for name in header]
     columns: dict[str, int] = {}
     for field_name, aliases in _COLUMN_ALIASES.items():
+        if field_name == "spectrum_id" and spectrum_id_column is not None:
+            wanted = _normalise_column(spectrum_id_column)
+            if wanted not in normalised:
+                raise InputFileError(f"no column {spectrum_id_column!r} (the spectrum-id column) in {header[:12]}")
+            columns[field_name] = normalised.index(wanted)
+            continue
         for alias in aliases:
             if alias in normalised:
                 columns[field_name] = normalised.index(alias)
@@ -74,28 +104,61 @@ def find_columns(header: list[str]) -> dict[str, int]:
     return columns
 
 
+def describe_columns(header: list[str], columns: dict[str, int]) -> str:
+    """One line saying which column each field is read from, and whether the lists are per spectrum."""
+    used = ", ".join(f"{field_name} from {header[index]!r}" for field_name, index in columns.items())
+    mode = (
+        f"per-spectrum lists keyed by {header[columns['spectrum_id']]!r}"
+        if "spectrum_id" in columns
+        else "no spectrum-id column: one pool for all spectra, filtered by mass"
+    )
+    return f"{used}; {mode}"
+
+
+def describe_table_columns(path: str | os.PathLike[str], spectrum_id_column: str | None = None) -> str:
+    """Which columns of a candidate table :func:`read_candidate_table` reads (only the header is read), e.g.
+    ``"identifier from 'CID', name from 'Title', smiles from 'SMILES', ...; no spectrum-id column: one pool"``."""
+    with open_text(path) as stream:
+        header, _ = _read_header(stream, str(path))
+    return describe_columns(header, find_columns(header, spectrum_id_column))
+
+
+def _read_header(stream, source: str) -> tuple[list[str], str]:
+    """The header row's fields and the delimiter; raises :class:`InputFileError` for an empty or unreadable one."""
+    header_line = stream.readline()
+    if not header_line.strip():
+        raise InputFileError(f"{source}: empty file, expected a header row")
+    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+    try:
+        return split_row(header_line, delimiter), delimiter
+    except csv.Error as error:
+        raise InputFileError(f"{source}: unreadable header row ({error})") from None
+
+
 def read_candidate_table(
-    path: str | os.PathLike[str], errors: ErrorReport | None = None, *, parse_structures: bool = False
+    path: str | os.PathLike[str],
+    errors: ErrorReport | None = None,
+    *,
+    parse_structures: bool = False,
+    spectrum_id_column: str | None = None,
 ) -> list[CandidateEntry]:
     """Candidates of a CSV/TSV file, one entry per good row; bad rows go to ``errors`` (see the module docstring).
 
     ``parse_structures`` forces RDKit to parse every SMILES now (to find invalid ones at once); by default a
     row that states InChIKey, formula and mass is trusted and parsed only when its molecule is needed.
-    Raises :class:`InputFileError` when the file has no header or no SMILES/InChI column.
+    ``spectrum_id_column`` names the column of per-spectrum lists when it is none of the known names.
+    Raises :class:`InputFileError` when the file has no header, no SMILES/InChI column, or not the
+    ``spectrum_id_column`` given.
     """
     source = str(path)
     entries: list[CandidateEntry] = []
     with open_text(path) as stream:
         try:
-            header_line = stream.readline()
-            if not header_line.strip():
-                raise InputFileError(f"{source}: empty file, expected a header row")
-            delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+            header, delimiter = _read_header(stream, source)
             try:
-                header = split_row(header_line, delimiter)
-            except csv.Error as error:
-                raise InputFileError(f"{source}: unreadable header row ({error})") from None
-            columns = find_columns(header)
+                columns = find_columns(header, spectrum_id_column)
+            except InputFileError as error:
+                raise InputFileError(f"{source}: {error}") from None
             if "smiles" not in columns and "inchi" not in columns:
                 raise InputFileError(f"{source}: no SMILES or InChI column in the header {header[:12]}")
             open_quote_line = None  # the line whose quoted field was left open, while the next line is read
@@ -155,6 +218,50 @@ def split_row(line: str, delimiter: str) -> list[str]:
     if '"' not in line:
         return line.rstrip("\r\n").split(delimiter)
     return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+
+
+def read_candidate_rows(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    source: str = "<table>",
+    errors: ErrorReport | None = None,
+    *,
+    spectrum_id_column: str | None = None,
+    parse_structures: bool = False,
+) -> list[CandidateEntry]:
+    """Candidates of rows already in memory (a pandas DataFrame's ``columns`` and ``itertuples(index=False)``),
+    with the columns matched as in a file; record ``N`` is the ``N``-th row. Empty and NaN cells are empty.
+
+    Raises :class:`InputFileError` when the header has no SMILES/InChI column (or not ``spectrum_id_column``).
+    """
+    header = [str(name) for name in header]
+    try:
+        columns = find_columns(header, spectrum_id_column)
+    except InputFileError as error:
+        raise InputFileError(f"{source}: {error}") from None
+    if "smiles" not in columns and "inchi" not in columns:
+        raise InputFileError(f"{source}: no SMILES or InChI column in {header[:12]}")
+    entries = []
+    for record, row in enumerate(rows, start=1):
+        entry = _entry(source, record, [_cell_text(value) for value in row], columns, errors, parse_structures)
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text: ``""`` for None/NaN/pandas NA, an integral float without ``.0`` (a CID column with a gap
+    is read by pandas as floats)."""
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN
+            return ""
+    except TypeError:  # pandas.NA refuses a truth value
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _row_title(row: list[str], columns: dict[str, int]) -> str | None:
