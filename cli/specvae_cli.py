@@ -102,6 +102,11 @@ def main() -> None:
 )
 @click.option("--formula", default=None, help="Keep only candidates of this molecular formula (e.g. C10H12O3).")
 @click.option("--elements", default=None, help="Keep only candidates made of these elements (e.g. CHNOPS).")
+@click.option(
+    "--collapse-stereo",
+    is_flag=True,
+    help="One row per InChIKey first block: stereoisomers score alike; the others are counted (n_stereoisomers).",
+)
 @click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
 @rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
@@ -134,6 +139,7 @@ def annotate(
     spectrum_id_column,
     formula,
     elements,
+    collapse_stereo,
     fingerprint_cache,
     rebuild_cache,
     workers,
@@ -187,6 +193,7 @@ def annotate(
             "spectrum_id_column": spectrum_id_column,
             "formula": formula,
             "elements": elements,
+            "collapse_stereo": collapse_stereo,
         }
         if scheduler:
             try:
@@ -359,6 +366,13 @@ def prepare(
 @click.option("--fusion", default="svae", show_default=True, help="Fusion model (see `mmcore models`).")
 @click.option("--latent-dim", type=int, default=64, show_default=True)
 @click.option("--hidden-dim", type=int, default=192, show_default=True)
+@click.option(
+    "--spectrum-reconstruction-pool",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Reconstruct the spectrum on groups of this many bins (cheaper steps; the encoder still reads every bin).",
+)
 @click.option("--epochs", type=int, default=30, show_default=True, help="Most epochs to train.")
 @click.option(
     "--early-stopping-patience",
@@ -397,6 +411,7 @@ def train(
     fusion,
     latent_dim,
     hidden_dim,
+    spectrum_reconstruction_pool,
     epochs,
     early_stopping_patience,
     lr_decay_patience,
@@ -433,6 +448,7 @@ def train(
         fusion=fusion,
         latent_dim=latent_dim,
         hidden_dim=hidden_dim,
+        spectrum_reconstruction_pool=spectrum_reconstruction_pool,
         epochs=epochs,
         early_stopping_patience=early_stopping_patience,
         lr_decay_patience=lr_decay_patience,
@@ -472,6 +488,33 @@ def calibrate(model_path, training_set, output, kind) -> None:
 
     report = calibrate_model_file(model_path, training_set, output, kind, command="specvae " + shlex.join(sys.argv[1:]))
     click.echo(json.dumps(report, indent=2), err=True)
+
+
+@main.command("fit-confidence")
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("training_set", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Model file to write.")
+@click.option(
+    "--n-nearest", type=click.IntRange(min=2), default=256, show_default=True, help="Candidates per spectrum."
+)
+@click.option("--max-spectra", type=click.IntRange(min=1), default=5000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def fit_confidence(model_path, training_set, output, n_nearest, max_spectra, seed) -> None:
+    """Fit MODEL_PATH's annotation confidence on the validation spectra of TRAINING_SET (the set it was trained
+    on), each ranked against the N nearest structures by mass, and write the model with it to --output."""
+    from specvae.confidence import ConfidenceError, add_confidence_to_model_file, fit_confidence_on_training_set
+    from specvae.errors import SpecvaeError
+
+    check_output_paths({"MODEL_PATH": model_path, "TRAINING_SET": training_set}, {"--output": output})
+    try:
+        confidence, report = fit_confidence_on_training_set(
+            model_path, training_set, n_nearest=n_nearest, max_spectra=max_spectra, seed=seed
+        )
+        report["command"] = "specvae " + shlex.join(sys.argv[1:])
+        add_confidence_to_model_file(model_path, output, confidence, report)
+    except (ConfidenceError, SpecvaeError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps({**confidence.to_dict(), **report}, indent=2), err=True)
 
 
 def _register_subcommands() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -41,6 +42,7 @@ from specvae.candidates import (
     read_candidate_rows,
     read_candidates,
 )
+from specvae.confidence import ConfidenceModel, model_confidence, skeleton_gap
 from specvae.errors import (
     EmptyCandidateListError,
     ErrorReport,
@@ -156,6 +158,11 @@ class LoadedModel:
     def fingerprint(self) -> FingerprintDefinition:
         return FingerprintDefinition.from_dict(self.metadata.fingerprint)
 
+    @property
+    def confidence(self) -> ConfidenceModel | None:
+        """The model's fitted confidence (``specvae fit-confidence``), or None: the confidence column stays empty."""
+        return model_confidence(self.metadata.training)
+
 
 @dataclass
 class RankedStructure:
@@ -183,11 +190,16 @@ class RankedStructure:
     retention_time: float | None = None
     confidence: float | None = None
     status: str = STATUS_OK
+    n_stereoisomers: int = 1
 
     @property
     def inchikey14(self) -> str | None:
         """The InChIKey's first block (the skeleton: stereoisomers share it)."""
         return None if self.inchikey is None else self.inchikey.split("-", 1)[0]
+
+    # ``confidence``: on rank-1 rows, the calibrated probability that the rank-1 skeleton is right (None on the
+    # other rows, and when the model has no fitted confidence). ``n_stereoisomers``: the candidates of the list
+    # that share this row's InChIKey first block (itself included); with ``collapse_stereo`` only one is shown.
 
     def as_dict(self) -> dict[str, Any]:
         return {column: getattr(self, column) for column in OUTPUT_COLUMNS}
@@ -522,6 +534,7 @@ class Annotator:
         spectrum_id_column: str | None = None,
         formula: str | None = None,
         elements: str | None = None,
+        collapse_stereo: bool = False,
     ) -> AnnotationResults:
         """Rank each spectrum's candidates by the cross-entropy between its predicted fingerprint and theirs.
 
@@ -531,7 +544,8 @@ class Annotator:
         (a list, or ``"[M+H]+,[M+Na]+"``) to try each of the spectrum's ion mode and rank the union, or
         ``None`` for the spectrum's own. ``spectrum_id_column``: the column of per-spectrum lists in a candidate
         table whose column has none of the known names. ``formula`` / ``elements`` (``"CHNOPS"``) keep only
-        candidates of that formula / made of those elements. ``spectra`` may be a single matchms Spectrum, and
+        candidates of that formula / made of those elements. ``collapse_stereo``: one row per InChIKey first
+        block (stereoisomers score alike and would fill the top k). ``spectra`` may be a single matchms Spectrum, and
         ``candidates`` a pandas DataFrame with the columns of a candidate table.
 
         Problems go to ``errors``; without it, a :class:`SkippedRecordsWarning` says how many records were left
@@ -548,6 +562,7 @@ class Annotator:
                 self.candidate_set(
                     candidates, report, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
                 ),
+                collapse_stereo,
             )
 
     def _annotate(
@@ -559,6 +574,7 @@ class Annotator:
         adduct: list[Adduct] | None,
         errors: ErrorReport,
         candidate_set: CandidateSet,
+        collapse_stereo: bool = False,
     ) -> AnnotationResults:
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
         queries = self._plan_queries(
@@ -577,8 +593,11 @@ class Annotator:
                 loaded.model, loaded.binner.bin([query.spectrum for query in mode_queries])
             )
             definition = loaded.fingerprint  # a property that parses the definition: once per mode
+            confidence = loaded.confidence
             for query, prediction in zip(mode_queries, probabilities, strict=True):
-                annotation = score_query(query, prediction, fingerprints, definition, top_k)
+                annotation = score_query(
+                    query, prediction, fingerprints, definition, top_k, collapse_stereo, confidence
+                )
                 if annotation.status == STATUS_NO_FINGERPRINTS:
                     errors.append(RecordError(source, query.spectrum_id, NO_FINGERPRINT_REASON, query.spectrum_id))
                 annotations.append(annotation)
@@ -729,6 +748,8 @@ def score_query(
     fingerprints: dict[str, np.ndarray],
     definition: FingerprintDefinition,
     top_k: int | None,
+    collapse_stereo: bool = False,
+    confidence: ConfidenceModel | None = None,
 ) -> SpectrumAnnotation:
     """The ranked candidates of one query; without candidates, or when none of them has a fingerprint, an
     annotation with no ranked rows and the status that says so."""
@@ -737,7 +758,7 @@ def score_query(
         status = STATUS_NO_FINGERPRINTS if query.matches else STATUS_NO_CANDIDATES
         return _empty_annotation(query, status)
     bits = definition.select_kept(np.stack([fingerprints[match.candidate.inchikey] for match in usable]))
-    return _annotation(query, usable, score_candidates(prediction, bits), top_k)
+    return _annotation(query, usable, score_candidates(prediction, bits), top_k, collapse_stereo, confidence)
 
 
 def in_query_order(annotations: Iterable[SpectrumAnnotation], query_ids: Sequence[str]) -> AnnotationResults:
@@ -761,12 +782,34 @@ def _empty_annotation(query: _Query, status: str) -> SpectrumAnnotation:
 
 
 def _annotation(
-    query: _Query, matches: list[CandidateMatch], scores: np.ndarray, top_k: int | None
+    query: _Query,
+    matches: list[CandidateMatch],
+    scores: np.ndarray,
+    top_k: int | None,
+    collapse_stereo: bool = False,
+    confidence: ConfidenceModel | None = None,
 ) -> SpectrumAnnotation:
+    """The ranked rows of one list. With ``collapse_stereo``, one row per skeleton (the best-scored of its
+    stereoisomers, which score alike), ranked among the skeletons; ``n_stereoisomers`` counts the others."""
+    skeletons = [match.candidate.inchikey14 for match in matches]
+    stereoisomers = Counter(skeletons)
     ranks = rank_scores(scores)
     order = np.lexsort((np.arange(len(scores)), ranks))
+    if collapse_stereo:
+        seen: set[str] = set()
+        best_of_skeleton = []
+        for position in order:  # best first: the first of each skeleton is its best-scored stereoisomer
+            if skeletons[position] not in seen:
+                seen.add(skeletons[position])
+                best_of_skeleton.append(position)
+        order = np.array(best_of_skeleton, dtype=int)
+        ranks = np.zeros(len(scores), dtype=int)
+        ranks[order] = rank_scores(scores[order])
     if top_k is not None:
         order = order[:top_k]
+    probability = None
+    if confidence is not None:
+        probability = float(confidence.probability(*skeleton_gap(scores, skeletons)))
     annotation = _empty_annotation(query, STATUS_OK)
     annotation.n_candidates = len(matches)
     for position in order:
@@ -787,6 +830,8 @@ def _annotation(
                 adduct=matches[position].adduct,
                 precursor_mz=annotation.precursor_mz,
                 retention_time=annotation.retention_time,
+                confidence=probability if ranks[position] == 1 else None,
+                n_stereoisomers=stereoisomers[skeletons[position]],
             )
         )
     return annotation

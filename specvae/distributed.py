@@ -242,6 +242,7 @@ class _Options:
     tolerance_ppm: float
     adduct: list[Adduct] | None
     top_k: int | None
+    collapse_stereo: bool = False
 
 
 @dataclass
@@ -343,8 +344,11 @@ def score_chunk(
         rows = scipy.sparse.vstack([matrix[start:stop] for matrix, start, stop in pieces], format="csr")
         predictions = predict_in_canonical_batches(loaded.model, rows)[offset : offset + len(mode_queries)]
         definition = loaded.fingerprint  # a property that parses the definition: once per mode
+        confidence = loaded.confidence
         for query, prediction in zip(mode_queries, predictions, strict=True):
-            annotation = score_query(query, prediction, fingerprints, definition, options.top_k)
+            annotation = score_query(
+                query, prediction, fingerprints, definition, options.top_k, options.collapse_stereo, confidence
+            )
             if annotation.status == STATUS_NO_FINGERPRINTS:
                 result.unscorable.setdefault(mode, []).append(query.spectrum_id)
             result.annotations.setdefault(mode, []).append(annotation)
@@ -661,6 +665,7 @@ def annotate_distributed(
     spectrum_id_column: str | None = None,
     formula: str | None = None,
     elements: str | None = None,
+    collapse_stereo: bool = False,
     n_workers: int | None = None,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     task_timeout_s: float | None = None,
@@ -672,8 +677,8 @@ def annotate_distributed(
     ``distributed.Client`` (left open). ``fingerprint_cache``: the HDF5 cache, on a file system every worker reads
     (default: the annotator's); the client fills it. ``n_workers``: processes computing fingerprints on the
     client (default: the annotator's, else 1). ``task_timeout_s``: give up when no chunk finishes for this long
-    (default: wait). ``spectrum_id_column``, ``formula``, ``elements``: as for :meth:`Annotator.annotate`.
-    Results are in input order; bad records go to ``errors`` exactly as in a local run.
+    (default: wait). ``spectrum_id_column``, ``formula``, ``elements``, ``collapse_stereo``: as for
+    :meth:`Annotator.annotate`. Results are in input order; bad records go to ``errors`` exactly as in a local run.
     """
     if not isinstance(spectra, (str, os.PathLike)):
         raise TypeError(f"distributed annotation reads spectra from a file; got {type(spectra).__name__}")
@@ -686,7 +691,7 @@ def annotate_distributed(
     )
     candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
     records = iter_spectrum_records(spectra)  # a missing or unknown file fails here, before any cluster starts
-    options = _Options(str(spectra), tolerance_ppm, parse_adducts(adduct), top_k)
+    options = _Options(str(spectra), tolerance_ppm, parse_adducts(adduct), top_k, collapse_stereo)
     with dask_client(scheduler, connect_timeout_s) as client:
         plugin_name = install_annotator(client, annotator, cache_path)
         run = _DistributedRun(client, annotator, plugin_name, candidate_set, options, candidate_source, task_timeout_s)

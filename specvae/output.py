@@ -19,11 +19,12 @@ OUTPUT_COLUMNS = (
     "spectrum_id",
     "rank",
     "score",
-    "confidence",  # calibrated probability that the rank-1 structure is right (empty: the model has no fit)
+    "confidence",  # rank-1 rows: calibrated probability that the rank-1 skeleton is right (empty: no fit)
     "identifier",
     "name",
     "inchikey",
     "inchikey14",  # the InChIKey's first block: stereoisomers share it
+    "n_stereoisomers",  # candidates sharing this InChIKey first block (with --collapse-stereo, one row for all)
     "smiles",
     "molecular_formula",
     "adduct",  # the adduct the candidate's mass was matched under

@@ -79,6 +79,7 @@ def test_annotate_writes_a_table_reports_bad_records_and_exits_0(tiny_models, in
         "name",
         "inchikey",
         "inchikey14",
+        "n_stereoisomers",
         "smiles",
         "molecular_formula",
         "adduct",
