@@ -70,3 +70,32 @@ def plot_top_k_curves(
     with atomic_output(path) as temporary:
         figure.savefig(temporary, format="png", dpi=110)
     plt.close(figure)
+
+
+def plot_reliability_diagram(
+    path: str | os.PathLike[str], confidences: Sequence[float], answer_ranks: Sequence[int | None], n_bins: int = 10
+) -> None:
+    """Write a PNG of the share of rank-1 answers right against the mean confidence per bin (a calibrated
+    confidence lies on the diagonal), with the number of annotations per bin as bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from specvae.benchmark.report import reliability_bins  # report imports this module at its top
+
+    bins = [row for row in reliability_bins(confidences, answer_ranks, n_bins) if row[2]]
+    figure, axis = plt.subplots(figsize=(4.8, 4.4))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
+    axis.plot([row[3] for row in bins], [row[4] for row in bins], marker="o", label="specvae")
+    counts = axis.twinx()
+    counts.bar([(row[0] + row[1]) / 2 for row in bins], [row[2] for row in bins], width=1 / n_bins, alpha=0.2)
+    counts.set_ylabel("annotations")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("confidence")
+    axis.set_ylabel("rank 1 right")
+    axis.legend(loc="upper left")
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)

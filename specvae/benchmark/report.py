@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from mmcore.atomic import atomic_write_text
 from specvae.benchmark.candidate_bits import CandidateBits
 from specvae.benchmark.challenges import BenchmarkData
@@ -505,3 +507,70 @@ def write_report(report: BenchmarkReport, directory: str | os.PathLike[str]) -> 
     atomic_write_text(directory / "summary.json", json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(directory / "report.md", report_markdown(report))
     return directory / "report.md"
+
+
+# ------------------------------------------------------------------------------------------------ confidence
+CONFIDENCE_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
+
+
+def precision_at_confidence(
+    confidences: list[float] | np.ndarray,
+    answer_ranks: list[int | None] | np.ndarray,
+    thresholds: tuple[float, ...] = CONFIDENCE_THRESHOLDS,
+) -> list[tuple[float, int, float | None]]:
+    """``(t, n annotations with confidence >= t, share of them whose answer is at rank 1)`` per threshold.
+
+    ``answer_ranks`` are the answers' ranks (None: not in the list); the issue's acceptance test is the share at
+    t = 0.5 being at least 50 %.
+    """
+    confidence = np.asarray(confidences, dtype=np.float64)
+    right = np.array([rank == 1 for rank in answer_ranks], dtype=bool)
+    rows = []
+    for threshold in thresholds:
+        chosen = confidence >= threshold
+        n = int(chosen.sum())
+        rows.append((threshold, n, float(right[chosen].mean()) if n else None))
+    return rows
+
+
+def reliability_bins(
+    confidences: list[float] | np.ndarray, answer_ranks: list[int | None] | np.ndarray, n_bins: int = 10
+) -> list[tuple[float, float, int, float | None, float | None]]:
+    """``(low, high, n, mean confidence, share right)`` per equal-width confidence bin: the reliability diagram's
+    points (a calibrated confidence lies on the diagonal)."""
+    confidence = np.asarray(confidences, dtype=np.float64)
+    right = np.array([rank == 1 for rank in answer_ranks], dtype=bool)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    rows = []
+    for index in range(n_bins):
+        chosen = which == index
+        n = int(chosen.sum())
+        mean = float(confidence[chosen].mean()) if n else None
+        share = float(right[chosen].mean()) if n else None
+        rows.append((float(edges[index]), float(edges[index + 1]), n, mean, share))
+    return rows
+
+
+def confidence_markdown(confidences: list[float] | np.ndarray, answer_ranks: list[int | None] | np.ndarray) -> str:
+    """The report's confidence section: precision at confidence >= t, and the reliability table."""
+    precision = _table(
+        ["confidence ≥", "annotations", "rank 1 right"],
+        [
+            [f"{t:g}", str(n), "–" if share is None else f"{share:.1%}"]
+            for t, n, share in precision_at_confidence(confidences, answer_ranks)
+        ],
+    )
+    reliability = _table(
+        ["confidence bin", "annotations", "mean confidence", "rank 1 right"],
+        [
+            [
+                f"{low:.1f}–{high:.1f}",
+                str(n),
+                "–" if mean is None else f"{mean:.3f}",
+                "–" if share is None else f"{share:.1%}",
+            ]
+            for low, high, n, mean, share in reliability_bins(confidences, answer_ranks)
+        ],
+    )
+    return f"### Precision at confidence\n\n{precision}\n\n### Reliability\n\n{reliability}\n"
