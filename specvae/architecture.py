@@ -16,6 +16,7 @@ from mmcore import Modality, MultimodalVAE, build_model
 from mmcore.likelihoods import BernoulliLikelihood
 from mmcore.networks import MLP
 from specvae.sparse_linear import SparseLinear
+from specvae.spectrum_likelihood import PooledBernoulliLikelihood
 
 SPECTRUM = "spectrum"
 FINGERPRINT = "fingerprint"
@@ -33,6 +34,7 @@ class ArchitectureConfig:
     hidden_dim: int = 512
     spectrum_weight: float = 1.0
     fingerprint_weight: float = 1.0
+    spectrum_reconstruction_pool: int = 1
 
     def __post_init__(self) -> None:
         # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
@@ -40,6 +42,11 @@ class ArchitectureConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        pool = self.spectrum_reconstruction_pool
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool <= 0 or self.n_bins % pool:
+            raise ValueError(
+                f"spectrum_reconstruction_pool must be a positive integer dividing n_bins ({self.n_bins}), got {pool!r}"
+            )
         if not isinstance(self.fusion, str):
             raise ValueError(f"fusion must be a model name, got {self.fusion!r}")
         if not isinstance(self.fusion_options, dict):
@@ -68,10 +75,13 @@ class ArchitectureConfig:
 
 
 def spectrum_modality(config: ArchitectureConfig) -> Modality:
-    """Binned spectrum: a sparse first layer reads the peaks; intensities in [0, 1] scored as Bernoulli."""
+    """Binned spectrum: a sparse first layer reads the peaks; intensities in [0, 1] scored as Bernoulli, per bin or
+    (``spectrum_reconstruction_pool > 1``) per group of bins, see :mod:`specvae.spectrum_likelihood`."""
     encoder = nn.Sequential(SparseLinear(config.n_bins, config.hidden_dim), nn.ReLU())
-    decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_bins)
-    return Modality(SPECTRUM, encoder, config.hidden_dim, decoder, BernoulliLikelihood(), config.spectrum_weight)
+    pool = config.spectrum_reconstruction_pool
+    decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_bins // pool)
+    likelihood = BernoulliLikelihood() if pool == 1 else PooledBernoulliLikelihood(pool)
+    return Modality(SPECTRUM, encoder, config.hidden_dim, decoder, likelihood, config.spectrum_weight)
 
 
 def fingerprint_modality(config: ArchitectureConfig) -> Modality:

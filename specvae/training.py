@@ -60,6 +60,7 @@ class TrainingOptions:
     early_stopping_patience: int | None = None
     lr_decay_patience: int | None = None
     calibration: str | None = None
+    spectrum_reconstruction_pool: int = 1
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
@@ -338,6 +339,7 @@ def train_specvae_model(
         fusion_options=options.fusion_options,
         latent_dim=options.latent_dim,
         hidden_dim=options.hidden_dim,
+        spectrum_reconstruction_pool=options.spectrum_reconstruction_pool,
     )
     model = build_spectrum_fingerprint_model(architecture)
     trainer = Trainer(model, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
