@@ -190,9 +190,10 @@ def casmi2017(**options) -> None:
 )
 @click.option(
     "--calibration",
-    type=click.Choice(["platt", "temperature"]),
+    type=click.Choice(["platt", "temperature", "bit-temperature"]),
     default=None,
-    help="Calibrate the predicted bits on the validation spectra after training (per-bit Platt or one temperature).",
+    help="Calibrate the predicted bits on the validation spectra after training "
+    "(per-bit Platt, one temperature, or one per bit).",
 )
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)

@@ -388,9 +388,10 @@ def prepare(
 )
 @click.option(
     "--calibration",
-    type=click.Choice(["platt", "temperature"]),
+    type=click.Choice(["platt", "temperature", "bit-temperature"]),
     default=None,
-    help="Calibrate the predicted bits on the validation spectra after training (per-bit Platt or one temperature).",
+    help="Calibrate the predicted bits on the validation spectra after training "
+    "(per-bit Platt, one temperature, or one per bit).",
 )
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
@@ -481,7 +482,13 @@ def train(
 @click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
 @click.argument("training_set", type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Calibrated model file to write.")
-@click.option("--kind", type=click.Choice(["platt", "temperature"]), default="platt", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["platt", "temperature", "bit-temperature"]),
+    default="temperature",
+    show_default=True,
+    help="temperature: honest probabilities, rankings unchanged; platt and bit-temperature re-weigh the bits.",
+)
 def calibrate(model_path, training_set, output, kind) -> None:
     """Calibrate MODEL_PATH's predicted bits on the validation spectra of TRAINING_SET (the set it was trained on)."""
     from specvae.training import calibrate_model_file

@@ -4,7 +4,14 @@ Ranking sums, over bits, the log-probability that the candidate's bit value was 
 over-confident about (``p = 0.999`` where it is right 90 % of the time) then outweighs ten honest bits, and a
 candidate that disagrees with it is pushed down far more than the evidence allows. Per-bit Platt scaling
 (Platt 1999) refits each bit's logit ``l`` as ``a * l + b`` to minimise the binary cross-entropy on spectra the
-network was not trained on; temperature scaling (Guo et al. 2017) fits one ``a`` for every bit and ``b = 0``.
+network was not trained on; temperature scaling (Guo et al. 2017) fits one ``a`` for every bit and ``b = 0``;
+per-bit temperature fits one ``a`` per bit and ``b = 0``.
+
+What each can do to a *ranking* differs. A candidate's score is ``sum_j bit_j * logit_j`` plus a term that is the
+same for every candidate, so one temperature leaves every ranking as it is (it only makes the probabilities
+honest). Per-bit scales re-weigh the bits against each other. Platt's shifts ``b`` add a constant to every set bit
+whatever the spectrum: a learned preference for candidates with common bits, which the validation measurements
+in ``benchmarks/results/accuracy`` show costs retrieval although it lowers the log-loss.
 
 The affine map is *folded into the fingerprint decoder's last Linear layer* (rows scaled by ``a``, bias
 ``a * bias + b``): a calibrated model is an ordinary model file, and every path that predicts fingerprints —
@@ -20,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-CALIBRATION_KINDS = ("platt", "temperature")
+CALIBRATION_KINDS = ("platt", "temperature", "bit-temperature")
 _PROBABILITY_FLOOR = 1e-6
 
 
@@ -66,7 +73,7 @@ def fit_bit_calibration(
         )
     logits = torch.from_numpy(probabilities_to_logits(probabilities))
     targets = torch.from_numpy(np.asarray(bits, dtype=np.float64))
-    n_bits = probabilities.shape[1] if kind == "platt" else 1
+    n_bits = 1 if kind == "temperature" else probabilities.shape[1]
     scale = torch.ones(n_bits, dtype=torch.float64, requires_grad=True)
     shift = torch.zeros(n_bits, dtype=torch.float64, requires_grad=kind == "platt")
     parameters = [scale, shift] if kind == "platt" else [scale]

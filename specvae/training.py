@@ -224,7 +224,7 @@ def calibrate_model_file(
     model_path: str | os.PathLike[str],
     training_set_path: str | os.PathLike[str],
     output: str | os.PathLike[str],
-    kind: str = "platt",
+    kind: str = "temperature",
     command: str = "",
 ) -> dict[str, Any]:
     """Calibrate a trained model (fusion or feed-forward) on the validation spectra of the training set it was

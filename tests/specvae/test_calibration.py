@@ -33,7 +33,7 @@ def overconfident_predictions(n_spectra: int, seed: int) -> tuple[np.ndarray, np
     return predicted, bits
 
 
-@pytest.mark.parametrize("kind", ["platt", "temperature"])
+@pytest.mark.parametrize("kind", ["platt", "temperature", "bit-temperature"])
 def test_calibration_lowers_the_log_loss_of_unseen_spectra(kind: str) -> None:
     fit_probabilities, fit_bits = overconfident_predictions(2000, seed=0)
     test_probabilities, test_bits = overconfident_predictions(2000, seed=1)
@@ -47,6 +47,8 @@ def test_calibration_lowers_the_log_loss_of_unseen_spectra(kind: str) -> None:
         assert calibration.shift == pytest.approx(np.full(8, -1 / 3), abs=0.12)
     else:
         assert np.all(calibration.shift == 0)
+    if kind == "temperature":
+        assert np.unique(calibration.scale).size == 1
 
 
 def test_folding_into_the_last_layer_gives_the_calibrated_probabilities() -> None:
@@ -64,6 +66,21 @@ def test_folding_into_the_last_layer_gives_the_calibrated_probabilities() -> Non
 def test_refuses_mismatched_shapes_and_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="same non-empty"):
         fit_bit_calibration(np.zeros((3, 2)), np.zeros((3, 3), dtype=bool))
+
+
+def test_one_temperature_never_changes_a_ranking() -> None:
+    probabilities, _ = overconfident_predictions(5, seed=2)
+    candidates = np.random.default_rng(3).random((20, 8)) < 0.5
+    calibration = BitCalibration("temperature", np.full(8, 0.4), np.zeros(8))
+
+    def scores(p: np.ndarray) -> np.ndarray:
+        return np.where(candidates, np.log(p), np.log1p(-p)).sum(axis=1)
+
+    for row in probabilities:
+        assert np.array_equal(np.argsort(scores(row)), np.argsort(scores(calibration.apply(row[None])[0])))
+
+
+def test_refuses_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="kind"):
         fit_bit_calibration(np.full((3, 2), 0.5), np.zeros((3, 2), dtype=bool), kind="isotonic")
 
@@ -83,7 +100,8 @@ def test_calibrate_command_writes_a_calibrated_model_with_its_report(tmp_path) -
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
     calibrated_path = tmp_path / "calibrated.specvae"
-    result = CliRunner().invoke(main, ["calibrate", str(model_path), str(training_set), "-o", str(calibrated_path)])
+    arguments = ["calibrate", str(model_path), str(training_set), "-o", str(calibrated_path), "--kind", "platt"]
+    result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
 
     model, metadata = load_model(model_path)
