@@ -15,6 +15,7 @@ import click
 
 from cli.cache_options import cache_error_message, rebuild_cache_option, report_moved_aside
 from cli.path_checks import check_output_paths
+from cli.training_options import convergence_options
 
 EXIT_REFUSED = 3
 
@@ -175,26 +176,7 @@ def casmi2017(**options) -> None:
 @click.option("--mode", "ion_mode", type=click.Choice(["positive", "negative"]), default="positive", show_default=True)
 @click.option("--latent-dim", type=int, default=64, show_default=True, help="Width of the bottleneck layer.")
 @click.option("--hidden-dim", type=int, default=192, show_default=True)
-@click.option("--epochs", type=int, default=30, show_default=True, help="Most epochs to train.")
-@click.option(
-    "--early-stopping-patience",
-    type=int,
-    default=None,
-    help="Stop once validation retrieval has not improved for this many epochs.",
-)
-@click.option(
-    "--lr-decay-patience",
-    type=int,
-    default=None,
-    help="Halve the learning rate after this many epochs without a better validation retrieval.",
-)
-@click.option(
-    "--calibration",
-    type=click.Choice(["platt", "temperature", "bit-temperature"]),
-    default=None,
-    help="Calibrate the predicted bits on the validation spectra after training "
-    "(per-bit Platt, one temperature, or one per bit).",
-)
+@convergence_options
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--min-bit-count", type=int, default=10, show_default=True)

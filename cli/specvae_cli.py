@@ -14,6 +14,7 @@ import click
 from cli.cache_options import cache_error_message as _cache_error_message
 from cli.cache_options import rebuild_cache_option, report_moved_aside
 from cli.path_checks import check_output_paths
+from cli.training_options import CALIBRATION_CHOICES, convergence_options
 from mmcore.interrupts import raise_on_sigterm
 
 # Exit codes: 0 when the run finished, bad records included (they are reported on stderr and in --errors: a
@@ -373,26 +374,7 @@ def prepare(
     show_default=True,
     help="Reconstruct the spectrum on groups of this many bins (cheaper steps; the encoder still reads every bin).",
 )
-@click.option("--epochs", type=int, default=30, show_default=True, help="Most epochs to train.")
-@click.option(
-    "--early-stopping-patience",
-    type=int,
-    default=None,
-    help="Stop once validation retrieval has not improved for this many epochs.",
-)
-@click.option(
-    "--lr-decay-patience",
-    type=int,
-    default=None,
-    help="Halve the learning rate after this many epochs without a better validation retrieval.",
-)
-@click.option(
-    "--calibration",
-    type=click.Choice(["platt", "temperature", "bit-temperature"]),
-    default=None,
-    help="Calibrate the predicted bits on the validation spectra after training "
-    "(per-bit Platt, one temperature, or one per bit).",
-)
+@convergence_options
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
 @click.option("--beta", type=float, default=1.0, show_default=True)
@@ -484,7 +466,7 @@ def train(
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Calibrated model file to write.")
 @click.option(
     "--kind",
-    type=click.Choice(["platt", "temperature", "bit-temperature"]),
+    type=click.Choice(CALIBRATION_CHOICES),
     default="temperature",
     show_default=True,
     help="temperature: honest probabilities, rankings unchanged; platt and bit-temperature re-weigh the bits.",

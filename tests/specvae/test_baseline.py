@@ -113,6 +113,27 @@ def write_training_mgf(path) -> None:
     path.write_text("\n".join(blocks))
 
 
+def train_tiny_model(tmp_path, epochs: int = 2, validation_fraction: float = 0.4):
+    """A training set of the synthetic spectra and a tiny SVAE trained on it through ``specvae train``:
+    ``(training_set_path, model_path)``."""
+    from cli.specvae_cli import main
+
+    torch.set_num_threads(1)
+    mgf = tmp_path / "train.mgf"
+    write_training_mgf(mgf)
+    training_set = tmp_path / "train.h5"
+    prepare_training_set(
+        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=validation_fraction,
+        test_fraction=0.0, progress=False,
+    )  # fmt: skip
+    model_path = tmp_path / "model.specvae"
+    arguments = ["train", str(training_set), "-o", str(model_path), "--epochs", str(epochs), "--batch-size", "8"]
+    arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    return training_set, model_path
+
+
 def test_train_baseline_command_writes_a_model_the_benchmark_loads(tmp_path) -> None:
     torch.set_num_threads(1)
     mgf = tmp_path / "train.mgf"

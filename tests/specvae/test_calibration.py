@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from test_baseline import write_training_mgf
+from test_baseline import train_tiny_model
 
 from cli.specvae_cli import main
 from specvae.calibration import (
@@ -19,9 +19,7 @@ from specvae.calibration import (
 )
 from specvae.model_file import load_model
 from specvae.prediction import predict_fingerprint_probabilities
-from specvae.spectra.binning import SpectrumBinner
 from specvae.training_data import TrainingSet
-from specvae.training_set import prepare_training_set
 
 
 def overconfident_predictions(n_spectra: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,19 +84,7 @@ def test_refuses_unknown_kinds() -> None:
 
 
 def test_calibrate_command_writes_a_calibrated_model_with_its_report(tmp_path) -> None:
-    torch.set_num_threads(1)
-    mgf = tmp_path / "train.mgf"
-    write_training_mgf(mgf)
-    training_set = tmp_path / "train.h5"
-    prepare_training_set(
-        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.4, test_fraction=0.0,
-        progress=False,
-    )  # fmt: skip
-    model_path = tmp_path / "model.specvae"
-    arguments = ["train", str(training_set), "-o", str(model_path), "--epochs", "2", "--batch-size", "8"]
-    arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]
-    result = CliRunner().invoke(main, arguments)
-    assert result.exit_code == 0, result.output
+    training_set, model_path = train_tiny_model(tmp_path)
     calibrated_path = tmp_path / "calibrated.specvae"
     arguments = ["calibrate", str(model_path), str(training_set), "-o", str(calibrated_path), "--kind", "platt"]
     result = CliRunner().invoke(main, arguments)

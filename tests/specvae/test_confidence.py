@@ -8,9 +8,8 @@ import csv
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
-from test_baseline import write_training_mgf
+from test_baseline import train_tiny_model
 
 from cli.specvae_cli import main
 from specvae.annotator import Annotator
@@ -24,8 +23,6 @@ from specvae.confidence import (
 )
 from specvae.errors import ErrorReport
 from specvae.model_file import read_metadata
-from specvae.spectra.binning import SpectrumBinner
-from specvae.training_set import prepare_training_set
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -68,18 +65,7 @@ def test_gaps_and_correctness_are_counted_per_skeleton():
 
 
 def test_fit_confidence_command_stores_the_fit_and_annotate_reports_it(tmp_path, tiny_models):
-    torch.set_num_threads(1)
-    mgf = tmp_path / "train.mgf"
-    write_training_mgf(mgf)
-    training_set = tmp_path / "train.h5"
-    prepare_training_set(
-        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.4, test_fraction=0.0,
-        progress=False,
-    )  # fmt: skip
-    model_path = tmp_path / "model.specvae"
-    arguments = ["train", str(training_set), "-o", str(model_path), "--epochs", "1", "--batch-size", "8"]
-    arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]
-    assert CliRunner().invoke(main, arguments).exit_code == 0
+    training_set, model_path = train_tiny_model(tmp_path, epochs=1)
     fitted_path = tmp_path / "fitted.specvae"
     result = CliRunner().invoke(
         main, ["fit-confidence", str(model_path), str(training_set), "-o", str(fitted_path), "--n-nearest", "8"]
@@ -91,7 +77,7 @@ def test_fit_confidence_command_stores_the_fit_and_annotate_reports_it(tmp_path,
     assert read_metadata(model_path).training.get("confidence") is None  # the input model is left as it was
 
     spectra = tmp_path / "query.mgf"
-    spectra.write_text(mgf.read_text().split("END IONS")[0] + "END IONS\n")
+    spectra.write_text((tmp_path / "train.mgf").read_text().split("END IONS")[0] + "END IONS\n")
     annotator = Annotator.load(fitted_path)
     rows = annotator.annotate(spectra, ["COC(=O)CCc1ccc(O)cc1", "CCOC(=O)c1ccc(O)cc1C", "CCO"], top_k=None,
                               tolerance_ppm=1e6, errors=ErrorReport()).rows()  # fmt: skip
