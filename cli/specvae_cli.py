@@ -108,6 +108,12 @@ def main() -> None:
     is_flag=True,
     help="One row per InChIKey first block: stereoisomers score alike; the others are counted (n_stereoisomers).",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="For each reported candidate, the named fingerprint bits that most raised and lowered its score against "
+    "the list's average candidate (TSV: supporting_bits, opposing_bits, top 5; JSON: all).",
+)
 @click.option("--fingerprint-cache", type=click.Path(dir_okay=False), help="HDF5 cache of candidate fingerprints.")
 @rebuild_cache_option
 @click.option("--workers", type=int, default=1, show_default=True, help="Processes computing fingerprints.")
@@ -141,6 +147,7 @@ def annotate(
     formula,
     elements,
     collapse_stereo,
+    explain,
     fingerprint_cache,
     rebuild_cache,
     workers,
@@ -167,6 +174,8 @@ def annotate(
         raise click.UsageError("give SPECTRA and --candidates, or --example")
     if scheduler and not fingerprint_cache:
         raise click.UsageError("--scheduler needs --fingerprint-cache: the workers read candidate fingerprints from it")
+    if scheduler and explain:
+        raise click.UsageError("--explain is not available with --scheduler: annotate without it to explain")
     try:
         adduct = parse_adducts(adduct)
     except ValueError as error:
@@ -196,7 +205,7 @@ def annotate(
             "elements": elements,
             "collapse_stereo": collapse_stereo,
         }
-        if scheduler:
+        if scheduler:  # --explain is refused above: the explanation is made where the molecules are
             try:
                 from specvae.distributed import annotate_distributed
             except ImportError as error:  # the message says: pip install specvae[distributed]
@@ -205,7 +214,7 @@ def annotate(
                 annotator, spectra, candidates, scheduler=scheduler, chunk_size=chunk_size, **arguments
             )
         else:
-            results = annotator.annotate(spectra, candidates, **arguments)
+            results = annotator.annotate(spectra, candidates, explain=explain, **arguments)
     except (SpecvaeError, ValueError, OSError) as error:
         raise click.ClickException(_cache_error_message(error)) from error
     _report_moved_caches(annotator.fingerprint_cache)

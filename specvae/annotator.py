@@ -50,10 +50,11 @@ from specvae.errors import (
     RecordError,
     SpecvaeError,
 )
+from specvae.explanation import Explanation, explain_candidates
 from specvae.fingerprints import FingerprintCache, FingerprintDefinition, compute_fingerprints
 from specvae.fingerprints.compute import same_skeleton_as_stated_inchi
 from specvae.model_file import ModelMetadata, load_model
-from specvae.output import OUTPUT_COLUMNS
+from specvae.output import EXPLANATION_COLUMNS, OUTPUT_COLUMNS
 from specvae.prediction import predict_fingerprint_probabilities
 from specvae.ranking import rank_scores, score_candidates
 from specvae.spectra.binning import SpectrumBinner
@@ -191,6 +192,7 @@ class RankedStructure:
     confidence: float | None = None
     status: str = STATUS_OK
     n_stereoisomers: int = 1
+    explanation: Explanation | None = None
 
     @property
     def inchikey14(self) -> str | None:
@@ -200,9 +202,15 @@ class RankedStructure:
     # ``confidence``: on rank-1 rows, the calibrated probability that the rank-1 skeleton is right (None on the
     # other rows, and when the model has no fitted confidence). ``n_stereoisomers``: the candidates of the list
     # that share this row's InChIKey first block (itself included); with ``collapse_stereo`` only one is shown.
+    # ``explanation`` (``annotate(..., explain=True)``): the named bits that raised and lowered the score.
 
-    def as_dict(self) -> dict[str, Any]:
-        return {column: getattr(self, column) for column in OUTPUT_COLUMNS}
+    def as_dict(self, explain: bool = False) -> dict[str, Any]:
+        """The output columns; with ``explain``, also the explanation's summary columns (empty without one)."""
+        row = {column: getattr(self, column) for column in OUTPUT_COLUMNS}
+        if explain:
+            summary = self.explanation.summary() if self.explanation is not None else {}
+            row.update({column: summary.get(column) for column in EXPLANATION_COLUMNS})
+        return row
 
 
 @contextlib.contextmanager
@@ -272,14 +280,21 @@ class AnnotationResults(list):
 
     Every spectrum that was read and matched to a model has an entry; one without ranked candidates has an
     empty ``ranked`` list and a ``status`` saying why, and one row (the status row) in :meth:`rows`.
+    ``explained``: the rows carry explanations (``annotate(..., explain=True)``), and the tables their columns.
     """
+
+    explained: bool = False
+
+    def columns(self) -> tuple[str, ...]:
+        """The table's columns: :data:`OUTPUT_COLUMNS`, plus :data:`EXPLANATION_COLUMNS` when explained."""
+        return OUTPUT_COLUMNS + EXPLANATION_COLUMNS if self.explained else OUTPUT_COLUMNS
 
     def annotated(self) -> list[SpectrumAnnotation]:
         """The entries with ranked candidates."""
         return [annotation for annotation in self if annotation.ranked]
 
     def rows(self) -> list[dict[str, Any]]:
-        return [row.as_dict() for annotation in self for row in annotation.output_rows()]
+        return [row.as_dict(self.explained) for annotation in self for row in annotation.output_rows()]
 
     def to_dataframe(self):
         """A pandas DataFrame with one row per spectrum × candidate (needs ``pip install pandas``)."""
@@ -287,7 +302,7 @@ class AnnotationResults(list):
             import pandas
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ImportError("to_dataframe needs pandas: pip install pandas") from error
-        return pandas.DataFrame(self.rows(), columns=list(OUTPUT_COLUMNS))
+        return pandas.DataFrame(self.rows(), columns=list(self.columns()))
 
 
 class NumberedSpectrum(NamedTuple):
@@ -535,6 +550,7 @@ class Annotator:
         formula: str | None = None,
         elements: str | None = None,
         collapse_stereo: bool = False,
+        explain: bool = False,
     ) -> AnnotationResults:
         """Rank each spectrum's candidates by the cross-entropy between its predicted fingerprint and theirs.
 
@@ -546,7 +562,9 @@ class Annotator:
         table whose column has none of the known names. ``formula`` / ``elements`` (``"CHNOPS"``) keep only
         candidates of that formula / made of those elements. ``collapse_stereo``: one row per InChIKey first
         block (stereoisomers score alike and would fill the top k). ``spectra`` may be a single matchms Spectrum, and
-        ``candidates`` a pandas DataFrame with the columns of a candidate table.
+        ``candidates`` a pandas DataFrame with the columns of a candidate table. ``explain``: each ranked row
+        gets an :class:`~specvae.explanation.Explanation`, the named bits that most raised and lowered its score
+        relative to the list's average candidate (see :mod:`specvae.explanation`).
 
         Problems go to ``errors``; without it, a :class:`SkippedRecordsWarning` says how many records were left
         out (none is dropped silently).
@@ -563,6 +581,7 @@ class Annotator:
                     candidates, report, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
                 ),
                 collapse_stereo,
+                explain,
             )
 
     def _annotate(
@@ -575,6 +594,7 @@ class Annotator:
         errors: ErrorReport,
         candidate_set: CandidateSet,
         collapse_stereo: bool = False,
+        explain: bool = False,
     ) -> AnnotationResults:
         source = str(spectra) if isinstance(spectra, (str, os.PathLike)) else "<spectra>"
         queries = self._plan_queries(
@@ -596,12 +616,14 @@ class Annotator:
             confidence = loaded.confidence
             for query, prediction in zip(mode_queries, probabilities, strict=True):
                 annotation = score_query(
-                    query, prediction, fingerprints, definition, top_k, collapse_stereo, confidence
+                    query, prediction, fingerprints, definition, top_k, collapse_stereo, confidence, explain
                 )
                 if annotation.status == STATUS_NO_FINGERPRINTS:
                     errors.append(RecordError(source, query.spectrum_id, NO_FINGERPRINT_REASON, query.spectrum_id))
                 annotations.append(annotation)
-        return in_query_order(annotations, [query.spectrum_id for query in queries])
+        results = in_query_order(annotations, [query.spectrum_id for query in queries])
+        results.explained = explain
+        return results
 
     def _plan_queries(
         self,
@@ -750,15 +772,53 @@ def score_query(
     top_k: int | None,
     collapse_stereo: bool = False,
     confidence: ConfidenceModel | None = None,
+    explain: bool = False,
 ) -> SpectrumAnnotation:
     """The ranked candidates of one query; without candidates, or when none of them has a fingerprint, an
-    annotation with no ranked rows and the status that says so."""
+    annotation with no ranked rows and the status that says so. ``explain``: each row gets its explanation."""
     usable = [match for match in query.matches if match.candidate.inchikey in fingerprints]
     if not usable:
         status = STATUS_NO_FINGERPRINTS if query.matches else STATUS_NO_CANDIDATES
         return _empty_annotation(query, status)
     bits = definition.select_kept(np.stack([fingerprints[match.candidate.inchikey] for match in usable]))
-    return _annotation(query, usable, score_candidates(prediction, bits), top_k, collapse_stereo, confidence)
+    scores = score_candidates(prediction, bits)
+    annotation = _annotation(query, usable, scores, top_k, collapse_stereo, confidence)
+    if explain:
+        _add_explanations(annotation, usable, prediction, bits, scores, definition)
+    return annotation
+
+
+def _add_explanations(
+    annotation: SpectrumAnnotation,
+    matches: list[CandidateMatch],
+    prediction: np.ndarray,
+    bits: np.ndarray,
+    scores: np.ndarray,
+    definition: FingerprintDefinition,
+) -> None:
+    """Attach its explanation to each ranked row (rows and ``matches`` are tied by InChIKey: a list holds
+    each structure once)."""
+    position_of = {match.candidate.inchikey: position for position, match in enumerate(matches)}
+    positions = [position_of[row.inchikey] for row in annotation.ranked]
+
+    def molecule(position: int) -> Chem.Mol | None:
+        try:
+            return matches[position].candidate.molecule()
+        except InvalidStructureError:
+            return None
+
+    explanations = explain_candidates(
+        prediction,
+        bits,
+        scores,
+        definition,
+        positions,
+        molecule,
+        lambda position: matches[position].candidate.identifier,
+        np.lexsort((np.arange(len(scores)), -scores)),
+    )
+    for row, position in zip(annotation.ranked, positions, strict=True):
+        row.explanation = explanations[position]
 
 
 def in_query_order(annotations: Iterable[SpectrumAnnotation], query_ids: Sequence[str]) -> AnnotationResults:

@@ -36,6 +36,16 @@ OUTPUT_COLUMNS = (
     "status",  # ok, or why a spectrum has no ranked candidate (no_candidates, no_fingerprints)
 )
 
+EXPLANATION_COLUMNS = (
+    # With --explain / explain=True (specvae.explanation): score = baseline_score + the contributions listed in
+    # supporting_bits and opposing_bits + other_bits_score. Contributions are relative to the average candidate of
+    # the spectrum's list, whose score is baseline_score.
+    "baseline_score",
+    "supporting_bits",  # up to 5 bits that most raised the score: "label (+1.23); label (+0.98)"
+    "opposing_bits",  # up to 5 bits that most lowered it: "label (-1.10); ..."
+    "other_bits_score",  # what the other bits add up to
+)
+
 
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -45,19 +55,21 @@ def _cell(value) -> str:
     return str(value)
 
 
-def annotations_to_tsv(rows: list[dict]) -> str:
+def annotations_to_tsv(rows: list[dict], columns: tuple[str, ...] = OUTPUT_COLUMNS) -> str:
     """The annotation rows as a tab-separated table with a header (column names as SIRIUS/MetFrag users know)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
-    writer.writerow(OUTPUT_COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row[column]) for column in OUTPUT_COLUMNS])
+        writer.writerow([_cell(row[column]) for column in columns])
     return buffer.getvalue()
 
 
 def write_annotations(results, path: str | os.PathLike[str], output_format: str = "tsv") -> None:
-    """Write the results to ``path`` atomically (``"-"``: standard output)."""
+    """Write the results to ``path`` atomically (``"-"``: standard output). Explained results (``explained``) get
+    the explanation's summary columns in TSV and its full lists (``"explanation"``) in JSON."""
     rows = results.rows()
+    explained = getattr(results, "explained", False)
     if output_format == "json":
         text = json.dumps(
             [
@@ -66,20 +78,27 @@ def write_annotations(results, path: str | os.PathLike[str], output_format: str 
                     "ion_mode": annotation.ion_mode,
                     "n_candidates": annotation.n_candidates,
                     "status": annotation.status,
-                    "candidates": [row.as_dict() for row in annotation.ranked],
+                    "candidates": [_json_candidate(row, explained) for row in annotation.ranked],
                 }
                 for annotation in results
             ],
             indent=1,
         )
     elif output_format == "tsv":
-        text = annotations_to_tsv(rows)
+        text = annotations_to_tsv(rows, results.columns() if explained else OUTPUT_COLUMNS)
     else:
         raise ValueError(f"unknown output format {output_format!r}; expected 'tsv' or 'json'")
     if str(path) == "-":
         sys.stdout.write(text)
     else:
         atomic_write_text(path, text)
+
+
+def _json_candidate(row, explained: bool) -> dict:
+    candidate = row.as_dict()
+    if explained:
+        candidate["explanation"] = None if row.explanation is None else row.explanation.as_dict()
+    return candidate
 
 
 def write_predictions(
