@@ -51,8 +51,7 @@ from specvae.errors import (
     SpecvaeError,
 )
 from specvae.explanation import Explanation, explain_candidates
-from specvae.fingerprints import FingerprintCache, FingerprintDefinition, compute_fingerprints
-from specvae.fingerprints.compute import same_skeleton_as_stated_inchi
+from specvae.fingerprints import FingerprintCache, FingerprintDefinition, candidate_row_fingerprints
 from specvae.model_file import ModelMetadata, load_model
 from specvae.output import EXPLANATION_COLUMNS, OUTPUT_COLUMNS
 from specvae.prediction import predict_fingerprint_probabilities
@@ -500,41 +499,30 @@ class Annotator:
     ) -> dict[str, np.ndarray]:
         """Full fingerprint bits of each distinct candidate InChIKey (from the cache when one is set).
 
-        Fingerprints are computed from the SMILES (in worker processes); a candidate whose SMILES RDKit refuses
-        gets a second chance through :meth:`Candidate.molecule`, which falls back on its InChI (CASMI lists
-        have such rows), before it is reported. Such second-chance fingerprints are not stored in the cache (it
-        remembers the SMILES as failed); their InChIKeys are added to ``retried`` when it is given.
+        Which candidates get one is decided by :func:`~specvae.fingerprints.candidate_row_fingerprints` (the
+        rule ``specvae benchmark`` applies too: SMILES, the InChI when RDKit refuses the SMILES, the molecule
+        checked against the stated InChIKey, tautomers accepted); the others go to ``errors`` with the reason.
+        The InChIKeys whose fingerprints the main cache does not hold (made from the InChI, or tautomers) are
+        added to ``retried`` when it is given.
         """
         keys = [candidate.inchikey for candidate in candidates]
-        structures: list[Any] = [candidate.smiles or candidate.molecule() for candidate in candidates]
-        if self.fingerprint_cache is not None:
-            found = self.fingerprint_cache.lookup(keys, structures, self.n_workers)
-            bits, valid, problems = found.fingerprints, found.valid, found.errors
-        else:
-            bits, problems = compute_fingerprints(
-                structures, self.full_fingerprint, self.n_workers, expected_inchikeys=keys
-            )
-            valid = np.ones(len(keys), dtype=bool)
-            valid[[problem.index for problem in problems]] = False
-        for problem in problems:
-            candidate = candidates[problem.index]
-            reason = problem.reason
-            if problem.computed_inchikey is not None and not _tautomer_of_stated_inchi(candidate):
-                errors.append(RecordError(source, candidate.identifier, reason, candidate.name))
-                continue
-            if candidate.inchi:
-                try:
-                    retry = compute_fingerprints([candidate.molecule()], self.full_fingerprint)
-                except InvalidStructureError as error:
-                    reason = str(error)
-                else:
-                    if not retry.errors:
-                        bits[problem.index], valid[problem.index] = retry.fingerprints[0], True
-                        if retried is not None:
-                            retried.add(candidate.inchikey)
-                        continue
-            errors.append(RecordError(source, candidate.identifier, reason, candidate.name))
-        return {key: row for key, row, ok in zip(keys, bits, valid, strict=True) if ok}
+        # A molecule stands in for the SMILES only for a candidate given as one (no SMILES, no InChI): otherwise
+        # the rule itself falls back on the InChI.
+        structures = [candidate.smiles or (None if candidate.inchi else candidate.mol) for candidate in candidates]
+        found = candidate_row_fingerprints(
+            keys,
+            structures,
+            [candidate.inchi for candidate in candidates],
+            self.full_fingerprint,
+            cache=self.fingerprint_cache,
+            n_workers=self.n_workers,
+        )
+        for error in found.errors:
+            candidate = candidates[error.index]
+            errors.append(RecordError(source, candidate.identifier, error.reason, candidate.name))
+        if retried is not None:
+            retried.update(keys[row] for row in np.flatnonzero(found.outside_main_cache))
+        return {key: row for key, row, ok in zip(keys, found.fingerprints, found.valid, strict=True) if ok}
 
     # ---------------------------------------------------------------- annotation
     def annotate(
@@ -743,16 +731,6 @@ def cleaned_records_with_ids(records: Iterable[SpectrumRecord], errors: ErrorRep
         identifier = spectrum_title(record.spectrum) or f"record {record.record}"
         cleaned.append(NumberedSpectrum(identifier, record.spectrum, record.record))
     return cleaned
-
-
-def _tautomer_of_stated_inchi(candidate: Candidate) -> bool:
-    """Whether a candidate whose structure got another InChIKey is still self-consistent through its own InChI
-    (see :func:`~specvae.fingerprints.compute.same_skeleton_as_stated_inchi`)."""
-    try:
-        mol = candidate.molecule()
-    except InvalidStructureError:
-        return False
-    return same_skeleton_as_stated_inchi(candidate.inchikey, candidate.inchi, mol)
 
 
 def unique_candidates(queries: Iterable[_Query]) -> list[Candidate]:

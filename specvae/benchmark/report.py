@@ -362,7 +362,8 @@ def report_markdown(report: BenchmarkReport) -> str:
         f"(in the candidate files, {data.duplicate_candidates_dropped} rows repeat an InChIKey within their list: "
         "dropped, first kept); "
         f"{report.bits.n_distinct:,} distinct InChIKeys, {len(report.bits.failures)} without a fingerprint "
-        "(RDKit could read neither SMILES nor InChI; they rank below every scored candidate). "
+        "(neither the SMILES nor the InChI gives the structure the InChIKey names, by the rule of "
+        "`specvae.fingerprints.candidate_row_fingerprints`; they rank below every scored candidate). "
         f"{len(data.problems)} input records could not be used.",
         "",
         f"Files (sha256; {data.verification or ('verified' if data.verified else 'not verified')}):",

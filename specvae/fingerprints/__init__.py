@@ -1,4 +1,5 @@
-"""specvae's molecular fingerprint: its definition, computation, functional-group keys, bit mask and cache."""
+"""specvae's molecular fingerprint: its definition, computation, functional-group keys, bit mask, cache, and
+the rule that decides which fingerprint a candidate row gets (:func:`candidate_row_fingerprints`)."""
 
 from specvae.fingerprints.cache import (
     CachedFingerprints,
@@ -6,6 +7,11 @@ from specvae.fingerprints.cache import (
     FingerprintCacheError,
     FingerprintCacheMismatchError,
     InvalidStructuresError,
+)
+from specvae.fingerprints.candidate_rows import (
+    CandidateRowFingerprints,
+    candidate_row_fingerprints,
+    inchi_fallback_cache_path,
 )
 from specvae.fingerprints.compute import (
     FingerprintResult,
@@ -31,6 +37,7 @@ __all__ = [
     "FINGERPRINT_VERSION",
     "FUNCTIONAL_GROUP_KEYS",
     "CachedFingerprints",
+    "CandidateRowFingerprints",
     "FingerprintCache",
     "FingerprintCacheError",
     "FingerprintCacheMismatchError",
@@ -41,9 +48,11 @@ __all__ = [
     "InvalidStructure",
     "InvalidStructureError",
     "InvalidStructuresError",
+    "candidate_row_fingerprints",
     "compute_fingerprints",
     "fingerprint_molecule",
     "fingerprint_preset",
     "fit_bit_mask",
+    "inchi_fallback_cache_path",
     "parse_structure",
 ]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from specvae.benchmark.candidate_bits import candidate_bits, inchi_fallback_cache_path
+from specvae.benchmark.candidate_bits import candidate_bits
 from specvae.benchmark.challenges import CandidateList, Challenge
-from specvae.fingerprints import FingerprintDefinition, fingerprint_molecule
+from specvae.fingerprints import FingerprintDefinition, fingerprint_molecule, inchi_fallback_cache_path
 
 DEFINITION = FingerprintDefinition()
 PYRIDINE = "c1ccncc1"

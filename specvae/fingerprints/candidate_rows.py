@@ -1,0 +1,303 @@
+"""Which fingerprint a candidate row gets: the one rule that ``specvae annotate`` and ``specvae benchmark`` share.
+
+A candidate row states an InChIKey and gives a SMILES and, in most lists, an InChI. The row is ranked under its
+key, so it may only get the fingerprint of the structure that key names; a fingerprint of another structure would
+rank that structure under the row's name (a decoy inheriting the answer's bits, issue 12). The rule, in
+:func:`candidate_row_fingerprints`:
+
+1. Parse the SMILES (or take the molecule given instead).
+2. When it gives no molecule (RDKit refuses it, as it refuses 1,416 CASMI 2016 SMILES written by another toolkit,
+   or the row has none), parse the row's InChI instead.
+3. Check the molecule against the stated InChIKey's first block (the skeleton,
+   :func:`~specvae.fingerprints.compute.inchikey_disagreement`): the row gets the molecule's fingerprint.
+4. A molecule with another first block is accepted only as a tautomer of the stated structure: the row's own InChI
+   gives the stated key and has the molecule's formula and connectivity layers
+   (:func:`~specvae.fingerprints.compute.same_skeleton_as_stated_inchi`; CASMI 2016's selone).
+5. Otherwise the row is refused, with the reason. In particular a SMILES that parses but names another structure
+   is **not** retried from the InChI, even when the InChI names the stated key: the row contradicts itself and
+   nothing says which half is right.
+
+Caching (``cache``): step 1 goes through the cache (a key stored from the same SMILES text is trusted without a
+parse; failures are remembered). Fingerprints made from an InChI go to a second cache file next to it
+(:func:`inchi_fallback_cache_path`), because the main cache remembers those SMILES as failed. Tautomers and key
+disagreements are cached nowhere (a few rows, checked again on every run). With or without a cache the answer is
+the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem, rdBase
+
+from specvae.fingerprints.cache import FingerprintCache
+from specvae.fingerprints.compute import (
+    InvalidStructure,
+    StructureInput,
+    compute_fingerprints,
+    parse_structure,
+    same_skeleton_as_stated_inchi,
+)
+from specvae.fingerprints.definition import FingerprintDefinition
+
+CACHE_BATCH_SIZE = 50_000
+"""Structures per cache call: each call that adds structures rewrites the cache file once (see the cache's
+docstring), and each returns unpacked bits (2,419 bytes a structure), so batches bound both."""
+
+FROM_SMILES = "smiles"
+FROM_INCHI = "inchi"
+TAUTOMER = "tautomer"
+
+
+@dataclass(frozen=True)
+class CandidateRowFingerprints:
+    """What :func:`candidate_row_fingerprints` decided for each row, in input order.
+
+    ``fingerprints``: ``(n, n_bits)`` bool, or ``(n, ceil(n_bits / 8))`` uint8 with ``packed=True``; all zeros
+    where ``valid`` is False. ``accepted_as``: per row ``"smiles"`` (the SMILES, or the molecule given, is the
+    stated structure), ``"inchi"`` (the SMILES gave no molecule, the InChI's is the stated structure),
+    ``"tautomer"`` (step 4 of the rule) or ``""`` (refused). ``errors``: the refused rows with the reason.
+    ``n_computed``: structures computed by the main cache (all rows with a structure when there is none).
+    """
+
+    fingerprints: np.ndarray
+    valid: np.ndarray
+    accepted_as: list[str]
+    errors: list[InvalidStructure]
+    n_computed: int = 0
+    moved_aside: list[Path] = field(default_factory=list)
+
+    @property
+    def outside_main_cache(self) -> np.ndarray:
+        """Rows with a fingerprint that the main cache does not hold (made from the InChI, or tautomers)."""
+        return np.array([how in (FROM_INCHI, TAUTOMER) for how in self.accepted_as], dtype=bool)
+
+
+def inchi_fallback_cache_path(cache_path: str | os.PathLike[str]) -> Path:
+    """Where fingerprints computed from InChIs are cached, next to the main cache: ``<name>.from_inchi<suffix>``.
+
+    A separate file because the main cache remembers that the SMILES of these InChIKeys failed (and so never
+    recomputes them), while their InChI works: without a cache of their own, each warm run would recompute them
+    (1,416 CASMI 2016 candidates, a few seconds).
+    """
+    path = Path(cache_path)
+    return path.with_name(f"{path.stem}.from_inchi{path.suffix}")
+
+
+def candidate_row_fingerprints(
+    inchikeys: Sequence[str],
+    structures: Sequence[StructureInput | None],
+    inchis: Sequence[str | None],
+    definition: FingerprintDefinition,
+    *,
+    cache: FingerprintCache | None = None,
+    n_workers: int = 1,
+    packed: bool = False,
+    progress: bool | None = None,
+    batch_size: int = CACHE_BATCH_SIZE,
+) -> CandidateRowFingerprints:
+    """Full fingerprints of candidate rows by the rule of this module (see its docstring).
+
+    ``inchikeys``: each row's stated key; ``structures``: its SMILES (or an RDKit molecule; ``""`` / None for
+    none); ``inchis``: its InChI (``""`` / None for none). Pass one row per distinct InChIKey (a cache computes a
+    repeated key once, from its first row). ``cache``: a :class:`FingerprintCache` of ``definition`` (its
+    ``rebuild_damaged`` also applies to the InChI fallback cache next to it). ``n_workers`` processes compute
+    the SMILES fingerprints; ``packed=True`` returns ``np.packbits`` rows.
+
+    Example::
+
+        found = candidate_row_fingerprints(keys, smiles, inchis, FingerprintDefinition(), cache=cache)
+        refused = {keys[error.index]: error.reason for error in found.errors}
+    """
+    definition = definition.without_mask()
+    if cache is not None and cache.definition != definition:
+        raise ValueError(f"{cache.path}: the cache's fingerprint definition is not the one asked for")
+    keys = list(inchikeys)
+    structures = list(structures)
+    inchis = list(inchis)
+    if not len(keys) == len(structures) == len(inchis):
+        raise ValueError(f"got {len(keys)} InChIKeys, {len(structures)} structures and {len(inchis)} InChIs")
+    n_columns = (definition.n_bits + 7) // 8 if packed else definition.n_bits
+    fingerprints = np.zeros((len(keys), n_columns), dtype=np.uint8 if packed else bool)
+    accepted_as = [""] * len(keys)
+
+    # Step 1: the SMILES (or given molecule), through the main cache.
+    rows = [row for row, structure in enumerate(structures) if not _missing(structure)]
+    first_errors, n_computed = _from_structures(
+        keys, structures, rows, definition, cache, n_workers, packed, progress, batch_size, fingerprints
+    )
+    for row in rows:
+        if row not in first_errors:
+            accepted_as[row] = FROM_SMILES
+
+    # Steps 2, 4 and 5 for the rows step 1 refused (a few thousand at most: done here, in this process).
+    errors: list[InvalidStructure] = []
+    tautomers: list[tuple[int, Chem.Mol]] = []
+    to_inchi: dict[int, str] = {}
+    for row in range(len(keys)):
+        if accepted_as[row]:
+            continue
+        error = first_errors.get(row)
+        if error is not None and error.computed_inchikey is not None:
+            # The SMILES may parse to another structure; a cache that holds the key from another text may also
+            # report a text that does not parse this way (then it is a parse failure like any other).
+            mol, _ = parse_structure(structures[row])
+            if mol is not None:
+                if same_skeleton_as_stated_inchi(keys[row], inchis[row], mol):
+                    tautomers.append((row, mol))
+                else:
+                    errors.append(error)
+                continue
+        reason = "no SMILES" if error is None else error.reason
+        if inchis[row]:
+            to_inchi[row] = reason
+        else:
+            errors.append(InvalidStructure(row, reason))
+    fallback = (
+        None
+        if cache is None
+        else FingerprintCache(inchi_fallback_cache_path(cache.path), definition, rebuild_damaged=cache.rebuild_damaged)
+    )
+    errors += _from_inchis(keys, inchis, to_inchi, definition, fallback, packed, fingerprints, accepted_as, tautomers)
+    errors += _tautomer_fingerprints(tautomers, definition, packed, fingerprints, accepted_as)
+
+    valid = np.array([bool(how) for how in accepted_as], dtype=bool)
+    moved_aside = [] if cache is None or fallback is None else cache.moved_aside + fallback.moved_aside
+    return CandidateRowFingerprints(
+        fingerprints=fingerprints,
+        valid=valid,
+        accepted_as=accepted_as,
+        errors=sorted(errors, key=lambda error: error.index),
+        n_computed=n_computed,
+        moved_aside=moved_aside,
+    )
+
+
+def _missing(structure: StructureInput | None) -> bool:
+    return structure is None or (isinstance(structure, str) and not structure.strip())
+
+
+def _from_structures(
+    keys: list[str],
+    structures: list[StructureInput | None],
+    rows: list[int],
+    definition: FingerprintDefinition,
+    cache: FingerprintCache | None,
+    n_workers: int,
+    packed: bool,
+    progress: bool | None,
+    batch_size: int,
+    fingerprints: np.ndarray,
+) -> tuple[dict[int, InvalidStructure], int]:
+    """Step 1 of the rule for ``rows`` (into ``fingerprints``); returns the refusals by row and ``n_computed``."""
+    errors: dict[int, InvalidStructure] = {}
+    if not rows:
+        return errors, 0
+    if cache is None:
+        # The stated keys are checked as the cache checks them, so a cache never changes the result.
+        result = compute_fingerprints(
+            [structures[row] for row in rows],
+            definition,
+            n_workers,
+            packed=packed,
+            progress=progress,
+            expected_inchikeys=[keys[row] for row in rows],
+        )
+        fingerprints[rows] = result.fingerprints
+        for error in result.errors:
+            errors[rows[error.index]] = _at(error, rows[error.index])
+        return errors, len(rows)
+    n_computed = 0
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        found = cache.lookup(
+            [keys[row] for row in batch], [structures[row] for row in batch], n_workers, progress=progress
+        )
+        bits = np.packbits(found.fingerprints, axis=1) if packed else found.fingerprints
+        fingerprints[batch] = bits
+        for error in found.errors:
+            errors[batch[error.index]] = _at(error, batch[error.index])
+        n_computed += found.n_computed
+    return errors, n_computed
+
+
+def _from_inchis(
+    keys: list[str],
+    inchis: list[str | None],
+    reasons: dict[int, str],
+    definition: FingerprintDefinition,
+    cache: FingerprintCache | None,
+    packed: bool,
+    fingerprints: np.ndarray,
+    accepted_as: list[str],
+    tautomers: list[tuple[int, Chem.Mol]],
+) -> list[InvalidStructure]:
+    """Steps 2 to 5 for the rows whose SMILES gave no molecule (``reasons``: why, by row); tautomers found here
+    are appended to ``tautomers``; returns the refusals."""
+    errors: list[InvalidStructure] = []
+    rows: list[int] = []
+    molecules: list[Chem.Mol] = []
+    for row, reason in reasons.items():
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromInchi(inchis[row])
+        if mol is None or mol.GetNumAtoms() == 0:
+            errors.append(InvalidStructure(row, f"{reason}; from the InChI: invalid InChI {inchis[row][:80]!r}"))
+        else:
+            rows.append(row)
+            molecules.append(mol)
+    if not rows:
+        return errors
+    row_keys = [keys[row] for row in rows]
+    if cache is not None:
+        # Molecules, not InChI texts: the fallback cache then checks every read against the molecule asked for.
+        found = cache.lookup(row_keys, molecules, 1, progress=False)
+        bits = np.packbits(found.fingerprints, axis=1) if packed else found.fingerprints
+        failed = {error.index: error for error in found.errors}
+    else:
+        result = compute_fingerprints(
+            molecules, definition, 1, packed=packed, progress=False, expected_inchikeys=row_keys
+        )
+        bits = result.fingerprints
+        failed = {error.index: error for error in result.errors}
+    for position, (row, mol) in enumerate(zip(rows, molecules, strict=True)):
+        error = failed.get(position)
+        if error is None:
+            fingerprints[row] = bits[position]
+            accepted_as[row] = FROM_INCHI
+        elif error.computed_inchikey is not None and same_skeleton_as_stated_inchi(keys[row], inchis[row], mol):
+            tautomers.append((row, mol))
+        else:
+            errors.append(
+                InvalidStructure(row, f"{reasons[row]}; from the InChI: {error.reason}", error.computed_inchikey)
+            )
+    return errors
+
+
+def _tautomer_fingerprints(
+    tautomers: list[tuple[int, Chem.Mol]],
+    definition: FingerprintDefinition,
+    packed: bool,
+    fingerprints: np.ndarray,
+    accepted_as: list[str],
+) -> list[InvalidStructure]:
+    """Step 4: the molecule's own fingerprint (no key check: it is known to differ); returns the failures."""
+    if not tautomers:
+        return []
+    result = compute_fingerprints([mol for _, mol in tautomers], definition, 1, packed=packed, progress=False)
+    failed = {error.index: error for error in result.errors}
+    errors = []
+    for position, (row, _) in enumerate(tautomers):
+        if position in failed:
+            errors.append(InvalidStructure(row, failed[position].reason))
+        else:
+            fingerprints[row] = result.fingerprints[position]
+            accepted_as[row] = TAUTOMER
+    return errors
+
+
+def _at(error: InvalidStructure, row: int) -> InvalidStructure:
+    return InvalidStructure(row, error.reason, error.computed_inchikey)
