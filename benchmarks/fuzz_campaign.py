@@ -14,9 +14,12 @@ specvae reads can be checked against an independent account of what the file hol
 - **silent**: a record lost or changed without an error: an untouched record missing or altered, or damaged
   records missing beyond what the errors (and the unrecognisable records read instead) account for.
 
-Fingerprint caches (``cache``): a valid HDF5 cache of eight structures with bit flips, truncation, binary junk, or
-two rows' keys or bits swapped, looked up as annotate looks it up; clean when every row has its true bits, a clear
-error when the cache is refused naming the file (or rows are reported), silent when a row is read with other bits.
+Fingerprint caches (``cache``): a valid cache of eight structures (a sealed 512-byte header holding the sha256 of
+the HDF5 file after it) with bit flips, truncation or binary junk anywhere, or two rows' keys or bits swapped through
+HDF5 and the header sealed again (a cache written wrong, so that the row checksums behind the seal are what is
+tested), looked up as annotate looks it up in a worker process with a time limit; clean when every row has its true
+bits, a clear error when the cache is refused naming the file (or rows are reported), silent when a row is read with
+other bits, a crash when the lookup hangs (libhdf5 can loop forever on a damaged file it is given).
 Model files are not fuzzed here (loading one costs seconds): their checksums are tested in tests/specvae.
 
 Reading uses the calls ``specvae annotate`` makes: :func:`~specvae.spectra.iter_clean_records` for spectra;
@@ -56,6 +59,7 @@ from tqdm import tqdm
 from specvae.candidates import CandidateSet, read_candidates
 from specvae.errors import ErrorReport, SpecvaeError
 from specvae.fingerprints import FingerprintCache, FingerprintCacheError, FingerprintDefinition, compute_fingerprints
+from specvae.fingerprints.cache import seal_cache_file
 from specvae.spectra import iter_clean_records
 
 OUTCOMES = ("clean", "clear error", "crash", "silent")
@@ -749,6 +753,7 @@ def run_cache_one(rng: random.Random, directory: Path) -> tuple[str, str, Genera
             first, second = rng.sample(range(len(keys)), 2)
             rows = dataset[first], dataset[second]
             dataset[first], dataset[second] = rows[1], rows[0]
+        seal_cache_file(path)  # a valid file with wrong rows: what the row checksums are for
         data = bytearray(path.read_bytes())
     generated = Generated(".h5", [], [], [])
     result = _lookup_with_time_limit(path, keys)

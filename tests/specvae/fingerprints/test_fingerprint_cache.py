@@ -1,9 +1,13 @@
-"""FingerprintCache: computes each InChIKey once, refuses other definitions, and survives interrupted writes."""
+"""FingerprintCache: computes each InChIKey once, refuses other definitions, survives interrupted writes, and refuses a
+damaged file before libhdf5 reads a byte of it."""
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -36,6 +40,8 @@ STRUCTURES = {
 KEYS = list(STRUCTURES)
 SMILES = list(STRUCTURES.values())
 BAD_KEY = "AAAAAAAAAAAAAA-BBBBBBBBBB-C"
+REPOSITORY = Path(__file__).resolve().parents[3]
+DATA = REPOSITORY / "tests" / "data"
 
 
 @pytest.fixture
@@ -217,20 +223,30 @@ def _warm_cache(tmp_path: Path) -> Path:
     return path
 
 
+def _edit_and_reseal(path: Path, edit) -> None:
+    """Change a cache through HDF5 and seal it again: the file-level sha256 then passes, so what is tested is the
+    check behind it (a cache written wrong, rather than damaged after it was written)."""
+    with h5py.File(path, "r+") as handle:
+        edit(handle)
+    cache_module.seal_cache_file(path)
+
+
+def _swap_first_two_keys(handle: h5py.File) -> None:
+    keys = handle["inchikeys"][:]
+    keys[[0, 1]] = keys[[1, 0]]
+    handle["inchikeys"][:] = keys
+
+
 def test_swapped_keys_are_caught_naming_the_cache(tmp_path: Path) -> None:
     path = _warm_cache(tmp_path)
-    with h5py.File(path, "r+") as handle:
-        keys = handle["inchikeys"][:]
-        keys[[0, 1]] = keys[[1, 0]]
-        handle["inchikeys"][:] = keys
+    _edit_and_reseal(path, _swap_first_two_keys)
     with pytest.raises(FingerprintCacheError, match=r"fp\.h5: damaged fingerprint cache: row \d \(InChIKey .*checksum"):
         FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
 
 
 def test_an_altered_bit_is_caught(tmp_path: Path) -> None:
     path = _warm_cache(tmp_path)
-    with h5py.File(path, "r+") as handle:
-        handle["bits"][2, 3] ^= 0x04
+    _edit_and_reseal(path, lambda handle: handle["bits"].__setitem__((2, 3), handle["bits"][2, 3] ^ 0x04))
     with pytest.raises(FingerprintCacheError, match="row 2 .* does not match its checksum"):
         FingerprintCache(path, DEFINITION).lookup(KEYS[2:3], SMILES[2:3])
 
@@ -247,17 +263,15 @@ def test_an_altered_bit_is_caught(tmp_path: Path) -> None:
 )
 def test_every_damage_is_one_error_type_naming_the_cache(tmp_path: Path, damage) -> None:
     path = _warm_cache(tmp_path)
-    with h5py.File(path, "r+") as handle:
-        damage(handle)
+    _edit_and_reseal(path, damage)
     with pytest.raises(FingerprintCacheError, match=r"fp\.h5: "):
         FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
 
 
 def test_rebuild_moves_a_damaged_cache_aside_and_says_so(tmp_path: Path) -> None:
     path = _warm_cache(tmp_path)
-    with h5py.File(path, "r+") as handle:
-        handle["bits"][0, 0] ^= 0x01
-    cache = FingerprintCache(path, DEFINITION, rebuild_damaged=True)
+    _edit_and_reseal(path, lambda handle: handle["bits"].__setitem__((0, 0), handle["bits"][0, 0] ^ 0x01))
+    cache = FingerprintCache(path, DEFINITION, rebuild_damaged=True)  # found by the row checksum, at lookup
     with pytest.warns(
         cache_module.CacheRebuiltWarning, match=r"fp\.h5: damaged .* moved it aside to .*fp\.h5\.corrupt-"
     ):
@@ -288,3 +302,131 @@ def test_a_wrong_inchikey_on_a_cold_cache_is_not_stored(tmp_path: Path) -> None:
     assert cache.lookup([KEYS[0]], [SMILES[0]]).valid.tolist() == [True]  # the true structure is computed
     # Another text of the same structure is checked (parsed) and accepted.
     assert cache.lookup([KEYS[0]], ["OC(=O)c1ccccc1OC(C)=O"]).valid.tolist() == [True]
+
+
+# ------------------------------------------------- the sealed header: no damaged byte reaches libhdf5 (issue 12)
+@pytest.fixture
+def hdf5_opens(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every ``h5py.File(...)`` made while the test runs (its first argument)."""
+    opened: list[object] = []
+    real_file = h5py.File
+
+    def recording_file(name, *arguments, **options):
+        opened.append(name)
+        return real_file(name, *arguments, **options)
+
+    monkeypatch.setattr(h5py, "File", recording_file)
+    return opened
+
+
+def test_a_valid_cache_has_a_sealed_header_and_round_trips(tmp_path: Path) -> None:
+    path = _warm_cache(tmp_path)
+    data = path.read_bytes()
+    header = data[: cache_module.HEADER_SIZE]
+    digest = hashlib.sha256(data[cache_module.HEADER_SIZE :]).hexdigest()
+    assert header == f"specvae fingerprint cache\nformat_version 3\nsha256 {digest}\n".encode().ljust(512, b"\0")
+    with h5py.File(path, "r") as handle:  # an ordinary HDF5 file to other tools: the header is its user block
+        assert handle.userblock_size == 512 and handle.attrs["format_version"] == 3
+    found = FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+    assert found.n_computed == 0
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+    # an append (the r+ path on a verified copy) seals the new file again
+    FingerprintCache(path, DEFINITION).get_or_compute(["UHOVQNZJYSORNB-UHFFFAOYSA-N"], ["c1ccccc1"])
+    data = path.read_bytes()
+    assert hashlib.sha256(data[512:]).hexdigest().encode() in data[:512]
+    assert FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES).n_computed == 0
+
+
+def _refused_before_hdf5(path: Path, opened: list[object], match: str = r"fp\.h5: ") -> None:
+    """Both ways in, reading and appending, refuse the file with a rebuild hint and never hand it to HDF5."""
+    appender = FingerprintCache(path.with_name("other.h5"), DEFINITION)
+    appender.get_or_compute(KEYS[:1], SMILES[:1])  # its index is read; then the file is damaged under it ...
+    appender.path.write_bytes(path.read_bytes())
+    appender._file_signature = cache_module._signature(appender.path)  # ... unnoticed: the lookup goes on to append
+    opened.clear()
+    with pytest.raises(FingerprintCacheError, match=match) as refused:
+        FingerprintCache(path, DEFINITION)
+    assert "--rebuild-cache" in str(refused.value)
+    with pytest.raises(FingerprintCacheError, match=r"other\.h5: .*--rebuild-cache"):
+        appender.get_or_compute(KEYS, SMILES)
+    assert opened == []
+    assert sorted(p.name for p in path.parent.iterdir()) == ["fp.h5", "other.h5"]  # no temporary copy left
+
+
+def test_a_flipped_bit_anywhere_is_refused_before_hdf5_opens_the_file(tmp_path: Path, hdf5_opens) -> None:
+    path = _warm_cache(tmp_path)
+    size = path.stat().st_size
+    hdf5_opens.clear()
+    with open(path, "r+b") as raw:
+        for position in [*range(512), *range(512, size, 97), size - 1]:  # every header byte, then a sample
+            raw.seek(position)
+            byte = raw.read(1)[0]
+            for value in (byte ^ (1 << position % 8), byte):  # flip it, then put it back
+                raw.seek(position)
+                raw.write(bytes([value]))
+                raw.flush()
+                if value != byte:
+                    with pytest.raises(FingerprintCacheError, match=r"fp\.h5: .*--rebuild-cache"):
+                        FingerprintCache(path, DEFINITION)
+    assert hdf5_opens == []
+    FingerprintCache(path, DEFINITION)  # every byte put back: valid again
+    damaged = bytearray(path.read_bytes())
+    damaged[700] ^= 0x10
+    path.write_bytes(bytes(damaged))
+    _refused_before_hdf5(path, hdf5_opens)
+
+
+@pytest.mark.parametrize("position", [512, 600, 700, 952, 1200, 1500, 2000, 2500, 3000])
+def test_an_inserted_byte_in_the_hdf5_headers_is_refused_before_hdf5_opens_the_file(
+    tmp_path: Path, hdf5_opens, position: int
+) -> None:
+    path = _warm_cache(tmp_path)
+    valid = path.read_bytes()
+    path.write_bytes(valid[:position] + b"\x07" + valid[position:])
+    _refused_before_hdf5(path, hdf5_opens, match=r"fp\.h5: damaged fingerprint cache: its contents do not match")
+
+
+@pytest.mark.parametrize("length", [0, 5, 511, 512, 513, 2000, -1])
+def test_a_truncated_cache_is_refused_before_hdf5_opens_the_file(tmp_path: Path, hdf5_opens, length: int) -> None:
+    path = _warm_cache(tmp_path)
+    valid = path.read_bytes()
+    path.write_bytes(valid[:length])
+    _refused_before_hdf5(path, hdf5_opens)
+
+
+def test_an_older_cache_is_refused_with_a_rebuild_hint_and_rebuilt_on_request(tmp_path: Path, hdf5_opens) -> None:
+    path = tmp_path / "fp.h5"
+    with h5py.File(path, "w") as handle:  # format version 2: HDF5 from byte 0, no sealed header
+        handle.attrs["format"] = cache_module.CACHE_FORMAT
+        handle.attrs["format_version"] = 2
+    hdf5_opens.clear()
+    _refused_before_hdf5(path, hdf5_opens, match=r"fp\.h5: cache format version 2 or older")
+    with pytest.warns(cache_module.CacheRebuiltWarning, match="version 2 or older"):
+        cache = FingerprintCache(path, DEFINITION, rebuild_damaged=True)
+    assert [p.name.startswith("fp.h5.corrupt-") for p in cache.moved_aside] == [True]
+    assert cache.lookup(KEYS, SMILES).n_computed == len(KEYS)
+    later = path.read_bytes().replace(b"format_version 3\n", b"format_version 4\n")
+    path.write_bytes(later)
+    with pytest.raises(FingerprintCacheError, match=r"format version 4 is not supported .*--rebuild-cache"):
+        FingerprintCache(path, DEFINITION)
+
+
+def test_the_fuzz_campaigns_hanging_cache_is_refused_in_a_fresh_process(tmp_path: Path) -> None:
+    """Fuzz campaign cache #1138 (seed 0), in today's format: one byte inserted into an HDF5 object header makes
+    libhdf5 loop forever on opening it (checked by hand: ``h5py.File`` did not return in 20 s); specvae must refuse
+    it at once. A fresh process with a time limit, because a hang could not be interrupted here."""
+    path = tmp_path / "fp.h5"
+    path.write_bytes(gzip.decompress((DATA / "cache_inserted_byte_hangs_hdf5.h5.gz").read_bytes()))
+    script = (
+        "import sys\n"
+        "from specvae.fingerprints import FingerprintCache, FingerprintCacheError, FingerprintDefinition\n"
+        "try:\n"
+        "    FingerprintCache(sys.argv[1], FingerprintDefinition())\n"
+        "except FingerprintCacheError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120, cwd=REPOSITORY
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{path}: damaged fingerprint cache: its contents do not match the sha256" in done.stdout
