@@ -132,6 +132,11 @@ def describe_model(metadata: ModelMetadata) -> str:
         f"up to {metadata.binning.get('max_mz_da')} Da, {metadata.binning.get('intensity_transform')} intensities",
         f"fingerprint:   {', '.join(fingerprint.get('components', []))}; {architecture.n_fingerprint_bits} bits kept",
     ]
+    if metadata.binning.get("neutral_loss_max_da"):
+        lines.insert(3, f"               + neutral losses below {metadata.binning['neutral_loss_max_da']} Da")
+    pool = architecture.spectrum_reconstruction_pool
+    if pool > 1:
+        lines.insert(2, f"               spectrum reconstructed on groups of {pool} bins")
     if training:
         lines += [
             f"trained on:    {training.get('sources')} ({training.get('n_training_spectra')} spectra, "
