@@ -281,6 +281,10 @@ def trainer_config(options: TrainingOptions, checkpoint_dir: str | os.PathLike[s
     )
 
 
+def _json_attribute(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
 def training_record(
     training_set_path: str | os.PathLike[str],
     inputs: TrainingInputs,
@@ -293,8 +297,9 @@ def training_record(
     data = inputs.data
     return {
         "training_set": Path(training_set_path).name,
-        "sources": data.attributes.get("sources"),
-        "licenses": data.attributes.get("licenses"),
+        # The training-set file stores these as JSON text; the model file holds the lists themselves.
+        "sources": _json_attribute(data.attributes.get("sources")),
+        "licenses": _json_attribute(data.attributes.get("licenses")),
         "excluded_inchikey14_count": len(json.loads(data.attributes.get("excluded_inchikey14", "[]"))),
         "n_training_spectra": inputs.n_training_spectra,
         "n_training_structures": inputs.n_training_structures,
