@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The accuracy ablation (benchmarks/results/accuracy/README.md): every row's training set, training command,
+# calibration and CASMI 2016 benchmark. Hours of CPU: run the rows you need, e.g.
+#   bash benchmarks/reproduce_accuracy_ablation.sh prepare svae_nl200 feedforward_nl200
+# Needs SPECVAE_DATA_DIR (MassBank and CASMI 2016 files); writes under RUNS (default ./runs/accuracy).
+set -euo pipefail
+DATA="${SPECVAE_DATA_DIR:?set SPECVAE_DATA_DIR to the data folder}"
+RUNS="${RUNS:-runs/accuracy}"
+THREADS="${THREADS:-1}"
+mkdir -p "$RUNS"
+MASSBANK=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
+EXCLUDE="$DATA/casmi2016/solutions.csv"
+# Convergence rules shared by every row: the curve decides when training ends, not the epoch budget.
+CONVERGE=(--epochs 60 --early-stopping-patience 6 --lr-decay-patience 3 --num-threads "$THREADS")
+
+prepare() {  # the two training sets: fragments only, and fragments + neutral losses below 200 Da
+  specvae prepare "${MASSBANK[@]}" -o "$RUNS/train_plain.h5" --exclude-structures "$EXCLUDE"
+  specvae prepare "${MASSBANK[@]}" -o "$RUNS/train_nl200.h5" --exclude-structures "$EXCLUDE" --neutral-loss-max 200
+}
+
+train_pair() {  # train_pair NAME TRAINING_SET COMMAND... : one model per ion mode, checkpoints kept for resuming
+  local name=$1 set=$2; shift 2
+  for mode in positive negative; do
+    "$@" "$RUNS/$set.h5" -o "$RUNS/${name}_${mode}.specvae" --mode "$mode" --checkpoint-dir "$RUNS/ckpt_${name}_${mode}"
+  done
+}
+
+casmi() {  # casmi NAME : CASMI 2016 through the same code path as `specvae annotate`
+  specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_$1" \
+    --model "$RUNS/$1_positive.specvae" --model "$RUNS/$1_negative.specvae" --fingerprint-cache "$RUNS/casmi_fp.h5"
+}
+
+calibrate_pair() {  # calibrate_pair NAME SET KIND : platt, temperature or bit-temperature on the validation spectra
+  for mode in positive negative; do
+    specvae calibrate "$RUNS/$1_${mode}.specvae" "$RUNS/$2.h5" --kind "$3" -o "$RUNS/$1_$3_${mode}.specvae"
+  done
+}
+
+row() {
+  case "$1" in
+    prepare) prepare ;;
+    svae_nl200) train_pair svae_nl200 train_nl200 specvae train "${CONVERGE[@]}"; casmi svae_nl200 ;;
+    svae_plain) train_pair svae_plain train_plain specvae train "${CONVERGE[@]}"; casmi svae_plain ;;
+    svae_nl200_pool10) train_pair svae_nl200_pool10 train_nl200 specvae train --spectrum-reconstruction-pool 10 \
+      "${CONVERGE[@]}"; casmi svae_nl200_pool10 ;;
+    feedforward_nl200) train_pair feedforward_nl200 train_nl200 specvae benchmark train-baseline "${CONVERGE[@]}"
+      casmi feedforward_nl200 ;;
+    feedforward_plain) train_pair feedforward_plain train_plain specvae benchmark train-baseline "${CONVERGE[@]}"
+      casmi feedforward_plain ;;
+    feedforward_nl200_platt) calibrate_pair feedforward_nl200 train_nl200 platt; casmi feedforward_nl200_platt ;;
+    feedforward_nl200_bit-temperature) calibrate_pair feedforward_nl200 train_nl200 bit-temperature ;;
+    previous) git show 4aaaed8:specvae/pretrained/positive.specvae > "$RUNS/previous_positive.specvae"
+      git show 4aaaed8:specvae/pretrained/negative.specvae > "$RUNS/previous_negative.specvae" ;;
+    casmi_main)  # the table's CASMI columns: every pair in one report, so the sign tests compare them directly
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_main" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_nl200_pool10_positive.specvae" --model "$RUNS/svae_nl200_pool10_negative.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" \
+        --compare "feed-forward, fragments only=$RUNS/feedforward_plain_positive.specvae" \
+        --compare "feed-forward, fragments only=$RUNS/feedforward_plain_negative.specvae" \
+        --compare "SVAE shipped=$RUNS/previous_positive.specvae" --compare "SVAE shipped=$RUNS/previous_negative.specvae"
+      python benchmarks/accuracy_table.py benchmarks/results/accuracy/rows.json ;;
+    *) echo "unknown row $1" >&2; exit 2 ;;
+  esac
+}
+
+for name in "$@"; do row "$name"; done
