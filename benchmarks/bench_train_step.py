@@ -1,6 +1,6 @@
 """Milliseconds per training step of each fusion model, side by side with the reference library (MultiVae).
 
-Setup (fixed by the issue): batch 128, two 392-dimensional modalities (MNIST halves; also three modalities of
+Setup: batch 128, two 392-dimensional modalities (MNIST halves; also three modalities of
 261/261/262), latent 16, encoders D→512→latent and decoders latent→512→D (MLPs), Gaussian likelihood, Adam.
 Each step is forward + backward + optimiser step, with 0% and 50% of the samples missing one modality.
 
@@ -10,7 +10,7 @@ of ``--steps-per-round`` steps (the order flips every round), so both see the sa
 median of every timed step of each, and as the speed-up the median over rounds of the per-round ratio
 MultiVae/mmcore (a paired statistic: a load spike slows both sides of the round it falls in, not one library),
 with the middle half of the per-round ratios as a noise gauge.
-SVAE and VAEVAE have no MultiVae counterpart and are timed alone. The issue's fixed reference figures are
+SVAE and VAEVAE have no MultiVae counterpart and are timed alone. Earlier recorded MultiVae step times are
 compared too, but only the side-by-side ratio is robust to load.
 
 Run with an interpreter that has both this project and MultiVae (see ``benchmarks/README.md``)::
@@ -41,8 +41,8 @@ from mmcore.models.base import UnpairedDataError
 from mmcore.networks import MLP
 
 # ms per step of a widely used multimodal VAE library (MultiVae) on exactly this setup on this kind of machine
-# (two modalities, no missing data, 2 threads), as quoted in the issue.
-ISSUE_REFERENCE_MS = {"mvae": 24.9, "mopoe": 14.4, "mmvae": 72.5, "jmvae": 31.4}
+# (two modalities, no missing data, 2 threads), as recorded earlier for MultiVae.
+RECORDED_REFERENCE_MS = {"mvae": 24.9, "mopoe": 14.4, "mmvae": 72.5, "jmvae": 31.4}
 TARGET_SPEEDUP = 1.5
 
 MODEL_OPTIONS = {
@@ -205,20 +205,20 @@ class Row:
         return statistics.median(self.round_ratios) if self.round_ratios else None
 
     @property
-    def issue_reference_ms(self) -> float | None:
+    def recorded_reference_ms(self) -> float | None:
         paired_two = self.n_modalities == 2 and self.missing_share == 0.0
-        return ISSUE_REFERENCE_MS.get(self.model) if paired_two else None
+        return RECORDED_REFERENCE_MS.get(self.model) if paired_two else None
 
 
 HEADER = (
     "| model | modalities | missing | mmcore ms | MultiVae ms | MultiVae / mmcore | middle half of round ratios | "
-    "parameters mmcore / MultiVae | issue's figure ms | issue's figure / mmcore |"
+    "parameters mmcore / MultiVae | recorded figure ms | recorded figure / mmcore |"
 )
 RULE = "|---|---|---|---|---|---|---|---|---|---|"
 
 
-def format_row(row: Row, comparable_to_issue: bool = True) -> str:
-    """One Markdown table row; the issue's figures only beside steps timed as the issue's (default Adam)."""
+def format_row(row: Row, comparable_to_recorded: bool = True) -> str:
+    """One Markdown table row; the recorded figures only beside steps timed as they were (default Adam)."""
 
     def ms(value: float | None) -> str:
         return "" if value is None else f"{value:.2f}"
@@ -230,11 +230,11 @@ def format_row(row: Row, comparable_to_issue: bool = True) -> str:
     if len(row.round_ratios) >= 2:
         lower, _, upper = statistics.quantiles(row.round_ratios, n=4)
         spread = f"{lower:.2f}–{upper:.2f}"
-    issue = row.issue_reference_ms if comparable_to_issue else None
-    issue_ratio = f"{issue / row.ours_ms:.2f}×" if issue and row.ours_ms else ""
+    recorded = row.recorded_reference_ms if comparable_to_recorded else None
+    recorded_ratio = f"{recorded / row.ours_ms:.2f}×" if recorded and row.ours_ms else ""
     return (
         f"| {row.model} | {row.n_modalities} | {row.missing_share:.0%} | {ours} | {reference} | {ratio} | {spread} | "
-        f"{row.parameters} | {issue or ''} | {issue_ratio} |"
+        f"{row.parameters} | {recorded or ''} | {recorded_ratio} |"
     )
 
 
@@ -376,7 +376,7 @@ def write_report(args: argparse.Namespace, sections) -> None:
         "benchmarks/reference_multivae.py). The speed-up is the median over rounds of the per-round ratio "
         "MultiVae/mmcore (each round's medians; a paired statistic, robust to the load changing between rounds), "
         "with the middle half (quartiles) of those ratios beside it. "
-        "The issue's fixed figures were measured at another time, under another load, so their ratio is only "
+        "The recorded figures were measured at another time, under another load, so their ratio is only "
         "indicative; the side-by-side ratio is the one to trust.",
         "",
     ]

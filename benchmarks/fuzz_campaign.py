@@ -1,4 +1,4 @@
-"""Fuzz campaign for issue 12: damaged and hostile input files through specvae's readers, each outcome classified.
+"""Fuzz campaign: damaged and hostile input files through specvae's readers, each outcome classified.
 
 For every input format (MGF, MSP, mzML, SDF, SMILES list, CSV, TSV) the campaign builds a small valid file from random
 records, damages it with one to three mutations (bit flips, truncation, deleted/duplicated/swapped/merged lines,
@@ -866,7 +866,7 @@ def run_format(fmt: str, count: int, seed: int, failures: Path | None, progress:
 
 def report_markdown(results: dict[str, Counter], seconds: dict[str, float], command: str, examples: list[str]) -> str:
     lines = [
-        "# Fuzz campaign (issue 12)",
+        "# Fuzz campaign",
         "",
         f"Command: `{command}`",
         "",

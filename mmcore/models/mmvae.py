@@ -1,8 +1,8 @@
 """MMVAE: a uniform mixture of unimodal experts, trained with stratified ELBO, IWAE or DReG bounds.
 
 Shi, Siddharth, Paige & Torr (2019), "Variational Mixture-of-Experts Autoencoders for Multi-Modal Deep
-Generative Models" (NeurIPS). The equation numbers of the paper could not be confirmed with our tools, so
-the references below are to its method section (Sec. 3) and to the authors' objectives by name.
+Generative Models" (NeurIPS). The references below are to its method section (Sec. 3) and to the authors'
+objectives by name.
 
 Posterior (Sec. 3): for the set S of modalities a sample has, the uniform mixture of their experts
 

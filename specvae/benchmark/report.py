@@ -521,8 +521,8 @@ def precision_at_confidence(
 ) -> list[tuple[float, int, float | None]]:
     """``(t, n annotations with confidence >= t, share of them whose answer is at rank 1)`` per threshold.
 
-    ``answer_ranks`` are the answers' ranks (None: not in the list); the issue's acceptance test is the share at
-    t = 0.5 being at least 50 %.
+    ``answer_ranks`` are the answers' ranks (None: not in the list); at t = 0.5 at least half
+    should be right for the confidence to be worth acting on.
     """
     confidence = np.asarray(confidences, dtype=np.float64)
     right = np.array([rank == 1 for rank in answer_ranks], dtype=bool)

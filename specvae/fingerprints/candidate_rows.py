@@ -2,7 +2,7 @@
 
 A candidate row states an InChIKey and gives a SMILES and, in most lists, an InChI. The row is ranked under its
 key, so it may only get the fingerprint of the structure that key names; a fingerprint of another structure would
-rank that structure under the row's name (a decoy inheriting the answer's bits, issue 12). The rule, in
+rank that structure under the row's name (a decoy inheriting the answer's bits). The rule, in
 :func:`candidate_row_fingerprints`:
 
 1. Parse the SMILES (or take the molecule given instead).

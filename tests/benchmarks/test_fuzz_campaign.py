@@ -1,4 +1,4 @@
-"""The fuzz campaign of issue 12 as a bounded CI test: damaged files of every input format (and fingerprint caches),
+"""The fuzz campaign as a bounded CI test: damaged files of every input format (and fingerprint caches),
 each outcome a clean read or a clear error (never a crash, never a record lost or changed in silence); and the
 campaign's own accounting."""
 

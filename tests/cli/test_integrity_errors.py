@@ -1,5 +1,5 @@
 """Damaged model files and fingerprint caches end a command with one clear line, never a traceback, and a
-damaged cache can be moved aside and rebuilt with --rebuild-cache (issue 12)."""
+damaged cache can be moved aside and rebuilt with --rebuild-cache."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No command destroys a file (issue 12, section 1): outputs equal to inputs are refused before any work with exit
+"""No command destroys a file: outputs equal to inputs are refused before any work with exit
 code 2, unwritable output paths are found before the work, and special files and symlinks are written, not replaced.
 """
 

@@ -1,6 +1,6 @@
 """``specvae annotate`` on damaged spectrum files: output and errors file are written, bad records named.
 
-Regression for issue 12: ``CHARGE=abc`` raised an AssertionError inside matchms, and the CLI wrote neither
+Regression: ``CHARGE=abc`` raised an AssertionError inside matchms, and the CLI wrote neither
 the output nor the errors file (all good records of the file lost). The good records' rows must be those of
 a run on the same file without the bad records.
 """
@@ -63,7 +63,7 @@ def test_bad_charge_record_is_reported_and_the_others_annotated(tiny_models, tmp
 
 
 def test_block_without_begin_ions_leaks_nothing_into_the_next(tiny_models, tmp_path: Path) -> None:
-    """Regression (issue 12): the orphan block's ADDUCT=[M+Na]+ was applied to the intact record after it."""
+    """Regression: the orphan block's ADDUCT=[M+Na]+ was applied to the intact record after it."""
     candidates = tmp_path / "candidates.csv"
     candidates.write_text("".join(line for line in CANDIDATES.splitlines(keepends=True) if ",bad," not in line))
     orphan = BAD_CHARGE_BLOCK.replace("BEGIN IONS\n", "").replace("CHARGE=abc", "ADDUCT=[M+Na]+")

@@ -59,7 +59,7 @@ def test_written_file_gets_ordinary_permissions(tmp_path):
         os.umask(umask)
 
 
-# ----- special files, symlinks, standard output: written in place, never replaced (issue 12) -----
+# ----- special files, symlinks, standard output: written in place, never replaced -----
 
 
 def test_fifo_is_written_not_replaced(tmp_path):

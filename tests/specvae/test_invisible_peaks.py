@@ -1,4 +1,4 @@
-"""Peaks the model cannot see (issue 12): a spectrum whose peaks all lie above the bin grid is reported, not
+"""Peaks the model cannot see: a spectrum whose peaks all lie above the bin grid is reported, not
 ranked from an empty input; the output says how much of each spectrum's intensity the model saw."""
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def test_half_precision_halves_the_file_and_keeps_predictions_close(tmp_path):
     torch.testing.assert_close(got, expected, atol=5e-3, rtol=0)
 
 
-# ----------------------------------------------------------------------------- integrity (issue 12)
+# ----------------------------------------------------------------------------- integrity
 def _saved(tmp_path, name="model.specvae", **sizes):
     torch.manual_seed(0)
     config = ArchitectureConfig(**{"n_bins": 40, "n_fingerprint_bits": 8, "latent_dim": 3, "hidden_dim": 6, **sizes})

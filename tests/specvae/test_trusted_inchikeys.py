@@ -1,5 +1,5 @@
 """A candidate row's InChIKey is checked against its structure: a wrong key is reported and never costs the
-true structure its place or gives a decoy the true structure's fingerprint (issue 12)."""
+true structure its place or gives a decoy the true structure's fingerprint."""
 
 from __future__ import annotations
 

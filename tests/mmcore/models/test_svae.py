@@ -20,8 +20,8 @@ from mmcore.models.svae import SVAE, SVAEStar
 LATENT = 3
 INPUT = 6
 HIDDEN = 8
-# eqs. 29-32 on the fully paired batch of test_three_modality_fully_paired_batch_value (the implementation before
-# issue 15, one geometric-mean posterior per pair, gave 143.78878799729017 there).
+# eqs. 29-32 on the fully paired batch of test_three_modality_fully_paired_batch_value (one geometric-mean posterior
+# per pair instead of the paper's two gives 143.78878799729017 there).
 EXPECTED_FULLY_PAIRED_SVAE = 146.65845670690845
 
 

@@ -34,7 +34,7 @@ def row(smiles: str) -> tuple[str, str, str]:
 def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
     pyridine = row(PYRIDINE)
     # pyrrole without its [nH]: a SMILES RDKit cannot kekulise, with pyrrole's good InChI and key: the InChI stands
-    # in. (Its key must be the InChI's own: a made-up key is a wrong key, reported since issue 12.)
+    # in. (Its key must be the InChI's own: a made-up key is a wrong key, which is reported.)
     pyrrole = row(PYRROLE)
     broken = ("c1ccnc1", pyrrole[1], pyrrole[2])
     hopeless = ("C1CC", "InChI=1S/garbage", "YYYYYYYYYYYYYY-UHFFFAOYSA-N")
@@ -66,7 +66,7 @@ def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
 
 @pytest.mark.parametrize("cached", [False, True])
 def test_a_wrong_inchikey_gets_no_fingerprint_with_or_without_a_cache(tmp_path, cached: bool) -> None:
-    """Issue 12: a well-formed key that names another structure must not give that structure's bits to the row
+    """Regression: a well-formed key that names another structure must not give that structure's bits to the row
     (a decoy inheriting the true structure's fingerprint); the cache refuses it, so the uncached path must too."""
     pyridine = row(PYRIDINE)
     wrong = ("CCO", row("CCO")[1], "XXXXXXXXXXXXXX-UHFFFAOYSA-N")  # neither the SMILES nor the InChI is this key

@@ -188,7 +188,7 @@ DATA = Path(__file__).parents[2] / "data"
 
 
 def test_sdf_missing_terminator_loses_no_molecule(tmp_path: Path) -> None:
-    """Regression (issue 12): a lost $$$$ dropped the next molecule in silence and shifted later record numbers."""
+    """Regression: a lost $$$$ dropped the next molecule in silence and shifted later record numbers."""
     path = DATA / "sdf_missing_terminator.sdf"
     report = ErrorReport()
     entries = read_sdf(path, report)
@@ -236,7 +236,7 @@ def rows_alone(tmp_path: Path, path: Path, line_numbers: list[int]) -> list:
 
 
 def test_csv_stray_quote_costs_one_row(tmp_path: Path) -> None:
-    """Regression (issue 12): a stray quote swallowed the rest of the file (5 of 10 rows lost)."""
+    """Regression: a stray quote swallowed the rest of the file (5 of 10 rows lost)."""
     path = DATA / "csv_stray_quote.csv"
     report = ErrorReport()
     entries = read_candidate_table(path, report)
@@ -248,7 +248,7 @@ def test_csv_stray_quote_costs_one_row(tmp_path: Path) -> None:
 
 
 def test_csv_merged_rows_are_reported(tmp_path: Path) -> None:
-    """Regression (issue 12): a lost line break merged two rows and the second's fields were ignored."""
+    """Regression: a lost line break merged two rows and the second's fields were ignored."""
     path = DATA / "csv_merged_rows.csv"
     report = ErrorReport()
     entries = read_candidate_table(path, report)
@@ -285,7 +285,7 @@ def test_csv_quote_left_open_to_the_end_of_the_file(tmp_path: Path) -> None:
 
 
 def test_utf16_candidate_files_are_read(tmp_path: Path) -> None:
-    """Regression (issue 12): UTF-16 files with a byte-order mark lost every record."""
+    """Regression: UTF-16 files with a byte-order mark lost every record."""
     table = tmp_path / "c.csv"
     table.write_text(f"SMILES,Identifier\nCCO,1\n{CAFFEINE},2\n", encoding="utf-16")
     smiles_list = tmp_path / "c.smi"

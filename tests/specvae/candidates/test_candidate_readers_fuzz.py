@@ -88,7 +88,7 @@ def test_sdf_with_one_damaged_record(smiles: list[str], data: st.DataObject) -> 
 @FUZZ
 @given(st.lists(st.sampled_from(SMILES_POOL), min_size=2, max_size=6), st.data())
 def test_sdf_missing_terminators_lose_no_molecule(smiles: list[str], data: st.DataObject) -> None:
-    """Issue 12: a lost $$$$ dropped the next molecule and shifted the record numbers after it."""
+    """Regression: a lost $$$$ dropped the next molecule and shifted the record numbers after it."""
     lost = set(data.draw(st.lists(st.integers(min_value=0, max_value=len(smiles) - 2), max_size=len(smiles) - 1)))
     text = ""
     for index, value in enumerate(smiles):
@@ -105,7 +105,7 @@ def test_sdf_missing_terminators_lose_no_molecule(smiles: list[str], data: st.Da
 @FUZZ
 @given(st.lists(st.sampled_from(SMILES_POOL), min_size=2, max_size=10), st.data())
 def test_csv_stray_quote_costs_one_row(smiles: list[str], data: st.DataObject) -> None:
-    """Issue 12: a stray quote swallowed every later row."""
+    """Regression: a stray quote swallowed every later row."""
     bad = data.draw(st.integers(min_value=0, max_value=len(smiles) - 1))
     column = data.draw(st.integers(min_value=0, max_value=2))
     rows = []

@@ -128,7 +128,7 @@ def test_a_row_without_smiles_is_fingerprinted_from_its_inchi_by_the_same_rule()
 def test_annotate_and_the_benchmark_give_identical_fingerprints_and_acceptances(
     tiny_models, tmp_path, cached: bool
 ) -> None:
-    """Issue 13's first step: both paths decide with :func:`candidate_row_fingerprints`, so the same rows get the
+    """Both paths decide with :func:`candidate_row_fingerprints`, so the same rows get the
     same bits (and a cache changes nothing)."""
     table = tmp_path / "candidates.csv"
     with open(table, "w", newline="") as handle:

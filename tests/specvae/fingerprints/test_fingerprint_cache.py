@@ -216,7 +216,7 @@ def test_keys_are_checked(tmp_path: Path) -> None:
         cache.lookup(KEYS[:2], SMILES[:1])
 
 
-# ----------------------------------------------------------------------------- integrity (issue 12)
+# ----------------------------------------------------------------------------- integrity
 def _warm_cache(tmp_path: Path) -> Path:
     path = tmp_path / "fp.h5"
     FingerprintCache(path, DEFINITION).get_or_compute(KEYS, SMILES)
@@ -304,7 +304,7 @@ def test_a_wrong_inchikey_on_a_cold_cache_is_not_stored(tmp_path: Path) -> None:
     assert cache.lookup([KEYS[0]], ["OC(=O)c1ccccc1OC(C)=O"]).valid.tolist() == [True]
 
 
-# ------------------------------------------------- the sealed header: no damaged byte reaches libhdf5 (issue 12)
+# ------------------------------------------------- the sealed header: no damaged byte reaches libhdf5
 @pytest.fixture
 def hdf5_opens(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every ``h5py.File(...)`` made while the test runs (its first argument)."""

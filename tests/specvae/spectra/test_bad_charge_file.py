@@ -1,6 +1,6 @@
 """A file with charges matchms cannot read: each such record is an error, every other one is read as if alone.
 
-Regression for issue 12: ``CHARGE=abc`` (also ``+``, ``1+ 2+``, ``1e9``) raised an AssertionError inside
+Regression: ``CHARGE=abc`` (also ``+``, ``1+ 2+``, ``1e9``) raised an AssertionError inside
 matchms while cleaning, and every good record of the file was lost (tests/data/mgf_bad_charge.mgf).
 """
 

@@ -1,4 +1,4 @@
-"""Silent losses the fuzz campaign of issue 12 found (benchmarks/fuzz_campaign.py), each with its file in tests/data/.
+"""Silent losses the fuzz campaign found (benchmarks/fuzz_campaign.py), each with its file in tests/data/.
 
 - mzML: one syntax error lost every later spectrum and the earlier ones lxml had not yet handed over (a small file
   lost all); a spectrum whose MS level was damaged, or that a moved closing tag nested in another, was skipped as

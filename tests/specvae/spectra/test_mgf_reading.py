@@ -140,7 +140,7 @@ def test_peaks_are_sorted_and_third_column_ignored(tmp_path: Path) -> None:
 
 
 def test_parameters_outside_a_block_are_reported_and_never_applied(tmp_path: Path) -> None:
-    """Regression (issue 12): a KEY=VALUE line before BEGIN IONS used to become a setting of every block."""
+    """Regression: a KEY=VALUE line before BEGIN IONS used to become a setting of every block."""
     text = "IONMODE=NEGATIVE\n# a comment\n" + GOOD_BLOCK_1.replace("IONMODE=POSITIVE\n", "") + GOOD_BLOCK_3
     report = ErrorReport()
     spectra = read_spectra(write(tmp_path, text), report)
@@ -185,7 +185,7 @@ def test_outside_parameter_file(tmp_path: Path) -> None:
 
 
 def test_missing_begin_ions_gives_its_metadata_to_no_other_record(tmp_path: Path) -> None:
-    """Regression (issue 12): the orphan block's ADDUCT=[M+Na]+ was applied to the intact record after it."""
+    """Regression: the orphan block's ADDUCT=[M+Na]+ was applied to the intact record after it."""
     path = DATA / "mgf_missing_begin.mgf"
     report = ErrorReport()
     spectra = read_spectra(path, report)
@@ -200,7 +200,7 @@ def test_missing_begin_ions_gives_its_metadata_to_no_other_record(tmp_path: Path
 
 
 def test_utf8_byte_order_mark_is_stripped(tmp_path: Path) -> None:
-    """Regression (issue 12): a BOM hid the first BEGIN IONS, and that block's ADDUCT leaked into the next."""
+    """Regression: a BOM hid the first BEGIN IONS, and that block's ADDUCT leaked into the next."""
     path = DATA / "mgf_bom.mgf"
     assert path.read_bytes().startswith(b"\xef\xbb\xbfBEGIN IONS")
     report = ErrorReport()
@@ -223,7 +223,7 @@ def test_byte_order_mark_inside_the_file_is_ignored(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["utf16.mgf", "utf16.mgf.gz"])
 def test_utf16_with_byte_order_mark_is_read(tmp_path: Path, name: str) -> None:
-    """Regression (issue 12): UTF-16 lost every record (hundreds of "text outside BEGIN IONS" errors)."""
+    """Regression: UTF-16 lost every record (hundreds of "text outside BEGIN IONS" errors)."""
     path = DATA / "utf16.mgf"
     if name.endswith(".gz"):
         path = tmp_path / name

@@ -139,7 +139,7 @@ MZML_MS2_IDS = [f"scan={k}" for k in range(2, 10)]
 
 
 def test_mzml_gzip_is_read() -> None:
-    """Regression (issue 12): spectra.mzML.gz failed with "unreadable mzML after record 0"."""
+    """Regression: spectra.mzML.gz failed with "unreadable mzML after record 0"."""
     report = ErrorReport()
     spectra = read_spectra(DATA / "spectra.mzML.gz", report)
     assert len(report) == 0, list(report)
@@ -152,7 +152,7 @@ def test_mzml_gzip_is_read() -> None:
 
 
 def test_mzml_bad_base64_costs_one_spectrum(tmp_path: Path) -> None:
-    """Regression (issue 12): one damaged <binary> lost every later spectrum, reported once."""
+    """Regression: one damaged <binary> lost every later spectrum, reported once."""
     path = DATA / "mzml_bad_base64.mzML"
     report = ErrorReport()
     spectra = read_spectra(path, report)

@@ -92,7 +92,7 @@ def test_filters_return_none_to_reject_and_a_copy_to_keep() -> None:
 
 @pytest.mark.parametrize("charge", ["abc", "+", "1+ 2+", "1e9"])
 def test_a_charge_matchms_cannot_read_is_a_rejection_not_an_assertion(charge: str) -> None:
-    """Regression (issue 12): matchms' correct_charge asserts on a string charge, which ended the whole run."""
+    """Regression: matchms' correct_charge asserts on a string charge, which ended the whole run."""
     with pytest.raises(SpectrumRejectedError, match=re.escape(f"charge {charge!r} is not an integer charge")):
         clean_spectrum(spectrum([50.0, 100.0], [1.0, 2.0], charge=charge, ionmode="positive"))
     with pytest.raises(SpectrumRejectedError):

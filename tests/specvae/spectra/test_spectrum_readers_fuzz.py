@@ -125,7 +125,7 @@ def test_msp_with_a_wrong_peak_count(blocks: list, bad_index: int) -> None:
 @FUZZ
 @given(st.lists(valid_block, min_size=2, max_size=6), st.data())
 def test_blocks_without_begin_ions_give_nothing_to_other_blocks(blocks: list, data: st.DataObject) -> None:
-    """Issue 12: metadata of a block that lost its BEGIN IONS must not reach any intact block."""
+    """Regression: metadata of a block that lost its BEGIN IONS must not reach any intact block."""
     orphans = set(data.draw(st.lists(st.integers(min_value=0, max_value=len(blocks) - 1), max_size=len(blocks) - 1)))
     texts = []
     for index, (precursor, peaks) in enumerate(blocks):
