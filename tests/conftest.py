@@ -75,3 +75,14 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
         mode: write_tiny_model(directory / f"{mode}.specvae", mode, seed)
         for seed, mode in enumerate(("positive", "negative"))
     }
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """The shared small spectrum file and per-spectrum candidate table (tests_specvae_inputs), written to tmp_path."""
+    from tests_specvae_inputs import CANDIDATES, MGF
+
+    spectra, candidates = tmp_path / "spectra.mgf", tmp_path / "candidates.csv"
+    spectra.write_text(MGF)
+    candidates.write_text(CANDIDATES)
+    return spectra, candidates

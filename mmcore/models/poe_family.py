@@ -141,6 +141,11 @@ class PoEFamilyVAE(MultimodalVAE):
             raise ValueError(f"{type(self).__name__}: unknown weighting {weighting!r}; choose from {WEIGHTINGS}")
         self.objective = objective
         self.weighting = weighting
+        self.build_encoders()
+
+    def build_encoders(self) -> None:
+        """Create the architecture's expert networks (called once by ``__init__``, after the common setup)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ what an architecture provides
     def subset_posteriors(self, data: Data, subsets: Iterable[Subset]) -> dict[Subset, DiagonalGaussian]:

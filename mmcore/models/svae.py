@@ -42,13 +42,12 @@ replacement experts included. ``svae-star`` (the seed's SVAE*) is this architect
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from mmcore.distributions import DiagonalGaussian, product_of_experts
-from mmcore.modality import Modality
 from mmcore.models.base import Data
 from mmcore.models.poe_family import PoEFamilyVAE
 from mmcore.models.registry import register
@@ -63,15 +62,7 @@ class SVAE(PoEFamilyVAE):
     description = "Product of experts with replacement experts for missing modalities (Kutuzova et al. 2021)"
     default_objective = "svae"
 
-    def __init__(
-        self,
-        modalities: Sequence[Modality],
-        latent_dim: int,
-        *,
-        objective: str | None = None,
-        weighting: str = "paper",
-    ) -> None:
-        super().__init__(modalities, latent_dim, objective=objective, weighting=weighting)
+    def build_encoders(self) -> None:
         experts = nn.ModuleDict()
         for reader in self.modality_names:
             # The modality's own expert first, so that it is the one built on the user's encoder network.

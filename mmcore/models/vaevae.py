@@ -27,13 +27,12 @@ that have the whole subset, the joint network of VAEVAE (b) learns from paired s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from mmcore.distributions import DiagonalGaussian, product_of_experts
-from mmcore.modality import Modality
 from mmcore.models.base import Data
 from mmcore.models.poe_family import PoEFamilyVAE
 from mmcore.models.registry import register
@@ -48,15 +47,7 @@ class VAEVAE(PoEFamilyVAE):
     description = "Unimodal experts plus a network per modality subset, KL-tied to the smaller subsets (Wu & Goodman)"
     default_objective = "vaevae"
 
-    def __init__(
-        self,
-        modalities: Sequence[Modality],
-        latent_dim: int,
-        *,
-        objective: str | None = None,
-        weighting: str = "paper",
-    ) -> None:
-        super().__init__(modalities, latent_dim, objective=objective, weighting=weighting)
+    def build_encoders(self) -> None:
         # Unimodal experts first, so that they are the networks built on the user's encoders.
         self.unimodal = nn.ModuleDict({name: self.make_expert(name) for name in self.modality_names})
         self.subset_encoders = nn.ModuleDict(
@@ -93,15 +84,7 @@ class VAEVAEProduct(PoEFamilyVAE):
     description = "VAEVAE (a): product of unimodal experts without replacement experts, VAEVAE objective"
     default_objective = "vaevae"
 
-    def __init__(
-        self,
-        modalities: Sequence[Modality],
-        latent_dim: int,
-        *,
-        objective: str | None = None,
-        weighting: str = "paper",
-    ) -> None:
-        super().__init__(modalities, latent_dim, objective=objective, weighting=weighting)
+    def build_encoders(self) -> None:
         self.unimodal = nn.ModuleDict({name: self.make_expert(name) for name in self.modality_names})
 
     def subset_posteriors(self, data: Data, subsets: Iterable[Subset]) -> dict[Subset, DiagonalGaussian]:

@@ -7,19 +7,9 @@ import shutil
 import struct
 
 import h5py
-import pytest
 from click.testing import CliRunner
-from tests_specvae_inputs import CANDIDATES, MGF
 
 from cli.specvae_cli import main
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    spectra, candidates = tmp_path / "spectra.mgf", tmp_path / "candidates.csv"
-    spectra.write_text(MGF)
-    candidates.write_text(CANDIDATES)
-    return spectra, candidates
 
 
 def _annotate(tiny_models, inputs, cache, *extra):

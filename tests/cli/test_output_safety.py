@@ -26,13 +26,6 @@ EXIT_USAGE = 2
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def inputs(tmp_path):
-    spectra = tmp_path / "spectra.mgf"
-    spectra.write_text(MGF)
-    candidates = tmp_path / "candidates.csv"
-    candidates.write_text(CANDIDATES)
-    return spectra, candidates
 
 
 def _models(tiny_models) -> list[str]:

@@ -9,7 +9,7 @@ import json
 import h5py
 import pytest
 from click.testing import CliRunner
-from tests_specvae_inputs import CANDIDATES, MGF
+from tests_specvae_inputs import MGF
 
 from cli.specvae_cli import main
 from specvae.model_file import read_metadata
@@ -17,13 +17,6 @@ from specvae.model_file import read_metadata
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-@pytest.fixture
-def inputs(tmp_path):
-    spectra = tmp_path / "spectra.mgf"
-    spectra.write_text(MGF)
-    candidates = tmp_path / "candidates.csv"
-    candidates.write_text(CANDIDATES)
-    return spectra, candidates
 
 
 def _first_massbank_records(relative: str, n_records: int, path):

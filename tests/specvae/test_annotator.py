@@ -5,22 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matchms import Spectrum
-from tests_specvae_inputs import CANDIDATES, MGF, POOL_MGF
+from tests_specvae_inputs import POOL_MGF
 
 from specvae.annotator import Annotator
 from specvae.errors import ErrorReport
 from specvae.fingerprints import compute_fingerprints
 from specvae.prediction import predict_fingerprint_probabilities
 from specvae.ranking import score_candidates
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    spectra = tmp_path / "spectra.mgf"
-    spectra.write_text(MGF)
-    candidates = tmp_path / "candidates.csv"
-    candidates.write_text(CANDIDATES)
-    return spectra, candidates
 
 
 def test_ranks_every_good_spectrum_and_reports_each_bad_record(tiny_models, inputs):
