@@ -27,8 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from specvae.ranking import DEFAULT_EPS
+
 CALIBRATION_KINDS = ("platt", "temperature", "bit-temperature")
-_PROBABILITY_FLOOR = 1e-6
+_PROBABILITY_FLOOR = DEFAULT_EPS
+"""Probabilities are clipped as the ranking clips them, so a calibration is fitted on the log-odds it re-weighs."""
 
 
 @dataclass(frozen=True)
