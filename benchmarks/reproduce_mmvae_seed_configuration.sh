@@ -19,9 +19,9 @@ SEED_MMVAE=(--models mmvae --likelihood laplace --latent-dim 20 --network mlp --
             --model-option estimator=elbo --model-option posterior=laplace --model-option n_importance_samples=1
             --budget cpu-session --oracle-dir "$OUTPUT_DIR/oracles")
 
-python -m cli.mmcore_benchmark_cli mnist-split "${SEED_MMVAE[@]}" --supervision 1.0,0.1,0.01 \
+python -m specvae_cli.mmcore_benchmark_cli mnist-split "${SEED_MMVAE[@]}" --supervision 1.0,0.1,0.01 \
     -o "$OUTPUT_DIR/mmvae-seed-configuration" | tee "$OUTPUT_DIR/mmvae-seed-configuration.log"
-python -m cli.mmcore_benchmark_cli mnist-split "${SEED_MMVAE[@]}" --supervision 1.0 --epochs 40 --batch-size 256 \
+python -m specvae_cli.mmcore_benchmark_cli mnist-split "${SEED_MMVAE[@]}" --supervision 1.0 --epochs 40 --batch-size 256 \
     -o "$OUTPUT_DIR/mmvae-seed-configuration-40-epochs" | tee "$OUTPUT_DIR/mmvae-seed-configuration-40-epochs.log"
 
 for grid in mmvae-seed-configuration mmvae-seed-configuration-40-epochs; do

@@ -26,10 +26,10 @@ from mmcore.benchmarking.evaluation import OracleSource, mnist_oracle
 oracle = mnist_oracle(OracleSource(Path('$OUTPUT_DIR/oracles')), None, verify=True)
 print(f'MNIST oracle test accuracy {oracle.test_accuracy:.4f} (from cache: {oracle.from_cache})')
 "
-python -m cli.mmcore_benchmark_cli mnist-split --models svae,vaevae,vaevae-star,mmvae "${COMMON[@]}" \
+python -m specvae_cli.mmcore_benchmark_cli mnist-split --models svae,vaevae,vaevae-star,mmvae "${COMMON[@]}" \
     -o "$OUTPUT_DIR/mnist-split" > "$OUTPUT_DIR/mnist-split.log" 2>&1 &
 split2=$!
-python -m cli.mmcore_benchmark_cli mnist-split-3 --models svae,vaevae "${COMMON[@]}" \
+python -m specvae_cli.mmcore_benchmark_cli mnist-split-3 --models svae,vaevae "${COMMON[@]}" \
     -o "$OUTPUT_DIR/mnist-split-3" > "$OUTPUT_DIR/mnist-split-3.log" 2>&1 &
 split3=$!
 status=0

@@ -22,7 +22,7 @@ SEED_MMVAE=(--likelihood laplace --latent-dim 20 --model-option estimator=elbo -
 run() {  # run NAME ARGS...: one grid into OUTPUT_DIR/NAME, its log next to it
     local name=$1
     shift
-    python -m cli.mmcore_benchmark_cli mnist-split "${COMMON[@]}" "$@" -o "$OUTPUT_DIR/$name" > "$OUTPUT_DIR/$name.log" 2>&1
+    python -m specvae_cli.mmcore_benchmark_cli mnist-split "${COMMON[@]}" "$@" -o "$OUTPUT_DIR/$name" > "$OUTPUT_DIR/$name.log" 2>&1
 }
 
 mkdir -p "$OUTPUT_DIR"

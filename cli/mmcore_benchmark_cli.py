@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 import torch
 
-from cli.path_checks import check_output_paths
 from mmcore.benchmarking import (
     BUDGETS,
     BudgetError,
@@ -31,6 +30,7 @@ from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, ManifestError
 from mmcore.data.mnist import MnistFormatError
 from mmcore.likelihoods import LIKELIHOODS
 from mmcore.training.checkpoint import CheckpointError
+from specvae_cli.path_checks import check_output_paths
 
 
 def _parse_sizes(_context: click.Context, _parameter: click.Parameter, value: str | None) -> tuple[int, ...] | None:

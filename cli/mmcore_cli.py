@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 import torch
 
-from cli.path_checks import check_output_paths
 from mmcore.benchmarks_setup import BENCHMARKS, NETWORKS, get_benchmark
 from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, DataDirectoryError, ManifestError, resolve_data_dir
 from mmcore.data.mnist import MnistFormatError
@@ -20,6 +19,7 @@ from mmcore.models import UnpairedDataError, available_models, build_model
 from mmcore.training import Trainer, TrainerConfig, apply_supervision
 from mmcore.training.checkpoint import CheckpointError, atomic_write_json, save_weights
 from mmcore.training.config import VALIDATION_MODES
+from specvae_cli.path_checks import check_output_paths
 
 RUN_CONFIG_FILE = "run_config.json"
 MODEL_FILE = "model.safetensors"
@@ -131,7 +131,7 @@ def train_command(
 
     Example: mmcore train --benchmark mnist-split --model svae --supervision 0.1 --epochs 5 -o out/
 
-    Under torchrun (torchrun --nproc-per-node 4 -m cli.mmcore_cli train ...) the same command trains on 4
+    Under torchrun (torchrun --nproc-per-node 4 -m specvae_cli.mmcore_cli train ...) the same command trains on 4
     processes; --batch-size is the global batch, and only rank 0 writes files and prints.
     """
     if model_name not in available_models():
@@ -220,7 +220,7 @@ def train_command(
 
 def _register_subcommands() -> None:
     # `mmcore benchmark` lives in its own module; it only parses arguments for mmcore.benchmarking.
-    from cli.mmcore_benchmark_cli import benchmark
+    from specvae_cli.mmcore_benchmark_cli import benchmark
 
     main.add_command(benchmark)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from cli.cache_options import cache_error_message, rebuild_cache_option, report_moved_aside
-from cli.path_checks import check_output_paths
-from cli.training_options import convergence_options
+from specvae_cli.cache_options import cache_error_message, rebuild_cache_option, report_moved_aside
+from specvae_cli.path_checks import check_output_paths
+from specvae_cli.training_options import convergence_options
 
 EXIT_REFUSED = 3
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from cli.cache_options import cache_error_message as _cache_error_message
-from cli.cache_options import rebuild_cache_option, report_moved_aside
-from cli.path_checks import check_output_paths
-from cli.training_options import CALIBRATION_CHOICES, convergence_options
 from mmcore.interrupts import raise_on_sigterm
+from specvae_cli.cache_options import cache_error_message as _cache_error_message
+from specvae_cli.cache_options import rebuild_cache_option, report_moved_aside
+from specvae_cli.path_checks import check_output_paths
+from specvae_cli.training_options import CALIBRATION_CHOICES, convergence_options
 
 # Exit codes: 0 when the run finished, bad records included (they are reported on stderr and in --errors: a
 # workflow engine treats 1 as failure, and one bad candidate among thousands is not a failed run); 1 for a run
@@ -517,7 +517,7 @@ def fit_confidence(model_path, training_set, output, n_nearest, max_spectra, see
 
 def _register_subcommands() -> None:
     # `specvae benchmark` lives in its own module; it only parses arguments for specvae.benchmark.
-    from cli.specvae_benchmark_cli import benchmark
+    from specvae_cli.specvae_benchmark_cli import benchmark
 
     main.add_command(benchmark)
 

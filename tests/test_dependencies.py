@@ -15,7 +15,9 @@ import pytest
 tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml without an extra package")
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALLED_PACKAGES = ("mmcore", "specvae", "cli", "data_manifests")
+# Installed package name -> the repository folder it is built from (pyproject.toml's package-dir).
+INSTALLED_PACKAGES = {"mmcore": "mmcore", "specvae": "specvae", "specvae_cli": "cli",
+                      "specvae_data_manifests": "data_manifests"}
 
 
 def _top_level_imports(path: Path) -> set[str]:
@@ -43,8 +45,8 @@ def _declared_distributions() -> set[str]:
 
 def test_every_imported_distribution_is_declared():
     imported = set()
-    for package in INSTALLED_PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
+    for folder in INSTALLED_PACKAGES.values():
+        for path in (ROOT / folder).rglob("*.py"):
             imported |= _top_level_imports(path)
     local = set(INSTALLED_PACKAGES) | set(sys.stdlib_module_names) | {"__future__"}
     distributions = packages_distributions()

@@ -48,12 +48,12 @@ class ManifestFile:
 
 
 def manifest_directory() -> Path:
-    """Where the manifests are: ``$MMCORE_MANIFEST_DIR``, else the ``data_manifests`` folder installed with the
-    project (the repository's own folder in a source checkout or editable install)."""
+    """Where the manifests are: ``$MMCORE_MANIFEST_DIR``, else the repository's ``data_manifests/`` folder as the
+    project installs it, the ``specvae_data_manifests`` package (the folder itself in an editable install)."""
     override = os.environ.get(MANIFEST_DIR_VARIABLE)
     if override:
         return Path(override)
-    return Path(str(importlib.resources.files("data_manifests")))
+    return Path(str(importlib.resources.files("specvae_data_manifests")))
 
 
 def load_manifest(dataset: str, directory: Path | None = None) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from cli.cache_options import REBUILD_HINT, cache_error_message
-from cli.specvae_cli import main
 from specvae.fingerprints import FingerprintCacheError
+from specvae_cli.cache_options import REBUILD_HINT, cache_error_message
+from specvae_cli.specvae_cli import main
 
 
 def test_benchmark_commands_take_rebuild_cache() -> None:

@@ -9,7 +9,7 @@ import struct
 import h5py
 from click.testing import CliRunner
 
-from cli.specvae_cli import main
+from specvae_cli.specvae_cli import main
 
 
 def _annotate(tiny_models, inputs, cache, *extra):

@@ -12,10 +12,10 @@ import safetensors.torch
 import torch
 from click.testing import CliRunner
 
-from cli.mmcore_cli import main
 from mmcore.benchmarks_setup import get_benchmark
 from mmcore.data.manifest import DATA_DIR_VARIABLE
 from mmcore.models import MODELS, available_models, build_model
+from specvae_cli.mmcore_cli import main
 
 FIRST_MODEL = sorted(available_models())[0] if available_models() else "none-registered"
 TINY = ["--latent-dim", "4", "--hidden-dims", "16", "--batch-size", "16", "--no-progress"]

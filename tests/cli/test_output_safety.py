@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 from tests_specvae_inputs import CANDIDATES, MGF
 
-from cli.mmcore_cli import main as mmcore_main
-from cli.specvae_cli import main
+from specvae_cli.mmcore_cli import main as mmcore_main
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 EXIT_USAGE = 2
@@ -205,7 +205,7 @@ def test_sigterm_stops_specvae_cleanly(tiny_models, inputs, tmp_path):
     os.mkfifo(fifo)
     temporary_folder = tmp_path / "tmp"
     temporary_folder.mkdir()
-    command = [sys.executable, "-m", "cli.specvae_cli", "annotate", str(spectra), "-c", str(candidates)]
+    command = [sys.executable, "-m", "specvae_cli.specvae_cli", "annotate", str(spectra), "-c", str(candidates)]
     process = subprocess.Popen(
         [*command, *_models(tiny_models), "-o", str(fifo)],
         cwd=REPOSITORY,

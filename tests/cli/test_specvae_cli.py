@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from tests_specvae_inputs import MGF
 
-from cli.specvae_cli import main
 from specvae.model_file import read_metadata
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -229,7 +229,7 @@ def test_specvae_train_runs_unchanged_under_torchrun(tmp_path):
         "--nproc-per-node",
         "2",
         "-m",
-        "cli.specvae_cli",
+        "specvae_cli.specvae_cli",
         "train",
         str(training_set),
         "-o",

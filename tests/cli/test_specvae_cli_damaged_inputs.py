@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from tests_specvae_inputs import CANDIDATES, MGF
 
-from cli.specvae_cli import main
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -8,9 +8,9 @@ import csv
 import pytest
 from click.testing import CliRunner
 
-from cli.specvae_cli import main
 from specvae.annotator import Annotator, parse_adducts
 from specvae.errors import ErrorReport, UnknownAdductError
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

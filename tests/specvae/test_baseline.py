@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from rdkit import Chem
 from rdkit.Chem import Descriptors
 
-from cli.specvae_benchmark_cli import benchmark
 from specvae.architecture import FINGERPRINT, SPECTRUM
 from specvae.baseline import FEEDFORWARD, FeedForwardFingerprintNetwork
 from specvae.benchmark.models import load_benchmark_model
 from specvae.prediction import predict_fingerprint_probabilities
 from specvae.spectra.binning import SpectrumBinner
 from specvae.training_set import prepare_training_set
+from specvae_cli.specvae_benchmark_cli import benchmark
 
 
 def tiny_network(seed: int = 0) -> FeedForwardFingerprintNetwork:
@@ -116,7 +116,7 @@ def write_training_mgf(path) -> None:
 def train_tiny_model(tmp_path, epochs: int = 2, validation_fraction: float = 0.4):
     """A training set of the synthetic spectra and a tiny SVAE trained on it through ``specvae train``:
     ``(training_set_path, model_path)``."""
-    from cli.specvae_cli import main
+    from specvae_cli.specvae_cli import main
 
     torch.set_num_threads(1)
     mgf = tmp_path / "train.mgf"

@@ -9,7 +9,6 @@ import torch
 from click.testing import CliRunner
 from test_baseline import train_tiny_model
 
-from cli.specvae_cli import main
 from specvae.calibration import (
     BitCalibration,
     fit_bit_calibration,
@@ -20,6 +19,7 @@ from specvae.calibration import (
 from specvae.model_file import load_model
 from specvae.prediction import predict_fingerprint_probabilities
 from specvae.training_data import TrainingSet
+from specvae_cli.specvae_cli import main
 
 
 def overconfident_predictions(n_spectra: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from matchms import Spectrum
 from rdkit import Chem
 
-from cli.specvae_cli import main
 from specvae.annotator import Annotator, SkippedRecordsWarning
 from specvae.candidates import candidate_filter, describe_table_columns, read_candidates
 from specvae.errors import ErrorReport, InputFileError
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 from test_baseline import train_tiny_model
 
-from cli.specvae_cli import main
 from specvae.annotator import Annotator
 from specvae.confidence import (
     ConfidenceModel,
@@ -23,6 +22,7 @@ from specvae.confidence import (
 )
 from specvae.errors import ErrorReport
 from specvae.model_file import read_metadata
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 from rdkit import Chem
 
-from cli.specvae_cli import main
 from specvae import Annotator
 from specvae.errors import ErrorReport
 from specvae.explanation import BitContribution, Explanation, bit_contributions, format_contributions
 from specvae.output import EXPLANATION_COLUMNS, OUTPUT_COLUMNS
 from specvae.ranking import score_candidates
+from specvae_cli.specvae_cli import main
 
 EXAMPLES = Path(str(resources.files("specvae") / "examples"))
 

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import real_data_path
 
-from cli.specvae_cli import main
 from specvae.annotator import Annotator, pretrained_model_path
 from specvae.model_file import read_metadata
+from specvae_cli.specvae_cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -56,8 +56,8 @@ def test_pretrained_annotator_serves_both_modes():
 def test_cli_default_fingerprint_is_the_shipped_models(ion_mode):
     # `specvae prepare` / `specvae fingerprint` default to a preset named by a literal (no RDKit import for --help):
     # it must stay the layout the shipped models were trained on, or a default cache would not serve them.
-    from cli.specvae_cli import DEFAULT_FINGERPRINT_PRESET
     from specvae.fingerprints import FingerprintDefinition, fingerprint_preset
+    from specvae_cli.specvae_cli import DEFAULT_FINGERPRINT_PRESET
 
     shipped = FingerprintDefinition.from_dict(read_metadata(pretrained_model_path(ion_mode)).fingerprint).without_mask()
     assert shipped == fingerprint_preset(DEFAULT_FINGERPRINT_PRESET)

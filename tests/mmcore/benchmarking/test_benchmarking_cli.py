@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 from grid_helpers import write_fake_mnist
 
-from cli.mmcore_benchmark_cli import benchmark
+from specvae_cli.mmcore_benchmark_cli import benchmark
 
 TINY = ["--latent-dim", "3", "--network", "mlp", "--hidden-dims", "12", "--batch-size", "40",
         "--validation-size", "20", "--no-verify", "--num-threads", "1"]

@@ -27,7 +27,6 @@ from click.testing import CliRunner
 from distributed_job import job_config, job_datasets, zero_noise
 from toy_vae import correlated_data, toy_model
 
-from cli.mmcore_cli import main as mmcore_main
 from mmcore.data.dataset import MultimodalDataset
 from mmcore.data.loader import (
     EpochSampler,
@@ -42,6 +41,7 @@ from mmcore.training import distributed
 from mmcore.training.config import TrainerConfig
 from mmcore.training.trainer import Trainer
 from mmcore.training.validation import validation_loss
+from specvae_cli.mmcore_cli import main as mmcore_main
 
 JOB_SCRIPT = Path(__file__).with_name("distributed_job.py")
 LAUNCH_TIMEOUT_S = 150

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from conftest import write_tiny_model
 from rdkit import Chem
 
-from cli.specvae_benchmark_cli import EXIT_REFUSED, benchmark
 from specvae.benchmark import load_casmi2017
 from specvae.benchmark.challenges import BenchmarkDataError
+from specvae_cli.specvae_benchmark_cli import EXIT_REFUSED, benchmark
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 SALICYLIC_ACID = "OC(=O)c1ccccc1O"
