@@ -110,11 +110,33 @@ def kl_gaussians_by_hand(mean_q: Tensor, logvar_q: Tensor, mean_p: Tensor, logva
     return 0.5 * (variance_ratio + squared_distance - 1.0 - torch.log(variance_ratio)).sum(-1)
 
 
-def precision_product_by_hand(
-    means: list[Tensor], logvars: list[Tensor], prior_expert: bool
-) -> tuple[Tensor, Tensor]:
+def precision_product_by_hand(means: list[Tensor], logvars: list[Tensor], prior_expert: bool) -> tuple[Tensor, Tensor]:
     """Mean and log-variance of a product of Gaussian experts (plus an N(0, I) expert if ``prior_expert``)."""
     precision = sum(torch.exp(-logvar) for logvar in logvars) + (1.0 if prior_expert else 0.0)
     weighted_means = sum(mean * torch.exp(-logvar) for mean, logvar in zip(means, logvars, strict=True))
     return weighted_means / precision, -torch.log(precision)
 
+
+def batch_missing_a_modality(
+    missing_by: str, input_dim: int = 6, seed: int = 6
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Five samples of ``m0``, ``m1``, ``m2``: (m0, m1), m0 alone, m1 alone, (m0, m1), nothing.
+
+    ``m2`` is missing from every sample, masked out (NaN data, an all-False mask) if ``missing_by`` is ``"mask"``,
+    or left out of the batch and the mask if it is ``"absent key"``. Every missing entry is NaN, so a placeholder
+    that reaches the loss shows.
+    """
+    if missing_by not in ("mask", "absent key"):
+        raise ValueError(f"missing_by must be 'mask' or 'absent key', got {missing_by!r}")
+    presence = {"m0": [1, 1, 0, 1, 0], "m1": [1, 0, 1, 1, 0], "m2": [0, 0, 0, 0, 0]}
+    data, mask = batch_with_presence(presence, input_dim, seed=seed, dtype=torch.float32)
+    for name in data:
+        data[name][~mask[name]] = math.nan
+    if missing_by == "absent key":
+        del data["m2"], mask["m2"]
+    return data, mask
+
+
+def gradient_norm(module: torch.nn.Module) -> float:
+    """Σ |gradient| over a module's parameters (a parameter without a gradient counts zero)."""
+    return sum(0.0 if p.grad is None else float(p.grad.abs().sum()) for p in module.parameters())
