@@ -42,7 +42,7 @@ from specvae.candidates import (
     read_candidate_rows,
     read_candidates,
 )
-from specvae.confidence import ConfidenceModel, model_confidence, skeleton_gap
+from specvae.confidence import ConfidenceModel, model_confidence, rank_one_confidence
 from specvae.errors import (
     EmptyCandidateListError,
     ErrorReport,
@@ -845,9 +845,7 @@ def _annotation(
         ranks[order] = rank_scores(scores[order])
     if top_k is not None:
         order = order[:top_k]
-    probability = None
-    if confidence is not None:
-        probability = float(confidence.probability(*skeleton_gap(scores, skeletons)))
+    probability = None if confidence is None else rank_one_confidence(confidence, scores, skeletons)
     annotation = _empty_annotation(query, STATUS_OK)
     annotation.n_candidates = len(matches)
     for position in order:

@@ -85,6 +85,21 @@ def skeleton_gap(scores: np.ndarray, skeletons: Sequence[str]) -> tuple[float, i
     return ordered[0] - ordered[1], len(ordered)
 
 
+def rank_one_confidence(confidence: ConfidenceModel, scores: np.ndarray, skeletons: Sequence[str]) -> float | None:
+    """The confidence of one ranked list: P(rank 1 right) from its :func:`skeleton_gap` and skeleton count.
+
+    Candidates whose score is NaN (no fingerprint) are not part of the ranked list; None when no candidate has a
+    score. ``specvae annotate`` (its ``confidence`` column) and ``specvae benchmark`` (``ranks.tsv``) both call
+    this, so the two report the same number for the same list.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    scored = ~np.isnan(scores)
+    if not scored.any():
+        return None
+    kept = [skeleton for skeleton, keep in zip(skeletons, scored, strict=True) if keep]
+    return float(confidence.probability(*skeleton_gap(scores[scored], kept)))
+
+
 def rank_one_correctness(scores: np.ndarray, skeletons: Sequence[str], answer: str) -> float:
     """1 when the answer's skeleton alone scores best, ``1/k`` when it ties with ``k - 1`` others, else 0."""
     best_by_skeleton: dict[str, float] = {}

@@ -4,6 +4,11 @@ Per ion mode, the model predicts the fingerprint of all that mode's spectra in o
 candidates are then scored by the Bernoulli log-likelihood of their kept bits under the prediction, exactly as
 :func:`specvae.ranking.score_candidates` scores them (see :func:`full_length_weights`). A candidate without a
 fingerprint gets the score NaN and ranks below every scored candidate, as in :func:`specvae.ranking.rank_scores`.
+
+Each ranking also gets the confidence of its rank 1, by :func:`specvae.confidence.rank_one_confidence` on the
+scored candidates (the function ``specvae annotate`` fills its confidence column with), when the system's model
+for the mode carries a fitted confidence, and whether that rank 1 is right as the confidence defines it
+(:func:`specvae.confidence.rank_one_correctness`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from specvae.benchmark.candidate_bits import CandidateBits
 from specvae.benchmark.challenges import Challenge
 from specvae.benchmark.metrics import AnswerRank, answer_rank
 from specvae.benchmark.models import System
+from specvae.confidence import ConfidenceModel, model_confidence, rank_one_confidence, rank_one_correctness
 from specvae.fingerprints import FingerprintDefinition
 from specvae.prediction import predict_fingerprint_probabilities
 from specvae.ranking import CandidateBitMatrix, log_odds_weights
@@ -26,7 +32,10 @@ from specvae.ranking import CandidateBitMatrix, log_odds_weights
 class ChallengeResult:
     """One challenge ranked by one system. ``rank`` is ``None`` when it could not be ranked (``reason`` says why).
 
-    ``scores`` follow the challenge's candidate order (NaN: no fingerprint).
+    ``scores`` follow the challenge's candidate order (NaN: no fingerprint). ``rank_one_right`` is the share of
+    rank 1 that is the answer's skeleton (1 alone at the top, ``1/k`` in a tie of ``k`` skeletons, 0 otherwise;
+    None without a scored candidate); ``confidence`` the predicted probability of that (None when the model has no
+    fitted confidence).
     """
 
     challenge: str
@@ -36,6 +45,8 @@ class ChallengeResult:
     rank: AnswerRank | None
     scores: np.ndarray | None = None
     reason: str = ""
+    rank_one_right: float | None = None
+    confidence: float | None = None
 
     @property
     def best_candidate(self) -> int | None:
@@ -97,6 +108,9 @@ def evaluate_systems(
     every system."""
     runs = [SystemRun(system.label) for system in systems]
     weights = [_predictions(system, challenges) for system in systems]
+    confidences: list[dict[str, ConfidenceModel | None]] = [
+        {mode: model_confidence(model.metadata.training) for mode, model in system.models.items()} for system in systems
+    ]
     for challenge in challenges:
         is_answer = answer_mask(challenge)
         base = dict(
@@ -105,8 +119,8 @@ def evaluate_systems(
             n_candidates=len(challenge.candidates),
             n_answer_candidates=int(is_answer.sum()),
         )
-        matrix, valid = None, None
-        for system, run, system_weights in zip(systems, runs, weights, strict=True):
+        matrix, valid, scored_skeletons = None, None, []
+        for system, run, system_weights, system_confidences in zip(systems, runs, weights, confidences, strict=True):
             if challenge.ion_mode not in system.models:
                 run.results.append(ChallengeResult(**base, rank=None, reason=f"no {challenge.ion_mode} mode model"))
                 continue
@@ -116,10 +130,21 @@ def evaluate_systems(
             if matrix is None:
                 full, valid = bits.full_bits(challenge.candidates.inchikeys)
                 matrix = CandidateBitMatrix.from_bits(full[valid])
+                scored_skeletons = [
+                    block for block, kept in zip(challenge.candidates.first_blocks, valid, strict=True) if kept
+                ]
             scores = np.full(len(challenge.candidates), np.nan)
             challenge_weights, constant = system_weights[challenge.name]
             scores[valid] = matrix.matrix @ challenge_weights + constant
-            run.results.append(ChallengeResult(**base, rank=answer_rank(scores, is_answer), scores=scores))
+            result = ChallengeResult(**base, rank=answer_rank(scores, is_answer), scores=scores)
+            if scored_skeletons:
+                result.rank_one_right = rank_one_correctness(
+                    scores[valid], scored_skeletons, challenge.answer_first_block
+                )
+                confidence = system_confidences[challenge.ion_mode]
+                if confidence is not None:
+                    result.confidence = rank_one_confidence(confidence, scores[valid], scored_skeletons)
+            run.results.append(result)
     return runs
 
 

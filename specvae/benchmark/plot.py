@@ -1,7 +1,8 @@
 """The top-k curve: share of challenges with the answer within the top k, against k on a log axis, per system.
 
 One panel per ion mode and one for all challenges; the random ranking is drawn as its expected curve, and the
-published contest results (all challenges only) as labelled points, marked as not run here.
+published contest results (all challenges only) as labelled points, marked as not run here. The reliability
+diagram: share of rank 1 right against the confidence of rank 1.
 """
 
 from __future__ import annotations
@@ -73,29 +74,41 @@ def plot_top_k_curves(
 
 
 def plot_reliability_diagram(
-    path: str | os.PathLike[str], confidences: Sequence[float], answer_ranks: Sequence[int | None], n_bins: int = 10
+    path: str | os.PathLike[str],
+    confidences: Sequence[float],
+    rank_one_right: Sequence[float],
+    n_bins: int = 10,
+    label: str = "specvae",
+    title: str = "",
 ) -> None:
-    """Write a PNG of the share of rank-1 answers right against the mean confidence per bin (a calibrated
-    confidence lies on the diagonal), with the number of annotations per bin as bars."""
+    """Write a PNG of the share of rank 1 right against the mean confidence per bin (a calibrated confidence lies
+    on the diagonal), with the number of annotations per bin as bars. ``rank_one_right``: 1, 0 or the right
+    fraction of a tie per annotation (:func:`specvae.benchmark.report.reliability_bins`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from specvae.benchmark.report import reliability_bins  # report imports this module at its top
 
-    bins = [row for row in reliability_bins(confidences, answer_ranks, n_bins) if row[2]]
+    bins = [row for row in reliability_bins(confidences, rank_one_right, n_bins) if row[2]]
     figure, axis = plt.subplots(figsize=(4.8, 4.4))
     axis.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
-    axis.plot([row[3] for row in bins], [row[4] for row in bins], marker="o", label="specvae")
+    axis.plot([row[3] for row in bins], [row[4] for row in bins], marker="o", label=label)
     counts = axis.twinx()
     counts.bar([(row[0] + row[1]) / 2 for row in bins], [row[2] for row in bins], width=1 / n_bins, alpha=0.2)
     counts.set_ylabel("annotations")
+    counts.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_zorder(counts.get_zorder() + 1)  # the curve over the bars
+    axis.patch.set_visible(False)
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.set_xlabel("confidence")
     axis.set_ylabel("rank 1 right")
     axis.legend(loc="upper left")
+    if title:
+        axis.set_title(title, fontsize=10)
     with atomic_output(path) as temporary:
         figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
     plt.close(figure)

@@ -6,8 +6,10 @@
   guarantee (or a prominent warning when forced), the matching and tie rules, the top-k tables per ion mode and
   overall, the comparison table (systems, random ranking, published results marked as not run here), timings;
 - ``summary.json``: the same numbers, machine-readable;
-- ``ranks.tsv``: one row per challenge and system (mode, candidates, answer present, optimistic and expected rank);
+- ``ranks.tsv``: one row per challenge and system (mode, candidates, answer present, optimistic and expected rank,
+  whether rank 1 is right and the confidence of rank 1);
 - ``topk_curve.png``: share of challenges with the answer within the top k against k, per system;
+- ``reliability_<system>.png``: the reliability diagram of each system whose models carry a fitted confidence;
 - ``submission/<challenge>.tsv``: the main system's ranking in the contest submission format.
 """
 
@@ -18,7 +20,9 @@ import io
 import json
 import os
 import platform
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +36,10 @@ from specvae.benchmark.evaluation import SystemRun
 from specvae.benchmark.leakage import LeakageCheck
 from specvae.benchmark.metrics import TOP_K, RankSummary, head_to_head, summarise_random, summarise_ranks
 from specvae.benchmark.models import System
-from specvae.benchmark.plot import plot_top_k_curves
+from specvae.benchmark.plot import plot_reliability_diagram, plot_top_k_curves
 from specvae.benchmark.published import PublishedResult
 from specvae.benchmark.submission import write_submission
+from specvae.confidence import model_confidence
 
 RANDOM_LABEL = "random ranking (expected)"
 GROUPS = ("positive", "negative", "all")
@@ -85,6 +90,55 @@ class BenchmarkReport:
             }
         table[RANDOM_LABEL] = {group: summarise_random(self._random(group)) for group in self.groups()}
         return table
+
+    def confidence_results(self, run: SystemRun) -> tuple[np.ndarray, np.ndarray]:
+        """``(confidence, rank_one_right)`` of every challenge the system ranked with a confidence."""
+        rows = [
+            (result.confidence, result.rank_one_right)
+            for result in run.results
+            if result.confidence is not None and result.rank_one_right is not None
+        ]
+        pairs = np.array(rows, dtype=np.float64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+
+    def reliability_plot_names(self) -> dict[str, str]:
+        """``{system label: reliability diagram file name}`` for the systems with a confidence on some challenge."""
+        names: dict[str, str] = {}
+        for run in self.runs:
+            if not self.confidence_results(run)[0].size:
+                continue
+            stem = "reliability_" + (re.sub(r"[^a-z0-9]+", "_", run.label.lower()).strip("_") or "system")
+            name, number = f"{stem}.png", 2
+            while name in names.values():
+                name, number = f"{stem}_{number}.png", number + 1
+            names[run.label] = name
+        return names
+
+    def confidence_summary(self, run: SystemRun, system: System) -> dict:
+        """The confidence section's numbers for one system (JSON-able); ``fitted`` names the modes whose model
+        carries a fitted confidence, and the other keys are present when some challenge got a confidence."""
+        fits = {mode: model_confidence(model.metadata.training) for mode, model in system.models.items()}
+        summary: dict = {
+            "fitted": {mode: None if fit is None else fit.to_dict() for mode, fit in fits.items()},
+            "n_challenges": 0,
+        }
+        confidence, right = self.confidence_results(run)
+        if not confidence.size:
+            return summary
+        summary.update(
+            n_challenges=int(confidence.size),
+            mean_confidence=float(confidence.mean()),
+            share_right_at_rank_1=float(right.mean()),
+            precision_at_confidence=[
+                {"threshold": threshold, "n": n, "share_right": share}
+                for threshold, n, share in precision_at_confidence(confidence, right)
+            ],
+            reliability_bins=[
+                {"low": low, "high": high, "n": n, "mean_confidence": mean, "share_right": share}
+                for low, high, n, mean, share in reliability_bins(confidence, right)
+            ],
+        )
+        return summary
 
     def headline(self) -> str:
         """One line for the terminal: the main system's top-1/3/10 over all challenges."""
@@ -143,6 +197,10 @@ class BenchmarkReport:
                     for group in self.groups()
                 }
                 for run in self.runs[1:]
+            },
+            "confidence": {
+                run.label: self.confidence_summary(run, system)
+                for run, system in zip(self.runs, self.systems, strict=True)
             },
             "published_not_run_here": [
                 {
@@ -338,6 +396,56 @@ def _guarantee_lines(report: BenchmarkReport) -> list[str]:
     ]
 
 
+def _confidence_lines(report: BenchmarkReport) -> list[str]:
+    lines = [
+        "## Annotation confidence",
+        "",
+        "The confidence of an annotation is the calibrated probability that its rank-1 skeleton is right: "
+        "`specvae fit-confidence` fits it on the validation spectra of a model's training set and stores it in the "
+        "model file, and `specvae annotate` prints it in its `confidence` column. Here each challenge's ranking gets "
+        "it from the same function (`specvae.confidence.rank_one_confidence`), and it is checked against the "
+        "answers: rank 1 is right when the answer's skeleton alone scores best, right for 1/k of a challenge when k "
+        "skeletons tie for the best score, wrong otherwise (answer missing from the list included); this is what the "
+        "confidence predicts. Per challenge: `ranks.tsv`, columns `confidence` and `rank_one_right`.",
+        "",
+    ]
+    plots = report.reliability_plot_names()
+    for run, system in zip(report.runs, report.systems, strict=True):
+        summary = report.confidence_summary(run, system)
+        lines += [f"### {run.label}", ""]
+        fitted = {mode: fit for mode, fit in summary["fitted"].items() if fit is not None}
+        if not fitted:
+            lines += [
+                "Its models carry no fitted confidence (`specvae fit-confidence` adds one to a model file): "
+                "no precision or reliability table.",
+                "",
+            ]
+            continue
+        for mode, fit in fitted.items():
+            lines.append(f"- {mode} mode model: confidence fitted on {fit.get('fitted_on') or 'unrecorded spectra'}.")
+        for mode in sorted(summary["fitted"].keys() - fitted.keys()):
+            not_counted = sum(result.ion_mode == mode and result.rank is not None for result in run.results)
+            lines.append(
+                f"- {mode} mode model: no fitted confidence; the challenges it ranked ({not_counted}) are not "
+                "counted here."
+            )
+        lines.append("")
+        if not summary["n_challenges"]:
+            lines += ["No challenge was ranked with a confidence.", ""]
+            continue
+        confidence, right = report.confidence_results(run)
+        lines += [
+            f"{summary['n_challenges']} challenges with a confidence: mean confidence "
+            f"{summary['mean_confidence']:.3f}, rank 1 right on {summary['share_right_at_rank_1']:.1%} of them "
+            "(a calibrated confidence has the two equal).",
+            "",
+            confidence_markdown(confidence, right, heading="####"),
+            f"![reliability diagram of {run.label}]({plots[run.label]})",
+            "",
+        ]
+    return lines
+
+
 def report_markdown(report: BenchmarkReport) -> str:
     """The text of ``report.md``."""
     data = report.data
@@ -419,10 +527,12 @@ def report_markdown(report: BenchmarkReport) -> str:
         ),
         "![top-k curve](topk_curve.png)",
         "",
+        *_confidence_lines(report),
         "## Files",
         "",
         "- `ranks.tsv`: one row per challenge and system (ion mode, candidates, answer candidates, optimistic and "
-        "expected rank, tied group size).",
+        "expected rank, tied group size, the share of rank 1 that is right and the confidence of rank 1).",
+        "- `reliability_<system>.png`: share of rank 1 right against confidence, per system with a fitted confidence.",
         "- `summary.json`: every number of this report.",
         f"- `submission/<challenge>.tsv`: the ranking of {report.main.label} in the CASMI submission format "
         "(no header; SMILES, score, InChIKey; score = log-likelihood − list minimum + 1, 0 without a fingerprint). "
@@ -451,6 +561,8 @@ RANKS_COLUMNS = (
     "optimistic_rank",
     "expected_rank",
     "n_tied",
+    "rank_one_right",
+    "confidence",
     "note",
 )
 
@@ -474,6 +586,8 @@ def ranks_tsv(report: BenchmarkReport) -> str:
                     "" if rank is None or rank.optimistic is None else rank.optimistic,
                     "" if rank is None or rank.expected is None else f"{rank.expected:g}",
                     "" if rank is None else rank.n_tied,
+                    "" if result.rank_one_right is None else f"{result.rank_one_right:g}",
+                    "" if result.confidence is None else f"{result.confidence:.6g}",
                     result.reason,
                 ]
             )
@@ -499,6 +613,14 @@ def write_report(report: BenchmarkReport, directory: str | os.PathLike[str]) -> 
     plot_top_k_curves(
         directory / "topk_curve.png", panels, published, title=f"{report.data.name}: answer within the top k"
     )
+    plot_names = report.reliability_plot_names()
+    for run in report.runs:
+        name = plot_names.get(run.label)
+        if name is not None:
+            confidence, right = report.confidence_results(run)
+            plot_reliability_diagram(
+                directory / name, confidence, right, label=run.label, title=f"{report.data.name}: {run.label}"
+            )
     write_submission(directory / "submission", report.data.challenges, report.main)
     # writing belongs to the run's total: keep "total" the last entry, now including it
     written = time.perf_counter() - started
@@ -511,21 +633,23 @@ def write_report(report: BenchmarkReport, directory: str | os.PathLike[str]) -> 
 
 
 # ------------------------------------------------------------------------------------------------ confidence
-CONFIDENCE_THRESHOLDS = (0.3, 0.5, 0.7, 0.9)
+CONFIDENCE_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+"""Low thresholds included: on contest lists the confidence rarely exceeds 0.3."""
 
 
 def precision_at_confidence(
-    confidences: list[float] | np.ndarray,
-    answer_ranks: list[int | None] | np.ndarray,
+    confidences: Sequence[float] | np.ndarray,
+    rank_one_right: Sequence[float] | np.ndarray,
     thresholds: tuple[float, ...] = CONFIDENCE_THRESHOLDS,
 ) -> list[tuple[float, int, float | None]]:
-    """``(t, n annotations with confidence >= t, share of them whose answer is at rank 1)`` per threshold.
+    """``(t, n annotations with confidence >= t, share of them whose rank 1 is right)`` per threshold.
 
-    ``answer_ranks`` are the answers' ranks (None: not in the list); at t = 0.5 at least half
-    should be right for the confidence to be worth acting on.
+    ``rank_one_right`` is 1 or 0 per annotation, or the fraction of a tie at rank 1 that is right
+    (:func:`specvae.confidence.rank_one_correctness`); at t = 0.5 at least half should be right for the confidence
+    to be worth acting on.
     """
     confidence = np.asarray(confidences, dtype=np.float64)
-    right = np.array([rank == 1 for rank in answer_ranks], dtype=bool)
+    right = np.asarray(rank_one_right, dtype=np.float64)
     rows = []
     for threshold in thresholds:
         chosen = confidence >= threshold
@@ -535,12 +659,13 @@ def precision_at_confidence(
 
 
 def reliability_bins(
-    confidences: list[float] | np.ndarray, answer_ranks: list[int | None] | np.ndarray, n_bins: int = 10
+    confidences: Sequence[float] | np.ndarray, rank_one_right: Sequence[float] | np.ndarray, n_bins: int = 10
 ) -> list[tuple[float, float, int, float | None, float | None]]:
-    """``(low, high, n, mean confidence, share right)`` per equal-width confidence bin: the reliability diagram's
-    points (a calibrated confidence lies on the diagonal)."""
+    """``(low, high, n, mean confidence, share right)`` per equal-width confidence bin (each bin holds its lower
+    edge; the last one holds 1 too): the reliability diagram's points (a calibrated confidence lies on the
+    diagonal). ``rank_one_right`` as in :func:`precision_at_confidence`."""
     confidence = np.asarray(confidences, dtype=np.float64)
-    right = np.array([rank == 1 for rank in answer_ranks], dtype=bool)
+    right = np.asarray(rank_one_right, dtype=np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
     rows = []
@@ -553,13 +678,16 @@ def reliability_bins(
     return rows
 
 
-def confidence_markdown(confidences: list[float] | np.ndarray, answer_ranks: list[int | None] | np.ndarray) -> str:
-    """The report's confidence section: precision at confidence >= t, and the reliability table."""
+def confidence_markdown(
+    confidences: Sequence[float] | np.ndarray, rank_one_right: Sequence[float] | np.ndarray, heading: str = "###"
+) -> str:
+    """One system's confidence tables: precision at confidence >= t, and the reliability table (``heading``: the
+    markdown level of their titles)."""
     precision = _table(
         ["confidence ≥", "annotations", "rank 1 right"],
         [
             [f"{t:g}", str(n), "–" if share is None else f"{share:.1%}"]
-            for t, n, share in precision_at_confidence(confidences, answer_ranks)
+            for t, n, share in precision_at_confidence(confidences, rank_one_right)
         ],
     )
     reliability = _table(
@@ -571,7 +699,7 @@ def confidence_markdown(confidences: list[float] | np.ndarray, answer_ranks: lis
                 "–" if mean is None else f"{mean:.3f}",
                 "–" if share is None else f"{share:.1%}",
             ]
-            for low, high, n, mean, share in reliability_bins(confidences, answer_ranks)
+            for low, high, n, mean, share in reliability_bins(confidences, rank_one_right)
         ],
     )
-    return f"### Precision at confidence\n\n{precision}\n\n### Reliability\n\n{reliability}\n"
+    return f"{heading} Precision at confidence\n\n{precision}\n\n{heading} Reliability\n\n{reliability}\n"
