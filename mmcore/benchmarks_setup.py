@@ -23,7 +23,7 @@ from torch import nn
 
 from mmcore.data.cub import CUB_MODALITIES, IMAGE_SIZE, VALIDATION_IMAGES, CubSplits, cub_data
 from mmcore.data.manifest import DataDirectoryError
-from mmcore.data.mnist import IMAGE_SIDE, MNIST_SPLIT3_PARTS, MNIST_SPLIT_PARTS, DataSplits, mnist_split_data
+from mmcore.data.mnist import IMAGE_SIDE, MNIST_SPLIT3_PARTS, MNIST_SPLIT_PARTS, mnist_split_data
 from mmcore.data.mnist_svhn import (
     MNIST_IMAGE_SHAPE,
     SVHN_IMAGE_SHAPE,
@@ -34,6 +34,7 @@ from mmcore.data.mnist_svhn import (
 )
 from mmcore.data.polymnist import IMAGE_SHAPE as POLYMNIST_IMAGE_SHAPE
 from mmcore.data.polymnist import POLYMNIST_MODALITIES, polymnist_data
+from mmcore.data.splits import DataSplits
 from mmcore.data.text import MAX_LENGTH
 from mmcore.likelihoods import LIKELIHOODS, CategoricalLikelihood, Likelihood
 from mmcore.modality import Modality

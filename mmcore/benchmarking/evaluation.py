@@ -30,9 +30,10 @@ from torch import Tensor
 
 from mmcore.data.dataset import MultimodalDataset
 from mmcore.data.loader import MultimodalLoader
-from mmcore.data.mnist import MNIST_SPLIT3_PARTS, MNIST_SPLIT_PARTS, DataSplits, load_mnist
+from mmcore.data.mnist import MNIST_SPLIT3_PARTS, MNIST_SPLIT_PARTS, load_mnist
 from mmcore.data.mnist_svhn import DIGIT_NAMES, TEXT_ALPHABET, TEXT_MODALITY, load_svhn
 from mmcore.data.polymnist import IMAGE_SHAPE as POLYMNIST_IMAGE_SHAPE
+from mmcore.data.splits import DataSplits
 from mmcore.metrics import (
     Classify,
     OracleArchitecture,

@@ -41,8 +41,8 @@ from mmcore.benchmarking.protocols import Protocol, get_protocol
 from mmcore.benchmarking.report import write_results
 from mmcore.benchmarks_setup import Benchmark, get_benchmark
 from mmcore.data.manifest import DataDirectoryError
-from mmcore.data.mnist import DataSplits
 from mmcore.data.polymnist import BackgroundImageError
+from mmcore.data.splits import DataSplits
 from mmcore.models import UnpairedDataError, available_models, build_model
 from mmcore.training import Trainer, TrainerConfig, apply_supervision, with_unimodal_copies
 from mmcore.training.checkpoint import save_weights

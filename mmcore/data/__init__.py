@@ -1,4 +1,4 @@
-"""Data sets for mmcore benchmarks: multimodal tensors with presence masks, loaders, manifests, MNIST-Split."""
+"""Data sets for mmcore benchmarks: multimodal tensors with presence masks, loaders, manifests, splits, MNIST-Split."""
 
 from mmcore.data.dataset import MultimodalBatch, MultimodalDataset, collate_multimodal
 from mmcore.data.loader import DeviceLoader, EpochSampler, MultimodalLoader
@@ -13,11 +13,11 @@ from mmcore.data.manifest import (
 from mmcore.data.mnist import (
     MNIST_SPLIT3_PARTS,
     MNIST_SPLIT_PARTS,
-    DataSplits,
     load_mnist,
     mnist_split_data,
     split_mnist,
 )
+from mmcore.data.splits import DataSplits, validation_indices
 
 __all__ = [
     "MNIST_SPLIT3_PARTS",
@@ -38,4 +38,5 @@ __all__ = [
     "resolve_data_dir",
     "sha256_of",
     "split_mnist",
+    "validation_indices",
 ]

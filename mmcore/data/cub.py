@@ -43,7 +43,7 @@ from torch import Tensor
 from mmcore.data.dataset import MultimodalDataset
 from mmcore.data.gathered import GatheredRows, random_subset, select_samples
 from mmcore.data.manifest import DataDirectoryError, data_file, load_manifest, resolve_data_dir
-from mmcore.data.mnist import DataSplits, validation_indices
+from mmcore.data.splits import DataSplits, validation_indices
 from mmcore.data.text import MAX_LENGTH, MIN_COUNT, Vocabulary
 
 CUB_CAPTION_FILES = {"train": "cub/text_trainvalclasses.txt", "test": "cub/text_testclasses.txt"}

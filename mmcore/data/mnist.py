@@ -24,6 +24,7 @@ from torch import Tensor
 
 from mmcore.data.dataset import MultimodalDataset
 from mmcore.data.manifest import data_file, resolve_data_dir
+from mmcore.data.splits import DataSplits, validation_indices
 
 MNIST_FILE = "mnist/mnist.npz"
 """Path of the MNIST archive relative to the data root (see ``data_manifests/mnist.json``)."""
@@ -49,15 +50,6 @@ class MnistImages:
     train_labels: Tensor
     test_images: Tensor
     test_labels: Tensor
-
-
-@dataclass(frozen=True)
-class DataSplits:
-    """Train, validation and test sets of one benchmark."""
-
-    train: MultimodalDataset
-    validation: MultimodalDataset
-    test: MultimodalDataset
 
 
 def read_mnist_npz(path: Path) -> MnistImages:
@@ -118,14 +110,6 @@ def join_rows(bands: Mapping[str, Tensor], parts: Mapping[str, tuple[int, int]],
 def split_dataset(images: Tensor, labels: Tensor, parts: Mapping[str, tuple[int, int]]) -> MultimodalDataset:
     """A fully paired :class:`MultimodalDataset` of image bands with their digit labels."""
     return MultimodalDataset(split_rows(images, parts), labels=labels)
-
-
-def validation_indices(n_train: int, validation_size: int, seed: int) -> tuple[Tensor, Tensor]:
-    """Indices of the training and validation samples: a permutation drawn from ``seed``, cut at ``validation_size``."""
-    if not 0 <= validation_size < n_train:
-        raise ValueError(f"validation_size must be in [0, {n_train}), got {validation_size}")
-    order = torch.from_numpy(np.random.default_rng(seed).permutation(n_train))
-    return order[validation_size:], order[:validation_size]
 
 
 def split_mnist(

@@ -37,7 +37,8 @@ from torch import Tensor
 from mmcore.data.dataset import MultimodalDataset
 from mmcore.data.gathered import GatheredRows, random_subset
 from mmcore.data.manifest import data_file, resolve_data_dir
-from mmcore.data.mnist import IMAGE_SIDE, DataSplits, load_mnist, validation_indices
+from mmcore.data.mnist import IMAGE_SIDE, load_mnist
+from mmcore.data.splits import DataSplits, validation_indices
 
 SVHN_FILES = {"train": "svhn/train_32x32.mat", "test": "svhn/test_32x32.mat"}
 """Official SVHN files (format 2, cropped digits) relative to the data root; see ``data_manifests/svhn.json``."""

@@ -39,7 +39,8 @@ from torch import Tensor
 
 from mmcore.data.dataset import MultimodalDataset
 from mmcore.data.gathered import GatheredRows
-from mmcore.data.mnist import IMAGE_SIDE, DataSplits, load_mnist, validation_indices
+from mmcore.data.mnist import IMAGE_SIDE, load_mnist
+from mmcore.data.splits import DataSplits, validation_indices
 
 POLYMNIST_MODALITIES: tuple[str, ...] = ("m0", "m1", "m2", "m3", "m4")
 """Modality names, as in the MoPoE release (m0 uses the first background)."""

@@ -16,8 +16,8 @@ from mmcore.data.mnist import (
     read_mnist_npz,
     split_mnist,
     split_rows,
-    validation_indices,
 )
+from mmcore.data.splits import validation_indices
 
 
 def _fake_archive(path, n_train=30, n_test=10, seed=0):
@@ -77,15 +77,6 @@ def test_malformed_archives_name_the_problem(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(MnistFormatError, match="not a readable npz"):
         read_mnist_npz(path)
-
-
-def test_validation_split_is_disjoint_and_seeded():
-    train, validation = validation_indices(100, 20, seed=4)
-    assert len(train) == 80 and len(validation) == 20
-    assert sorted(torch.cat([train, validation]).tolist()) == list(range(100))
-    again_train, again_validation = validation_indices(100, 20, seed=4)
-    assert torch.equal(train, again_train) and torch.equal(validation, again_validation)
-    assert not torch.equal(validation, validation_indices(100, 20, seed=5)[1])
 
 
 def test_split_data_from_a_directory_without_verification(tmp_path):
