@@ -309,31 +309,44 @@ def _load_cub(data_dir: str | Path | None = None, **options) -> CubSplits:
 
 BENCHMARKS: dict[str, Benchmark] = {
     "mnist-split": _mnist_benchmark(
-        "mnist-split", "MNIST digits as two modalities: top half (rows 0-13) and bottom half (rows 14-27)",
+        "mnist-split",
+        "MNIST digits as two modalities: top half (rows 0-13) and bottom half (rows 14-27)",
         MNIST_SPLIT_PARTS,
     ),
     "mnist-split-3": _mnist_benchmark(
         "mnist-split-3", "MNIST digits as three modalities: rows 0-8, 9-17 and 18-27", MNIST_SPLIT3_PARTS
     ),
     "polymnist": Benchmark(
-        "polymnist", "PolyMNIST: five RGB views m0..m4 of one digit class, on the user's original backgrounds",
-        _polymnist_loader(procedural=False), polymnist_modalities,
+        "polymnist",
+        "PolyMNIST: five RGB views m0..m4 of one digit class, on the user's original backgrounds",
+        _polymnist_loader(procedural=False),
+        polymnist_modalities,
     ),
     "polymnist-procedural": Benchmark(
-        "polymnist-procedural", "PolyMNIST on five generated background textures (not comparable with the papers)",
-        _polymnist_loader(procedural=True), polymnist_modalities,
+        "polymnist-procedural",
+        "PolyMNIST on five generated background textures (not comparable with the papers)",
+        _polymnist_loader(procedural=True),
+        polymnist_modalities,
     ),
     "mnist-svhn": Benchmark(
-        "mnist-svhn", "An MNIST and an SVHN image of the same digit (MMVAE pairing, 20 pairs per instance)",
-        _mnist_svhn_loader(with_text=False), _mnist_svhn_builder(with_text=False),
+        "mnist-svhn",
+        "An MNIST and an SVHN image of the same digit (MMVAE pairing, 20 pairs per instance)",
+        _mnist_svhn_loader(with_text=False),
+        _mnist_svhn_builder(with_text=False),
     ),
     "mnist-svhn-text": Benchmark(
-        "mnist-svhn-text", "MNIST-SVHN plus the digit's English name as an 8-character string (MMJSD)",
-        _mnist_svhn_loader(with_text=True), _mnist_svhn_builder(with_text=True),
+        "mnist-svhn-text",
+        "MNIST-SVHN plus the digit's English name as an 8-character string (MMJSD)",
+        _mnist_svhn_loader(with_text=True),
+        _mnist_svhn_builder(with_text=True),
     ),
     "cub": Benchmark(
-        "cub", f"CUB-200 bird {CUB_MODALITIES[0]}s (64×64 pixels or features) and their {CUB_MODALITIES[1]}s (MMVAE)",
-        _load_cub, cub_modalities, data_options=_cub_data_options, validation_size=VALIDATION_IMAGES,
+        "cub",
+        f"CUB-200 bird {CUB_MODALITIES[0]}s (64×64 pixels or features) and their {CUB_MODALITIES[1]}s (MMVAE)",
+        _load_cub,
+        cub_modalities,
+        data_options=_cub_data_options,
+        validation_size=VALIDATION_IMAGES,
     ),
 }
 

@@ -86,7 +86,11 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "smoke": Budget(
-        "smoke", epoch_scale=1e-9, max_train_size=2_000, max_validation_size=500, max_test_size=1_000,
+        "smoke",
+        epoch_scale=1e-9,
+        max_train_size=2_000,
+        max_validation_size=500,
+        max_test_size=1_000,
         latent_classification=False,
     ),
     "cpu-session": Budget("cpu-session", epoch_scale=1 / 20, max_train_size=20_000, max_validation_size=5_000),

@@ -131,7 +131,10 @@ class BenchmarkEvaluation:
         if settings.likelihood_samples:
             results.update(
                 test_log_likelihood(
-                    model, test_loader, settings.likelihood_samples, seed=settings.seed,
+                    model,
+                    test_loader,
+                    settings.likelihood_samples,
+                    seed=settings.seed,
                     log_prior=mixture_prior_log_density(model),
                 )
             )
@@ -139,13 +142,23 @@ class BenchmarkEvaluation:
 
 
 def _train_oracle(
-    source: OracleSource, key: str, images: Tensor, labels: Tensor, test_images: Tensor, test_labels: Tensor,
+    source: OracleSource,
+    key: str,
+    images: Tensor,
+    labels: Tensor,
+    test_images: Tensor,
+    test_labels: Tensor,
     image_shape: Sequence[int],
 ) -> CachedOracle:
     architecture = OracleArchitecture(image_shape=tuple(image_shape))
     return load_or_train_oracle(
-        source.cache_dir / f"{key}-oracle.safetensors", images, labels, test_images, test_labels,
-        architecture=architecture, device=source.device,
+        source.cache_dir / f"{key}-oracle.safetensors",
+        images,
+        labels,
+        test_images,
+        test_labels,
+        architecture=architecture,
+        device=source.device,
     )
 
 
@@ -208,9 +221,7 @@ class PolyMnistEvaluation(BenchmarkEvaluation):
     ) -> dict[str, float]:
         loader = evaluation_loader(splits.test, settings.batch_size)
         results = coherence_by_subset_size(model, loader, self.classifiers, seed=settings.seed)
-        results.update(
-            joint_coherence(model, settings.joint_coherence_samples, self.classifiers, seed=settings.seed)
-        )
+        results.update(joint_coherence(model, settings.joint_coherence_samples, self.classifiers, seed=settings.seed))
         return results
 
 
@@ -219,8 +230,13 @@ def polymnist_oracles(source: OracleSource, splits: DataSplits, key: str) -> dic
     oracles = {}
     for name in splits.train.names:
         oracles[name] = _train_oracle(
-            source, f"{key}-{name}", _materialised(splits.train, name), splits.train.labels,
-            _materialised(splits.test, name), splits.test.labels, POLYMNIST_IMAGE_SHAPE,
+            source,
+            f"{key}-{name}",
+            _materialised(splits.train, name),
+            splits.train.labels,
+            _materialised(splits.test, name),
+            splits.test.labels,
+            POLYMNIST_IMAGE_SHAPE,
         )
     return oracles
 
@@ -267,12 +283,8 @@ class MnistSvhnEvaluation(BenchmarkEvaluation):
         loader = evaluation_loader(splits.test, settings.batch_size)
         results: dict[str, float] = {}
         for source, target in self.pairs:
-            results.update(
-                cross_coherence(model, loader, source, target, self.classifiers[target], seed=settings.seed)
-            )
-        results.update(
-            joint_coherence(model, settings.joint_coherence_samples, self.classifiers, seed=settings.seed)
-        )
+            results.update(cross_coherence(model, loader, source, target, self.classifiers[target], seed=settings.seed))
+        results.update(joint_coherence(model, settings.joint_coherence_samples, self.classifiers, seed=settings.seed))
         return results
 
 
@@ -286,8 +298,13 @@ def mnist_svhn_classifiers(
         source, "mnist", mnist.train_images, mnist.train_labels, mnist.test_images, mnist.test_labels, (1, 28, 28)
     )
     svhn_oracle = _train_oracle(
-        source, "svhn", svhn_train.images.float() / 255.0, svhn_train.labels,
-        svhn_test.images.float() / 255.0, svhn_test.labels, (3, 32, 32),
+        source,
+        "svhn",
+        svhn_train.images.float() / 255.0,
+        svhn_train.labels,
+        svhn_test.images.float() / 255.0,
+        svhn_test.labels,
+        (3, 32, 32),
     )
     classifiers: dict[str, Classify] = {
         "mnist": ViewClassifier(mnist_oracle_.classifier, modality_view("mnist")),

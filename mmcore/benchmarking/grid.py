@@ -286,11 +286,17 @@ def run_grid(config: GridConfig, log: Log = print) -> list[RunRecord]:
     output_dir.mkdir(parents=True, exist_ok=True)
     log(f"{config.benchmark}: loading data (budget {config.budget.name})")
     splits = load_grid_data(config, benchmark)
-    log(f"{config.benchmark}: {len(splits.train)} training, {len(splits.validation)} validation, "
-        f"{len(splits.test)} test samples; preparing the evaluation (oracles in {config.oracle_cache})")
+    log(
+        f"{config.benchmark}: {len(splits.train)} training, {len(splits.validation)} validation, "
+        f"{len(splits.test)} test samples; preparing the evaluation (oracles in {config.oracle_cache})"
+    )
     evaluation = prepare_evaluation(
-        config.benchmark, splits, OracleSource(config.oracle_cache, config.device),
-        data_dir=config.data_dir, verify=config.verify, options=config.evaluation_options,
+        config.benchmark,
+        splits,
+        OracleSource(config.oracle_cache, config.device),
+        data_dir=config.data_dir,
+        verify=config.verify,
+        options=config.evaluation_options,
     )
     grid_description = {
         "benchmark": config.benchmark,
@@ -331,8 +337,10 @@ def run_grid(config: GridConfig, log: Log = print) -> list[RunRecord]:
             log(f"{prefix}: failed: {error}")
             records.append(RunRecord(model_name, supervision, "failed", run_dir, info={"error": str(error)}))
             continue
-        log(f"{prefix}: done in {record.info['train_seconds']:.0f} s (best epoch {record.info['best_epoch']}); "
-            f"{_format_headline(record.metrics, evaluation.headline_metrics)}")
+        log(
+            f"{prefix}: done in {record.info['train_seconds']:.0f} s (best epoch {record.info['best_epoch']}); "
+            f"{_format_headline(record.metrics, evaluation.headline_metrics)}"
+        )
         records.append(record)
     paths = write_results(output_dir, config.benchmark, records, evaluation.headline_metrics)
     log(f"{config.benchmark}: results written to {', '.join(str(path) for path in paths)}")

@@ -73,9 +73,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "polymnist-procedural": Protocol(
         300, 256, 512, "conv", (256,), source="as polymnist, on procedural backgrounds (not comparable to papers)"
     ),
-    "cub": Protocol(
-        200, 128, 64, "conv", (256,), source="MMVAE CUB image-captions; values unconfirmed"
-    ),
+    "cub": Protocol(200, 128, 64, "conv", (256,), source="MMVAE CUB image-captions; values unconfirmed"),
 }
 """The protocol of every registered benchmark (see the module docstring for what each value rests on)."""
 

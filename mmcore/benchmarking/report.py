@@ -21,8 +21,16 @@ RESULTS_MARKDOWN = "results.md"
 RESULTS_PLOT = "accuracy_vs_supervision.png"
 
 RUN_COLUMNS = (
-    "benchmark", "model", "supervision", "status", "best_epoch", "epochs", "train_samples",
-    "paired_train_samples", "train_seconds", "eval_seconds",
+    "benchmark",
+    "model",
+    "supervision",
+    "status",
+    "best_epoch",
+    "epochs",
+    "train_samples",
+    "paired_train_samples",
+    "train_seconds",
+    "eval_seconds",
 )
 """Columns that describe a run; the metric columns follow them."""
 
@@ -41,8 +49,12 @@ def result_rows(benchmark: str, records: Iterable[RunLike]) -> list[dict[str, An
     """One flat dictionary per run: the run columns, then every metric by its name."""
     rows = []
     for record in records:
-        row: dict[str, Any] = {"benchmark": benchmark, "model": record.model, "supervision": record.supervision,
-                               "status": record.status}
+        row: dict[str, Any] = {
+            "benchmark": benchmark,
+            "model": record.model,
+            "supervision": record.supervision,
+            "status": record.status,
+        }
         for column in RUN_COLUMNS[4:]:
             row[column] = record.info.get(column)
         row.update(record.metrics)
@@ -120,7 +132,8 @@ def plot_png(rows: Sequence[Mapping[str, Any]], headline: Sequence[str], path: P
         for model in models:
             points = sorted(
                 (float(row["supervision"]), float(row[metric]))
-                for row in finished if row["model"] == model and metric in row
+                for row in finished
+                if row["model"] == model and metric in row
             )
             if points:
                 axis.plot([x for x, _ in points], [y for _, y in points], marker="o", label=model)
@@ -128,7 +141,7 @@ def plot_png(rows: Sequence[Mapping[str, Any]], headline: Sequence[str], path: P
         axis.set_title(metric, fontsize=9)
         axis.set_xlabel("supervision level (share of paired samples)")
         axis.grid(True, alpha=0.3)
-    for axis in list(axes.flat)[len(panels):]:
+    for axis in list(axes.flat)[len(panels) :]:
         axis.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
@@ -140,9 +153,7 @@ def plot_png(rows: Sequence[Mapping[str, Any]], headline: Sequence[str], path: P
     plt.close(figure)
 
 
-def write_results(
-    output_dir: Path, benchmark: str, records: Sequence[RunLike], headline: Sequence[str]
-) -> list[Path]:
+def write_results(output_dir: Path, benchmark: str, records: Sequence[RunLike], headline: Sequence[str]) -> list[Path]:
     """Write ``results.csv``, ``results.md`` and ``accuracy_vs_supervision.png`` into ``output_dir``."""
     rows = result_rows(benchmark, records)
     output_dir = Path(output_dir)

@@ -120,8 +120,9 @@ def match_digit_pairs(
     no pairs.
     """
     if pairs_per_instance < 1 or max_per_class < 1:
-        raise ValueError(f"pairs_per_instance and max_per_class must be positive, got {pairs_per_instance}, "
-                         f"{max_per_class}")
+        raise ValueError(
+            f"pairs_per_instance and max_per_class must be positive, got {pairs_per_instance}, {max_per_class}"
+        )
     labels_a, labels_b = np.asarray(labels_a), np.asarray(labels_b)
     rng = np.random.default_rng(seed)
     pairs_a, pairs_b = [], []
@@ -280,7 +281,12 @@ def mnist_svhn_data(
         mnist.train_images, mnist.train_labels, mnist_train, svhn_train, svhn_train_index, seed=[seed, 0], **options
     )
     validation = _paired_dataset(
-        mnist.train_images, mnist.train_labels, mnist_validation, svhn_train, svhn_validation_index, seed=[seed, 1],
+        mnist.train_images,
+        mnist.train_labels,
+        mnist_validation,
+        svhn_train,
+        svhn_validation_index,
+        seed=[seed, 1],
         **options,
     )
     test = make_mnist_svhn(mnist.test_images, mnist.test_labels, svhn_test, seed=[seed, 2], **options)

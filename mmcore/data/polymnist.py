@@ -205,9 +205,11 @@ def compose_digits(digit_on: np.ndarray, background: np.ndarray, offsets: np.nda
     if digit_on.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or offsets.shape != (len(digit_on), 2):
         raise ValueError(f"expected digits (k, 28, 28) and offsets (k, 2), got {digit_on.shape}, {offsets.shape}")
     height, width = background.shape[:2]
-    if offsets.min(initial=0) < 0 or (offsets[:, 0] > height - IMAGE_SIDE).any() or (
-        offsets[:, 1] > width - IMAGE_SIDE
-    ).any():
+    if (
+        offsets.min(initial=0) < 0
+        or (offsets[:, 0] > height - IMAGE_SIDE).any()
+        or (offsets[:, 1] > width - IMAGE_SIDE).any()
+    ):
         raise ValueError(f"crop offsets leave the {height}×{width} background")
     # Every 28×28 window of the background as a view (no copy): windows[r, c] is the crop at (r, c).
     windows = np.lib.stride_tricks.sliding_window_view(background, (IMAGE_SIDE, IMAGE_SIDE), axis=(0, 1))
@@ -347,8 +349,9 @@ def load_polymnist(path: str | Path, fingerprint: str | None = None) -> Multimod
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise PolyMnistCacheError(f"{path}: not a PolyMNIST archive ({error})") from None
     if fingerprint is not None and stored != fingerprint:
-        raise PolyMnistCacheError(f"{path}: generated from other inputs (fingerprint {stored[:16]}..., expected "
-                                  f"{fingerprint[:16]}...)")
+        raise PolyMnistCacheError(
+            f"{path}: generated from other inputs (fingerprint {stored[:16]}..., expected {fingerprint[:16]}...)"
+        )
     if not views or any(view.shape[1:] != IMAGE_SHAPE or view.dtype != np.uint8 for view in views.values()):
         raise PolyMnistCacheError(f"{path}: views must be uint8 arrays (n, 3, 28, 28)")
     return polymnist_dataset(views, labels)

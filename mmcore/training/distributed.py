@@ -195,9 +195,7 @@ def broadcast_from_main(value: Any, place: ProcessPlace) -> Any:
     return box[0]
 
 
-def sum_across_processes(
-    sums: Mapping[str, float], count: int, place: ProcessPlace
-) -> tuple[dict[str, float], int]:
+def sum_across_processes(sums: Mapping[str, float], count: int, place: ProcessPlace) -> tuple[dict[str, float], int]:
     """Add every process's per-name sums and sample counts (a collective).
 
     Means are then ``sum / count`` over all samples, never an average of per-process averages, which

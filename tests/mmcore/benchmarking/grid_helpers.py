@@ -32,7 +32,10 @@ def write_fake_mnist(root: Path, n_train: int = N_TRAIN, n_test: int = N_TEST, s
     (root / "mnist").mkdir(parents=True, exist_ok=True)
     np.savez(
         root / "mnist" / "mnist.npz",
-        x_train=images(train_labels), y_train=train_labels, x_test=images(test_labels), y_test=test_labels,
+        x_train=images(train_labels),
+        y_train=train_labels,
+        x_test=images(test_labels),
+        y_test=test_labels,
     )
     return root
 

@@ -12,8 +12,21 @@ from grid_helpers import write_fake_mnist
 
 from specvae_cli.mmcore_benchmark_cli import benchmark
 
-TINY = ["--latent-dim", "3", "--network", "mlp", "--hidden-dims", "12", "--batch-size", "40",
-        "--validation-size", "20", "--no-verify", "--num-threads", "1"]
+TINY = [
+    "--latent-dim",
+    "3",
+    "--network",
+    "mlp",
+    "--hidden-dims",
+    "12",
+    "--batch-size",
+    "40",
+    "--validation-size",
+    "20",
+    "--no-verify",
+    "--num-threads",
+    "1",
+]
 
 
 @pytest.fixture()
@@ -26,8 +39,20 @@ def runner():
 def test_benchmark_command_runs_a_grid_and_reports_each_run(runner, tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
-    arguments = ["mnist-split", "--models", "svae,mvae", "--supervision", "1.0", "--budget", "smoke",
-                 "--data-dir", str(root), "-o", str(out), *TINY]
+    arguments = [
+        "mnist-split",
+        "--models",
+        "svae,mvae",
+        "--supervision",
+        "1.0",
+        "--budget",
+        "smoke",
+        "--data-dir",
+        str(root),
+        "-o",
+        str(out),
+        *TINY,
+    ]
     result = runner.invoke(benchmark, arguments, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "2 models × 1 supervision levels, 1 epochs each (protocol 200 × budget smoke), latent 3" in result.output
@@ -48,14 +73,26 @@ def test_bad_budget_and_models_are_rejected(runner, tmp_path):
     assert result.exit_code == 2 and "unknown budget 'huge'" in result.output and "cpu-session" in result.output
     result = runner.invoke(benchmark, ["mnist-split", "--models", "svae", "--supervision", "2", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "supervision levels must lie in [0, 1]" in result.output
-    result = runner.invoke(benchmark, ["mnist-split", "--models", "svae,nope", "-o", str(tmp_path),
-                                       "--data-dir", str(tmp_path)])
+    result = runner.invoke(
+        benchmark, ["mnist-split", "--models", "svae,nope", "-o", str(tmp_path), "--data-dir", str(tmp_path)]
+    )
     assert result.exit_code == 1 and "unknown models ['nope']" in result.output
 
 
 def test_missing_data_is_a_one_line_error(runner, tmp_path):
-    result = runner.invoke(benchmark, ["mnist-svhn", "--models", "svae", "-o", str(tmp_path / "out"),
-                                       "--data-dir", str(write_fake_mnist(tmp_path / "data")), "--no-verify"])
+    result = runner.invoke(
+        benchmark,
+        [
+            "mnist-svhn",
+            "--models",
+            "svae",
+            "-o",
+            str(tmp_path / "out"),
+            "--data-dir",
+            str(write_fake_mnist(tmp_path / "data")),
+            "--no-verify",
+        ],
+    )
     assert result.exit_code == 1
     assert "Error: benchmark 'mnist-svhn' cannot run: svhn/train_32x32.mat not found" in result.output
     assert "Traceback" not in result.output
@@ -64,10 +101,26 @@ def test_missing_data_is_a_one_line_error(runner, tmp_path):
 def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
-    arguments = ["mnist-split", "--models", "mmvae", "--supervision", "1.0", "--budget", "smoke",
-                 "--data-dir", str(root), "-o", str(out), *TINY,
-                 "--model-option", "estimator=elbo", "--model-option", "posterior=laplace",
-                 "--model-option", "n_importance_samples=1"]
+    arguments = [
+        "mnist-split",
+        "--models",
+        "mmvae",
+        "--supervision",
+        "1.0",
+        "--budget",
+        "smoke",
+        "--data-dir",
+        str(root),
+        "-o",
+        str(out),
+        *TINY,
+        "--model-option",
+        "estimator=elbo",
+        "--model-option",
+        "posterior=laplace",
+        "--model-option",
+        "n_importance_samples=1",
+    ]
     result = runner.invoke(benchmark, arguments, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     run_config = json.loads((out / "runs" / "mmvae__s1" / "run_config.json").read_text())
@@ -78,8 +131,11 @@ def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
     refused = runner.invoke(benchmark, changed, catch_exceptions=False)
     assert refused.exit_code == 1 and "model_options" in refused.output
 
-    unknown = runner.invoke(benchmark, [*arguments[:9], "-o", str(tmp_path / "other"), *TINY,
-                                        "--model-option", "colour=blue"], catch_exceptions=False)
+    unknown = runner.invoke(
+        benchmark,
+        [*arguments[:9], "-o", str(tmp_path / "other"), *TINY, "--model-option", "colour=blue"],
+        catch_exceptions=False,
+    )
     assert unknown.exit_code == 1 and "model 'mmvae' has no option(s) ['colour']" in unknown.output
     assert "estimator" in unknown.output
     malformed = runner.invoke(benchmark, [*arguments[:9], "-o", str(out), "--model-option", "estimator"])
@@ -89,8 +145,21 @@ def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
 def test_unimodal_copies_train_on_the_seed_codes_data(runner, tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
-    arguments = ["mnist-split", "--models", "svae", "--supervision", "0.5", "--budget", "smoke",
-                 "--data-dir", str(root), "-o", str(out), *TINY, "--unimodal-copies"]
+    arguments = [
+        "mnist-split",
+        "--models",
+        "svae",
+        "--supervision",
+        "0.5",
+        "--budget",
+        "smoke",
+        "--data-dir",
+        str(root),
+        "-o",
+        str(out),
+        *TINY,
+        "--unimodal-copies",
+    ]
     result = runner.invoke(benchmark, arguments, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     run_dir = out / "runs" / "svae__s0.5"

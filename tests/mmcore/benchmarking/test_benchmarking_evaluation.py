@@ -91,8 +91,9 @@ def _write_fake_cub(root, n_train_images=4, n_test_images=2, feature_dim=6, seed
 def _write_word_vectors(path, vocabulary, dim=5, seed=0):
     rng = np.random.default_rng(seed)
     tokens = [token for token in vocabulary.tokens if not token.startswith("<")] + ["unseen"]
-    lines = [f"{len(tokens)} {dim}"] + [f"{token} " + " ".join(f"{v:.6f}" for v in rng.normal(size=dim))
-                                        for token in tokens]
+    lines = [f"{len(tokens)} {dim}"] + [
+        f"{token} " + " ".join(f"{v:.6f}" for v in rng.normal(size=dim)) for token in tokens
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -109,10 +110,12 @@ def test_sif_embedding_matches_a_hand_computation():
         assert weights[vocabulary.index(token)] == pytest.approx(1e-3 / (1e-3 + share))
     embed = SifEmbedding(vectors, vocabulary, train)
     w = {token: 1e-3 / (1e-3 + share) for token, share in p.items()}
-    raw = torch.tensor([
-        [(w["a"] * 1 + w["red"] * 0 + w["bird"] * 3) / 3, (w["a"] * 0 + w["red"] * 2 + w["bird"] * 1) / 3],
-        [(w["a"] * 1 + w["bird"] * 3) / 2, (w["a"] * 0 + w["bird"] * 1) / 2],
-    ])
+    raw = torch.tensor(
+        [
+            [(w["a"] * 1 + w["red"] * 0 + w["bird"] * 3) / 3, (w["a"] * 0 + w["red"] * 2 + w["bird"] * 1) / 3],
+            [(w["a"] * 1 + w["bird"] * 3) / 2, (w["a"] * 0 + w["bird"] * 1) / 2],
+        ]
+    )
     assert torch.allclose(embed.weighted_average(train), raw, atol=1e-6)
     direction = torch.linalg.svd(raw.double()).Vh[0].float()
     expected = raw - (raw @ direction)[:, None] * direction
@@ -146,15 +149,22 @@ def test_cub_cca_evaluation_scores_generated_pairs(tmp_path):
     modalities = get_benchmark("cub").modalities(3, data=splits, network="mlp", hidden_dims=(8,))
     model = build_model("mmvae", modalities, 3)
     results = evaluation.evaluate(model, splits, EvaluationSettings(batch_size=7, latent_classification=False))
-    assert set(results) == {"cca/train_first_correlation", "cca/ground_truth", "cca/image_to_caption",
-                            "cca/caption_to_image", "cca/joint"}
+    assert set(results) == {
+        "cca/train_first_correlation",
+        "cca/ground_truth",
+        "cca/image_to_caption",
+        "cca/caption_to_image",
+        "cca/joint",
+    }
     assert all(-1.0 <= value <= 1.0 for key, value in results.items() if key != "cca/train_first_correlation")
     # The ground truth does not depend on the model: the test pairs scored by CCA fitted on the training pairs.
     embed = evaluation.embed
     train_images, test_images = splits.train.data["image"][:], splits.test.data["image"][:]
     reference = cub_cca_coherence(
-        train_images.numpy(), embed(splits.train.data["caption"]).numpy(),
-        {"ground_truth": (test_images.numpy(), embed(splits.test.data["caption"]).numpy())}, n_components=5,
+        train_images.numpy(),
+        embed(splits.train.data["caption"]).numpy(),
+        {"ground_truth": (test_images.numpy(), embed(splits.test.data["caption"]).numpy())},
+        n_components=5,
     )
     assert results["cca/ground_truth"] == pytest.approx(reference["cca/ground_truth"], abs=1e-9)
     assert results["cca/train_first_correlation"] == pytest.approx(reference["cca/train_first_correlation"])
@@ -162,8 +172,13 @@ def test_cub_cca_evaluation_scores_generated_pairs(tmp_path):
 
 def test_cub_without_features_or_word_vectors_fails_before_training(tmp_path):
     root = _write_fake_cub(tmp_path / "data")
-    config = tiny_grid(root, tmp_path / "grid", benchmark="cub", validation_size=1,
-                       load_options={"image_source": "features", "min_count": 1})
+    config = tiny_grid(
+        root,
+        tmp_path / "grid",
+        benchmark="cub",
+        validation_size=1,
+        load_options={"image_source": "features", "min_count": 1},
+    )
     with pytest.raises(MissingBenchmarkDataError, match="benchmark 'cub' cannot run: .*--word-vectors FILE"):
         run_grid(config, log=lambda line: None)
     assert not (tmp_path / "grid" / "runs").exists()
@@ -209,10 +224,13 @@ def _write_fake_svhn(root, n_train=60, n_test=30, seed=0):
     (root / "svhn").mkdir(parents=True, exist_ok=True)
     for split, count in (("train", n_train), ("test", n_test)):
         labels = np.arange(count) % 10
-        savemat(root / "svhn" / f"{split}_32x32.mat", {
-            "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
-            "y": np.where(labels == 0, 10, labels).reshape(-1, 1).astype(np.uint8),
-        })
+        savemat(
+            root / "svhn" / f"{split}_32x32.mat",
+            {
+                "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
+                "y": np.where(labels == 0, 10, labels).reshape(-1, 1).astype(np.uint8),
+            },
+        )
 
 
 def test_polymnist_evaluation_is_coherence_by_subset_size_and_joint_coherence(tmp_path):
@@ -222,18 +240,22 @@ def test_polymnist_evaluation_is_coherence_by_subset_size_and_joint_coherence(tm
     source = OracleSource(tmp_path / "oracles")
     evaluation = prepare_evaluation("polymnist-procedural", splits, source, data_dir=root, verify=False)
     assert evaluation.headline_metrics == tuple(f"coherence/subset_size_{k}" for k in (1, 2, 3, 4)) + (
-        "joint_coherence",)
+        "joint_coherence",
+    )
     torch.manual_seed(0)
-    model = build_model("mopoe", get_benchmark("polymnist-procedural").modalities(3, network="mlp",
-                                                                                  hidden_dims=(8,)), 3)
+    model = build_model(
+        "mopoe", get_benchmark("polymnist-procedural").modalities(3, network="mlp", hidden_dims=(8,)), 3
+    )
     settings = EvaluationSettings(batch_size=16, latent_classification=False, joint_coherence_samples=64)
     results = evaluation.evaluate(model, splits, settings)
 
     oracles = {}
     for name in splits.train.names:  # read back from the cache the evaluation wrote
         cached = load_or_train_oracle(
-            source.cache_dir / f"polymnist-procedural-{name}-oracle.safetensors", splits.train.data[name][:],
-            splits.train.labels, architecture=OracleArchitecture(image_shape=(3, 28, 28)),
+            source.cache_dir / f"polymnist-procedural-{name}-oracle.safetensors",
+            splits.train.data[name][:],
+            splits.train.labels,
+            architecture=OracleArchitecture(image_shape=(3, 28, 28)),
         )
         assert cached.from_cache
         oracles[name] = cached.classifier
@@ -247,10 +269,17 @@ def test_mnist_svhn_text_evaluation_covers_every_ordered_pair(tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     _write_fake_svhn(root)
     splits = get_benchmark("mnist-svhn-text").load(root, validation_size=20, verify=False, pairs_per_instance=2)
-    evaluation = prepare_evaluation("mnist-svhn-text", splits, OracleSource(tmp_path / "oracles"), data_dir=root,
-                                    verify=False)
-    pairs = [("mnist", "svhn"), ("mnist", "text"), ("svhn", "mnist"), ("svhn", "text"), ("text", "mnist"),
-             ("text", "svhn")]
+    evaluation = prepare_evaluation(
+        "mnist-svhn-text", splits, OracleSource(tmp_path / "oracles"), data_dir=root, verify=False
+    )
+    pairs = [
+        ("mnist", "svhn"),
+        ("mnist", "text"),
+        ("svhn", "mnist"),
+        ("svhn", "text"),
+        ("text", "mnist"),
+        ("text", "svhn"),
+    ]
     assert evaluation.headline_metrics == tuple(f"cross_coherence/{a}->{b}" for a, b in pairs) + ("joint_coherence",)
     assert evaluation.oracle_accuracies["text"] == 1.0
     torch.manual_seed(0)

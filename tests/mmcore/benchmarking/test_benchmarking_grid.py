@@ -57,7 +57,10 @@ def test_grid_writes_one_row_per_run_and_every_file(finished_grid):
     out = config.output_dir
     rows = _read_csv(out / "results.csv")
     assert [(row["model"], float(row["supervision"])) for row in rows] == [
-        ("svae", 1.0), ("svae", 0.5), ("vaevae", 1.0), ("vaevae", 0.5)
+        ("svae", 1.0),
+        ("svae", 0.5),
+        ("vaevae", 1.0),
+        ("vaevae", 0.5),
     ]
     assert [record.status for record in records] == ["trained"] * 4
     n_train = N_TRAIN - VALIDATION
@@ -104,8 +107,11 @@ def test_table_values_are_the_metrics_of_the_saved_model(finished_grid):
         torch.manual_seed(config.seed)
         loss = validation_loss(model.eval(), MultimodalLoader(splits.test, TINY_PROTOCOL.batch_size))["loss"]
     assert record.metrics["test/loss"] == pytest.approx(loss, rel=1e-6)
-    row = next(row for row in _read_csv(config.output_dir / "results.csv") if row["model"] == "vaevae"
-               and row["supervision"] == "0.5")
+    row = next(
+        row
+        for row in _read_csv(config.output_dir / "results.csv")
+        if row["model"] == "vaevae" and row["supervision"] == "0.5"
+    )
     assert float(row["accuracy/from_top"]) == accuracies["accuracy/from_top"]
 
 
@@ -136,7 +142,11 @@ def test_budget_scales_the_epochs_and_caps_the_data(tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     budget = dataclasses.replace(parse_budget("0.5"), max_train_size=50, latent_classification=False)
     config = tiny_grid(
-        root, tmp_path / "grid", models=("svae",), supervision_levels=(1.0,), budget=budget,
+        root,
+        tmp_path / "grid",
+        models=("svae",),
+        supervision_levels=(1.0,),
+        budget=budget,
         protocol=dataclasses.replace(TINY_PROTOCOL, epochs=4),
     )
     assert config.resolved_epochs == 2  # 4 protocol epochs × 0.5

@@ -24,11 +24,20 @@ class Run:
 
 
 RUNS = [
-    Run("svae", 1.0, "trained", {"accuracy/from_top": 0.8125, "accuracy/from_top+bottom": 0.95, "test/loss": 218.34},
-        {"epochs": 10, "best_epoch": 9, "train_seconds": 33.84}),
-    Run("svae", 0.01, "skipped",
+    Run(
+        "svae",
+        1.0,
+        "trained",
+        {"accuracy/from_top": 0.8125, "accuracy/from_top+bottom": 0.95, "test/loss": 218.34},
+        {"epochs": 10, "best_epoch": 9, "train_seconds": 33.84},
+    ),
+    Run(
+        "svae",
+        0.01,
+        "skipped",
         {"accuracy/from_top": 0.5, "accuracy/from_top+bottom": 0.75, "latent_accuracy/top": 0.7},
-        {"epochs": 10, "best_epoch": 10}),
+        {"epochs": 10, "best_epoch": 10},
+    ),
     Run("jmvae", 0.01, "failed", {}, {"error": "JMVAE trains on paired samples only"}),
 ]
 

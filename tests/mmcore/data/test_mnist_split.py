@@ -70,8 +70,13 @@ def test_malformed_archives_name_the_problem(tmp_path):
     np.savez(path, x_train=np.zeros((2, 28, 28), np.uint8), y_train=np.zeros(2, np.uint8))
     with pytest.raises(MnistFormatError, match="bad.npz: array 'x_test' missing"):
         read_mnist_npz(path)
-    np.savez(path, x_train=np.zeros((2, 28, 27), np.uint8), y_train=np.zeros(2), x_test=np.zeros((1, 28, 28)),
-             y_test=np.zeros(1))
+    np.savez(
+        path,
+        x_train=np.zeros((2, 28, 27), np.uint8),
+        y_train=np.zeros(2),
+        x_test=np.zeros((1, 28, 28)),
+        y_test=np.zeros(1),
+    )
     with pytest.raises(MnistFormatError, match="'x_train' has shape"):
         read_mnist_npz(path)
     path.write_bytes(b"garbage")
