@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from mmcore.benchmarking.errors import MissingBenchmarkDataError
-from mmcore.benchmarking.evaluation import BenchmarkEvaluation, EvaluationSettings, evaluation_loader
+from mmcore.benchmarking.evaluation_base import BenchmarkEvaluation, EvaluationSettings, evaluation_loader
 from mmcore.data.splits import DataSplits
 from mmcore.data.text import EOS, SPECIAL_TOKENS, Vocabulary
 from mmcore.metrics import CUB_CCA_COMPONENTS, cub_cca_coherence

@@ -15,12 +15,11 @@ its *headline metrics*, the ones the accuracy-vs-supervision plot shows.
 
 Every evaluation adds, when the settings ask for them, linear latent classification (a probe fitted on the
 posterior means of the fully paired training split, scored on the test split) and the IWAE test
-log-likelihood with K importance samples.
+log-likelihood with K importance samples (:class:`mmcore.benchmarking.evaluation_base.BenchmarkEvaluation`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from mmcore.benchmarking.cub_features import prepare_cub_evaluation
+from mmcore.benchmarking.evaluation_base import BenchmarkEvaluation, EvaluationSettings, evaluation_loader
 from mmcore.data.dataset import MultimodalDataset
-from mmcore.data.loader import MultimodalLoader
 from mmcore.data.mnist import MNIST_SPLIT3_PARTS, MNIST_SPLIT_PARTS, load_mnist
 from mmcore.data.mnist_svhn import DIGIT_NAMES, TEXT_ALPHABET, TEXT_MODALITY, load_svhn
 from mmcore.data.polymnist import IMAGE_SHAPE as POLYMNIST_IMAGE_SHAPE
@@ -42,29 +42,12 @@ from mmcore.metrics import (
     cross_coherence,
     joined_rows_view,
     joint_coherence,
-    latent_classification_accuracy,
     load_or_train_oracle,
     mnist_split_accuracy,
     modality_view,
-    test_log_likelihood,
 )
 from mmcore.metrics.oracles import CachedOracle
 from mmcore.models.base import MultimodalVAE
-
-JOINT_COHERENCE_SAMPLES = 10_000
-"""Prior samples for joint coherence, as in MMVAE's and the seed's evaluation."""
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    """How much evaluation a run gets: batch size, K of the log-likelihood (None: skipped), the latent probe,
-    and the number of prior samples behind joint coherence."""
-
-    batch_size: int = 500
-    likelihood_samples: int | None = None
-    latent_classification: bool = True
-    joint_coherence_samples: int = JOINT_COHERENCE_SAMPLES
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,70 +58,9 @@ class OracleSource:
     device: str = "cpu"
 
 
-def evaluation_loader(dataset: MultimodalDataset, batch_size: int) -> MultimodalLoader:
-    """Batches of ``dataset`` in order (evaluation is deterministic given the metric's seed)."""
-    return MultimodalLoader(dataset, batch_size)
-
-
-def mixture_prior_log_density(model: MultimodalVAE) -> Callable[[Tensor], Tensor] | None:
-    """log p(z) of a model whose prior is a mixture of pseudo-sample components (MEME), else None.
-
-    Such a model's ``prior`` draws one component per sample, so its ``log_prob`` is not the prior's
-    density; the IWAE bound needs log (1/C) Σ_c N(z; μ_c, σ_c²), computed here from the components.
-    """
-    components_of = getattr(model, "pseudo_sample_components", None)
-    if not callable(components_of):
-        return None
-
-    def log_density(z: Tensor) -> Tensor:
-        components = components_of()
-        mean = components.mean.reshape(-1, model.latent_dim)  # (C, L)
-        logvar = components.logvar.reshape(-1, model.latent_dim)
-        difference = z.unsqueeze(-2) - mean  # (..., C, L)
-        per_component = -0.5 * (difference.pow(2) * torch.exp(-logvar) + logvar + math.log(2 * math.pi)).sum(-1)
-        return torch.logsumexp(per_component, dim=-1) - math.log(mean.shape[0])
-
-    return log_density
-
-
 def subset_label(names: Sequence[str]) -> str:
     """A subset of modalities as the metrics name it: ``top+bottom``."""
     return "+".join(names)
-
-
-class BenchmarkEvaluation:
-    """Base class: ``evaluate(model, splits, settings)`` and the metric names the plot shows."""
-
-    headline_metrics: tuple[str, ...] = ()
-    latent_subsets: tuple[tuple[str, ...], ...] = ()
-
-    def __init__(self) -> None:
-        self.oracle_accuracies: dict[str, float | None] = {}
-
-    def specific_metrics(
-        self, model: MultimodalVAE, splits: DataSplits, settings: EvaluationSettings
-    ) -> dict[str, float]:
-        raise NotImplementedError
-
-    def evaluate(self, model: MultimodalVAE, splits: DataSplits, settings: EvaluationSettings) -> dict[str, float]:
-        """The benchmark's own metrics, then the latent probe and the log-likelihood if the settings ask."""
-        results = self.specific_metrics(model, splits, settings)
-        test_loader = evaluation_loader(splits.test, settings.batch_size)
-        if settings.latent_classification:
-            train_loader = evaluation_loader(splits.train, settings.batch_size)
-            for subset in self.latent_subsets:
-                results.update(latent_classification_accuracy(model, train_loader, test_loader, subset))
-        if settings.likelihood_samples:
-            results.update(
-                test_log_likelihood(
-                    model,
-                    test_loader,
-                    settings.likelihood_samples,
-                    seed=settings.seed,
-                    log_prior=mixture_prior_log_density(model),
-                )
-            )
-        return results
 
 
 def _train_oracle(
@@ -348,8 +270,6 @@ def _mnist_svhn(inputs: EvaluationInputs) -> BenchmarkEvaluation:
 
 
 def _cub(inputs: EvaluationInputs) -> BenchmarkEvaluation:
-    from mmcore.benchmarking.cub_features import prepare_cub_evaluation  # imports this module: load it late
-
     return prepare_cub_evaluation(inputs.splits, inputs.options.get("word_vectors"))  # type: ignore[arg-type]
 
 

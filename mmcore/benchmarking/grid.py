@@ -30,13 +30,8 @@ import torch
 from mmcore.atomic import atomic_write_text
 from mmcore.benchmarking.budget import BUDGETS, Budget
 from mmcore.benchmarking.errors import GridSettingsMismatchError, MissingBenchmarkDataError
-from mmcore.benchmarking.evaluation import (
-    JOINT_COHERENCE_SAMPLES,
-    BenchmarkEvaluation,
-    EvaluationSettings,
-    OracleSource,
-    prepare_evaluation,
-)
+from mmcore.benchmarking.evaluation import OracleSource, prepare_evaluation
+from mmcore.benchmarking.evaluation_base import JOINT_COHERENCE_SAMPLES, BenchmarkEvaluation, EvaluationSettings
 from mmcore.benchmarking.protocols import Protocol, get_protocol
 from mmcore.benchmarking.report import write_results
 from mmcore.benchmarks_setup import Benchmark, get_benchmark

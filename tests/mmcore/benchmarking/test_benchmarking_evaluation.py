@@ -12,7 +12,8 @@ from grid_helpers import tiny_grid, write_fake_mnist
 
 from mmcore.benchmarking import EvaluationSettings, MissingBenchmarkDataError, OracleSource, run_grid
 from mmcore.benchmarking.cub_features import SifEmbedding, caption_token_mask, read_word_vectors, sif_weights
-from mmcore.benchmarking.evaluation import DigitNameClassifier, mixture_prior_log_density, prepare_evaluation
+from mmcore.benchmarking.evaluation import DigitNameClassifier, prepare_evaluation
+from mmcore.benchmarking.evaluation_base import mixture_prior_log_density
 from mmcore.benchmarks_setup import get_benchmark
 from mmcore.data.cub import CubSplits, cub_data
 from mmcore.data.dataset import MultimodalDataset
