@@ -1,8 +1,9 @@
-"""Named benchmarks: how to load a benchmark's data and build the modalities a model is made of.
+"""Named benchmarks: how to load a benchmark's data, build the modalities a model is made of, and train it.
 
 The command line (``mmcore train --benchmark mnist-split``, ``mmcore benchmark``) and the tests go through
-:func:`get_benchmark`, so a benchmark is described once: its data loader and, for a latent size, its
-encoders, decoders and likelihoods. Fusion models are chosen separately, by name, from the registry.
+:func:`get_benchmark`, so a benchmark is described once: its data loader, for a latent size its encoders,
+decoders and likelihoods, and its published training settings (:class:`Protocol`). Fusion models are chosen
+separately, by name, from the registry.
 
 Registered: ``mnist-split`` and ``mnist-split-3`` (bands of MNIST rows), ``polymnist`` (the user's five
 original backgrounds, ``background_dir=``) and ``polymnist-procedural`` (generated backgrounds),
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,72 @@ from mmcore.networks import MLP, ConvImageDecoder, ConvImageEncoder, TextCNNDeco
 
 NETWORKS = ("mlp", "conv")
 DEFAULT_VALIDATION_SIZE = 10_000
+
+
+# ------------------------------------------------------------------------------------- training protocols
+@dataclass(frozen=True)
+class Protocol:
+    """The published training settings of one benchmark: epochs, batch, optimiser, latent size and networks.
+
+    A protocol is what ``--budget paper`` trains with; smaller budgets scale its epochs and data
+    (:mod:`mmcore.benchmarking.budget`). ``network``/``hidden_dims``/``likelihood`` are passed to the
+    benchmark's modality builder (:meth:`Benchmark.modalities`); ``likelihood=None`` keeps the builder's
+    default. ``source`` says what the values rest on; a grid run records every value in its
+    ``run_config.json``. The validation set is not part of a protocol (the papers have none): its size is
+    the benchmark's (:attr:`Benchmark.validation_size`).
+
+    What each benchmark's protocol rests on:
+
+    * MNIST-Split (Kutuzova et al. 2021, code release sgalkina/poe-vaes, ``experiments/mnist_split/run.py``
+      and ``MNIST_split_inference.py``): 200 epochs, batch size 100, no KL annealing, latent size 64;
+      encoders of three stride-2 convolutions (64, 128, 256 channels) and a 512-unit layer,
+      transposed-convolution decoders, Bernoulli likelihoods; the accuracies are judged by a ResNet-18
+      trained on MNIST. Here the convolutional networks of :mod:`mmcore.networks` (two stride-2 layers)
+      stand in for the seed's, and the oracle is :class:`~mmcore.metrics.oracles.OracleClassifier` (a small
+      CNN, ~99 % test accuracy). MNIST-Split-3 (``experiments/mnist_split_three``) is trained the same way.
+    * MNIST-SVHN (the seed's ``experiments/mnist_svhn/run.py``): 200 epochs, batch size 256, no annealing.
+      The latent size 20 and the Laplace likelihoods are MMVAE's (Shi et al. 2019), whose pairing the data
+      use. MNIST-SVHN-Text adds a text modality with the text CNNs of :mod:`mmcore.networks`.
+    * PolyMNIST (Sutter et al. 2021, MoPoE release, ``mmnist/flags.py``): Laplace likelihoods; epochs, batch
+      size and latent size are this package's choice.
+    * CUB image-captions (MMVAE): Laplace likelihood on images, categorical on captions; epochs, batch size
+      and latent size are this package's choice.
+    """
+
+    epochs: int
+    batch_size: int
+    latent_dim: int
+    network: str
+    hidden_dims: tuple[int, ...]
+    learning_rate: float = 1e-3
+    beta: float = 1.0
+    beta_warmup_epochs: float = 0.0
+    likelihood: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or self.batch_size <= 0 or self.latent_dim <= 0:
+            raise ValueError(f"epochs, batch_size and latent_dim must be positive, got {self}")
+        if not self.hidden_dims or min(self.hidden_dims) <= 0:
+            raise ValueError(f"hidden_dims must be positive layer sizes, got {self.hidden_dims}")
+
+    def to_dict(self) -> dict[str, object]:
+        values = asdict(self)
+        values["hidden_dims"] = list(self.hidden_dims)
+        return values
+
+
+_SEED_MNIST_SPLIT = "Kutuzova et al. 2021, sgalkina/poe-vaes experiments/mnist_split (200 epochs, batch 100, z=64)"
+_MNIST_SPLIT_PROTOCOL = Protocol(200, 100, 64, "conv", (512,), source=_SEED_MNIST_SPLIT)
+_MNIST_SVHN_PROTOCOL = Protocol(
+    200, 256, 20, "conv", (256,), source="seed experiments/mnist_svhn (200 epochs, batch 256); z=20 as MMVAE"
+)
+_POLYMNIST_PROTOCOL = Protocol(
+    300, 256, 512, "conv", (256,), source="MoPoE PolyMNIST likelihoods; epochs, batch and latent size chosen here"
+)
+
+
+# ------------------------------------------------------------------------------------- networks and data
 
 
 def _likelihood(name: str) -> Likelihood:
@@ -96,7 +163,7 @@ def _no_data_options(_splits: DataSplits) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A named benchmark: its data (train/validation/test) and its modalities for a latent size.
+    """A named benchmark: its data (train/validation/test), its modalities for a latent size, its protocol.
 
     ``data_options`` reads from loaded data what the modality builder needs beyond shapes fixed by the
     benchmark (CUB: the vocabulary size); ``validation_size`` is the benchmark's default number of
@@ -107,6 +174,7 @@ class Benchmark:
     description: str
     load_data: Callable[..., DataSplits]
     build_modalities: Callable[..., list[Modality]]
+    protocol: Protocol
     data_options: Callable[[DataSplits], dict[str, Any]] = field(default=_no_data_options)
     validation_size: int = DEFAULT_VALIDATION_SIZE
 
@@ -125,14 +193,16 @@ class Benchmark:
         return self.build_modalities(latent_dim, **options)
 
 
-def _mnist_benchmark(name: str, description: str, parts: Mapping[str, tuple[int, int]]) -> Benchmark:
+def _mnist_benchmark(
+    name: str, description: str, parts: Mapping[str, tuple[int, int]], protocol: Protocol
+) -> Benchmark:
     def load(data_dir: str | Path | None = None, **options) -> DataSplits:
         return mnist_split_data(data_dir, parts=parts, **options)
 
     def build(latent_dim: int, **options) -> list[Modality]:
         return mnist_split_modalities(latent_dim, parts=parts, **options)
 
-    return Benchmark(name, description, load, build)
+    return Benchmark(name, description, load, build, protocol)
 
 
 # ------------------------------------------------------------------------------------- image benchmarks
@@ -312,43 +382,58 @@ BENCHMARKS: dict[str, Benchmark] = {
         "mnist-split",
         "MNIST digits as two modalities: top half (rows 0-13) and bottom half (rows 14-27)",
         MNIST_SPLIT_PARTS,
+        _MNIST_SPLIT_PROTOCOL,
     ),
     "mnist-split-3": _mnist_benchmark(
-        "mnist-split-3", "MNIST digits as three modalities: rows 0-8, 9-17 and 18-27", MNIST_SPLIT3_PARTS
+        "mnist-split-3",
+        "MNIST digits as three modalities: rows 0-8, 9-17 and 18-27",
+        MNIST_SPLIT3_PARTS,
+        replace(_MNIST_SPLIT_PROTOCOL, source=_SEED_MNIST_SPLIT + "; split-3 alike"),
     ),
     "polymnist": Benchmark(
         "polymnist",
         "PolyMNIST: five RGB views m0..m4 of one digit class, on the user's original backgrounds",
         _polymnist_loader(procedural=False),
         polymnist_modalities,
+        _POLYMNIST_PROTOCOL,
     ),
     "polymnist-procedural": Benchmark(
         "polymnist-procedural",
         "PolyMNIST on five generated background textures (not comparable with the papers)",
         _polymnist_loader(procedural=True),
         polymnist_modalities,
+        replace(_POLYMNIST_PROTOCOL, source="as polymnist, on procedural backgrounds (not comparable to papers)"),
     ),
     "mnist-svhn": Benchmark(
         "mnist-svhn",
         "An MNIST and an SVHN image of the same digit (MMVAE pairing, 20 pairs per instance)",
         _mnist_svhn_loader(with_text=False),
         _mnist_svhn_builder(with_text=False),
+        _MNIST_SVHN_PROTOCOL,
     ),
     "mnist-svhn-text": Benchmark(
         "mnist-svhn-text",
         "MNIST-SVHN plus the digit's English name as an 8-character string (MMJSD)",
         _mnist_svhn_loader(with_text=True),
         _mnist_svhn_builder(with_text=True),
+        replace(_MNIST_SVHN_PROTOCOL, source="as mnist-svhn, with this package's text CNNs"),
     ),
     "cub": Benchmark(
         "cub",
         f"CUB-200 bird {CUB_MODALITIES[0]}s (64×64 pixels or features) and their {CUB_MODALITIES[1]}s (MMVAE)",
         _load_cub,
         cub_modalities,
+        Protocol(
+            200, 128, 64, "conv", (256,), source="MMVAE CUB image-captions likelihoods; epochs, batch, z chosen here"
+        ),
         data_options=_cub_data_options,
         validation_size=VALIDATION_IMAGES,
     ),
 }
+
+
+PROTOCOLS: dict[str, Protocol] = {name: benchmark.protocol for name, benchmark in BENCHMARKS.items()}
+"""The protocol of every registered benchmark (see :class:`Protocol` for what each value rests on)."""
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -357,3 +442,11 @@ def get_benchmark(name: str) -> Benchmark:
         return BENCHMARKS[name]
     except KeyError:
         raise KeyError(f"unknown benchmark {name!r}; available: {', '.join(sorted(BENCHMARKS))}") from None
+
+
+def get_protocol(benchmark: str) -> Protocol:
+    """The protocol of ``benchmark``."""
+    try:
+        return PROTOCOLS[benchmark]
+    except KeyError:
+        raise KeyError(f"no protocol for benchmark {benchmark!r}; known: {', '.join(sorted(PROTOCOLS))}") from None

@@ -12,8 +12,8 @@ from mmcore.benchmarking.errors import GridSettingsMismatchError, MissingBenchma
 from mmcore.benchmarking.evaluation import OracleSource, prepare_evaluation
 from mmcore.benchmarking.evaluation_base import BenchmarkEvaluation, EvaluationSettings
 from mmcore.benchmarking.grid import GridConfig, RunRecord, parse_supervision_levels, run_grid, run_name
-from mmcore.benchmarking.protocols import PROTOCOLS, Protocol, get_protocol
 from mmcore.benchmarking.report import write_results
+from mmcore.benchmarks_setup import PROTOCOLS, Protocol, get_protocol
 
 __all__ = [
     "BUDGETS",

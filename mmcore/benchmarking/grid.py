@@ -32,9 +32,8 @@ from mmcore.benchmarking.budget import BUDGETS, Budget
 from mmcore.benchmarking.errors import GridSettingsMismatchError, MissingBenchmarkDataError
 from mmcore.benchmarking.evaluation import OracleSource, prepare_evaluation
 from mmcore.benchmarking.evaluation_base import JOINT_COHERENCE_SAMPLES, BenchmarkEvaluation, EvaluationSettings
-from mmcore.benchmarking.protocols import Protocol, get_protocol
 from mmcore.benchmarking.report import write_results
-from mmcore.benchmarks_setup import Benchmark, get_benchmark
+from mmcore.benchmarks_setup import Benchmark, Protocol, get_benchmark, get_protocol
 from mmcore.data.manifest import DataDirectoryError
 from mmcore.data.polymnist import BackgroundImageError
 from mmcore.data.splits import DataSplits
@@ -56,7 +55,7 @@ Log = Callable[[str], None]
 class GridConfig:
     """What a grid trains and evaluates.
 
-    ``protocol`` defaults to the benchmark's (:data:`~mmcore.benchmarking.protocols.PROTOCOLS`); ``epochs``
+    ``protocol`` defaults to the benchmark's (:data:`~mmcore.benchmarks_setup.PROTOCOLS`); ``epochs``
     replaces the budget-scaled epochs when given. ``load_options`` go to the benchmark's loader
     (``background_dir`` for PolyMNIST, ``image_source`` for CUB); ``evaluation_options`` to its evaluation
     (``word_vectors`` for CUB). ``validation_size`` overrides the benchmark's (capped by the budget).
