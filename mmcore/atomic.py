@@ -219,9 +219,3 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     """Write ``text`` to ``path`` atomically (or directly, for special files and ``-``)."""
     with atomic_output(path) as temporary:
         temporary.write_text(text, encoding=encoding)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (or directly, for special files and ``-``)."""
-    with atomic_output(path) as temporary:
-        temporary.write_bytes(data)

@@ -166,12 +166,6 @@ def make_cub_dataset(
     return MultimodalDataset(data, labels=labels)  # type: ignore[arg-type]  # GatheredRows stands in for tensors
 
 
-def cub_vocabulary(data_dir: str | Path | None = None, min_count: int = MIN_COUNT, verify: bool = True) -> Vocabulary:
-    """The vocabulary of the training captions (``text_trainvalclasses.txt``)."""
-    root = resolve_data_dir(data_dir)
-    return Vocabulary.build(read_captions(_checked_file(root, CUB_CAPTION_FILES["train"], verify)), min_count)
-
-
 def load_cub_split(
     root: Path,
     split: str,

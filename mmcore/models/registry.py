@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from mmcore.modality import Modality
@@ -46,6 +46,3 @@ def build_model(name: str, modalities: Sequence[Modality], latent_dim: int, **op
     model = cls(modalities, latent_dim, **options)
     model.build_options = dict(options)  # what mmcore.persistence.save_model records to rebuild the model
     return model
-
-
-ModelFactory = Callable[..., MultimodalVAE]

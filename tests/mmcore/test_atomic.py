@@ -16,7 +16,6 @@ import pytest
 from mmcore.atomic import (
     OutputKind,
     atomic_output,
-    atomic_write_bytes,
     atomic_write_text,
     new_temporary_sibling,
     output_target,
@@ -68,7 +67,7 @@ def test_fifo_is_written_not_replaced(tmp_path):
     received = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    atomic_write_bytes(fifo, b"through the pipe")
+    atomic_write_text(fifo, "through the pipe")
     reader.join(timeout=10)
     assert received == [b"through the pipe"]
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
