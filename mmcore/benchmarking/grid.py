@@ -25,27 +25,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from mmcore.atomic import atomic_write_text
 from mmcore.benchmarking.budget import BUDGETS, Budget
 from mmcore.benchmarking.errors import GridSettingsMismatchError, MissingBenchmarkDataError
 from mmcore.benchmarking.evaluation import OracleSource, prepare_evaluation
 from mmcore.benchmarking.evaluation_base import JOINT_COHERENCE_SAMPLES, BenchmarkEvaluation, EvaluationSettings
 from mmcore.benchmarking.report import write_results
+from mmcore.benchmarking.training_run import (
+    RUN_CONFIG_FILE,
+    ModelSpec,
+    json_text,
+    load_benchmark_splits,
+    paired_count,
+    train_on_benchmark,
+)
 from mmcore.benchmarks_setup import Benchmark, Protocol, get_benchmark, get_protocol
 from mmcore.data.manifest import DataDirectoryError
 from mmcore.data.polymnist import BackgroundImageError
 from mmcore.data.splits import DataSplits
-from mmcore.models import UnpairedDataError, available_models, build_model
-from mmcore.training import Trainer, TrainerConfig, apply_supervision, with_unimodal_copies
-from mmcore.training.checkpoint import save_weights
+from mmcore.models import UnpairedDataError, available_models
+from mmcore.training import TrainerConfig
 
 RUNS_DIR = "runs"
 ORACLE_DIR = "oracles"
-RUN_CONFIG_FILE = "run_config.json"
 METRICS_FILE = "metrics.json"
-MODEL_FILE = "model.safetensors"
 GRID_CONFIG_FILE = "grid_config.json"
 
 Log = Callable[[str], None]
@@ -141,16 +144,13 @@ def parse_supervision_levels(text: str) -> tuple[float, ...]:
     return levels
 
 
-def _json_text(values: Mapping[str, Any]) -> str:
-    return json.dumps(values, indent=2, sort_keys=True, default=str) + "\n"
-
-
 def load_grid_data(config: GridConfig, benchmark: Benchmark) -> DataSplits:
     """The benchmark's splits under the budget; missing files become a :class:`MissingBenchmarkDataError`."""
     budget = config.budget
     validation_size = config.validation_size if config.validation_size is not None else benchmark.validation_size
     try:
-        return benchmark.load(
+        return load_benchmark_splits(
+            config.benchmark,
             config.data_dir,
             validation_size=budget.validation_size(validation_size),
             seed=config.seed,
@@ -184,17 +184,13 @@ def run_settings(config: GridConfig, model: str, supervision: float, splits: Dat
 
 
 def _check_same_settings(path: Path, saved: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
-    saved_json, wanted_json = json.loads(_json_text(saved)), json.loads(_json_text(wanted))
+    saved_json, wanted_json = json.loads(json_text(saved)), json.loads(json_text(wanted))
     different = sorted(key for key in set(saved_json) | set(wanted_json) if saved_json.get(key) != wanted_json.get(key))
     if different:
         raise GridSettingsMismatchError(
             f"{path}: this run was started with other settings ({', '.join(different)} differ); "
             "use another output folder, or delete the run's folder to train it anew"
         )
-
-
-def _paired_count(dataset) -> int:
-    return int(torch.stack(list(dataset.mask.values())).all(0).sum())
 
 
 def train_and_evaluate(
@@ -206,17 +202,17 @@ def train_and_evaluate(
     settings: dict[str, Any],
     run_dir: Path,
 ) -> RunRecord:
-    """One Trainer run (resumed from its checkpoints if any), the test loss, and the benchmark's metrics."""
+    """One training run (resumed from its checkpoints if any), the test loss, and the benchmark's metrics."""
     protocol = config.resolved_protocol
-    benchmark = get_benchmark(config.benchmark)
-    make_training_set = with_unimodal_copies if config.unimodal_copies else apply_supervision
-    train = make_training_set(splits.train, supervision, config.seed)
-    torch.manual_seed(config.seed)  # the networks' initialisation
-    network_options: dict[str, Any] = {"network": protocol.network, "hidden_dims": protocol.hidden_dims}
-    if protocol.likelihood is not None:
-        network_options["likelihood"] = protocol.likelihood
-    modalities = benchmark.modalities(protocol.latent_dim, data=splits, **network_options)
-    model = build_model(model_name, modalities, protocol.latent_dim, **config.model_options)
+    spec = ModelSpec(
+        config.benchmark,
+        model_name,
+        protocol.latent_dim,
+        network=protocol.network,
+        hidden_dims=protocol.hidden_dims,
+        likelihood=protocol.likelihood,
+        model_options=config.model_options,
+    )
     trainer_config = TrainerConfig(
         epochs=settings["epochs"],
         batch_size=protocol.batch_size,
@@ -225,20 +221,20 @@ def train_and_evaluate(
         beta_warmup_epochs=protocol.beta_warmup_epochs,
         seed=config.seed,
         device=config.device,
-        checkpoint_dir=str(run_dir / "checkpoints"),
-        log_dir=str(run_dir),
         progress=config.progress,
     )
-    trainer = Trainer(model, trainer_config)
-    atomic_write_text(run_dir / RUN_CONFIG_FILE, _json_text({**settings, "trainer": trainer_config.to_dict()}))
+    outcome = train_on_benchmark(
+        spec,
+        splits,
+        supervision,
+        trainer_config,
+        run_dir,
+        run_config=settings,
+        unimodal_copies=config.unimodal_copies,
+        resume=True,
+    )
     started = time.perf_counter()
-    fit = trainer.fit(train, splits.validation, resume=True)
-    train_seconds = time.perf_counter() - started
-    save_weights(run_dir / MODEL_FILE, model.state_dict())
-    started = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # the test loss draws noise: seed it so that it can be recomputed
-        torch.manual_seed(config.seed)
-        metrics = {f"test/{name}": value for name, value in trainer.evaluate(splits.test).items()}
+    metrics = {f"test/{name}": value for name, value in (outcome.test_metrics or {}).items()}
     evaluation_settings = EvaluationSettings(
         batch_size=config.evaluation_batch_size,
         likelihood_samples=config.budget.likelihood_samples,
@@ -246,16 +242,16 @@ def train_and_evaluate(
         joint_coherence_samples=min(JOINT_COHERENCE_SAMPLES, len(splits.test)),
         seed=config.seed,
     )
-    metrics.update(evaluation.evaluate(model, splits, evaluation_settings))
+    metrics.update(evaluation.evaluate(outcome.model, splits, evaluation_settings))
     info = {
-        "best_epoch": fit.best_epoch,
+        "best_epoch": outcome.fit.best_epoch,
         "epochs": settings["epochs"],
-        "train_samples": len(train),
-        "paired_train_samples": _paired_count(train),
-        "train_seconds": round(train_seconds, 1),
+        "train_samples": len(outcome.train_data),
+        "paired_train_samples": paired_count(outcome.train_data),
+        "train_seconds": round(outcome.train_seconds, 1),
         "eval_seconds": round(time.perf_counter() - started, 1),
     }
-    atomic_write_text(run_dir / METRICS_FILE, _json_text({"settings": settings, "info": info, "metrics": metrics}))
+    atomic_write_text(run_dir / METRICS_FILE, json_text({"settings": settings, "info": info, "metrics": metrics}))
     return RunRecord(model_name, supervision, "trained", run_dir, metrics, info)
 
 
@@ -303,7 +299,7 @@ def run_grid(config: GridConfig, log: Log = print) -> list[RunRecord]:
         "oracle_test_accuracy": evaluation.oracle_accuracies,
         "headline_metrics": list(evaluation.headline_metrics),
     }
-    atomic_write_text(output_dir / GRID_CONFIG_FILE, _json_text(grid_description))
+    atomic_write_text(output_dir / GRID_CONFIG_FILE, json_text(grid_description))
 
     cells = [(model, level) for model in config.models for level in config.supervision_levels]
     records = []
