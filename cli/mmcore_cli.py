@@ -1,7 +1,7 @@
 """The ``mmcore`` command: list the fusion models, train one on a named benchmark.
 
-Only argument parsing and printing live here; every step is a library call a notebook user could make
-(:func:`mmcore.benchmarks_setup.get_benchmark`, :func:`mmcore.build_model`, :class:`mmcore.training.Trainer`).
+Only argument parsing and printing live here; training is the library call a notebook user and every
+benchmark grid make (:func:`mmcore.benchmarking.training_run.train_on_benchmark`).
 """
 
 from __future__ import annotations
@@ -11,18 +11,23 @@ from pathlib import Path
 import click
 import torch
 
+from mmcore.benchmarking.training_run import (
+    MODEL_FILE,
+    RUN_CONFIG_FILE,
+    ModelSpec,
+    load_benchmark_splits,
+    train_on_benchmark,
+)
 from mmcore.benchmarks_setup import BENCHMARKS, NETWORKS, get_benchmark
-from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, DataDirectoryError, ManifestError, resolve_data_dir
+from mmcore.data.manifest import DATA_DIR_VARIABLE, ChecksumError, DataDirectoryError, ManifestError
 from mmcore.data.mnist import MnistFormatError
 from mmcore.interrupts import raise_on_sigterm
-from mmcore.models import UnpairedDataError, available_models, build_model
-from mmcore.training import Trainer, TrainerConfig, apply_supervision
-from mmcore.training.checkpoint import CheckpointError, atomic_write_json, save_weights
+from mmcore.models import UnpairedDataError, available_models
+from mmcore.training import TrainerConfig
+from mmcore.training.checkpoint import CheckpointError, atomic_write_json
 from mmcore.training.config import VALIDATION_MODES
 from specvae_cli.path_checks import check_output_paths
 
-RUN_CONFIG_FILE = "run_config.json"
-MODEL_FILE = "model.safetensors"
 TEST_METRICS_FILE = "test_metrics.json"
 
 
@@ -141,21 +146,14 @@ def train_command(
     check_output_paths({}, {}, directories={"--output-dir": output_dir})  # before loading data and training
     if num_threads is not None:
         torch.set_num_threads(num_threads)
-    spec = get_benchmark(benchmark)
+    if validation_size is None:  # each benchmark has its own default (CUB has fewer images than MNIST)
+        validation_size = get_benchmark(benchmark).validation_size
     try:
-        root = resolve_data_dir(data_dir)
-        if validation_size is None:  # each benchmark has its own default (CUB has fewer images than MNIST)
-            validation_size = spec.validation_size
-        splits = spec.load(
-            root, validation_size=validation_size, seed=seed, verify=not no_verify, train_size=train_size
+        splits = load_benchmark_splits(
+            benchmark, data_dir, validation_size=validation_size, seed=seed, verify=not no_verify, train_size=train_size
         )
     except (DataDirectoryError, ChecksumError, ManifestError, MnistFormatError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    train_data = apply_supervision(splits.train, supervision, seed)
-
-    torch.manual_seed(seed)  # the networks' initialisation
-    modalities = spec.modalities(latent_dim, data=splits, network=network, hidden_dims=hidden_dims)
-    model = build_model(model_name, modalities, latent_dim)
     config = TrainerConfig(
         epochs=epochs,
         batch_size=batch_size,
@@ -164,8 +162,6 @@ def train_command(
         beta_warmup_epochs=beta_warmup_epochs,
         seed=seed,
         device=device,
-        checkpoint_dir=str(output_dir / "checkpoints"),
-        log_dir=str(output_dir),
         validation_metric=validation_metric,
         validation_mode=validation_mode,
         progress=not no_progress,
@@ -173,10 +169,7 @@ def train_command(
         data_shards=data_shards,
         distributed_timeout_s=distributed_timeout_s,
     )
-    try:
-        trainer = Trainer(model, config)
-    except (ValueError, RuntimeError) as error:  # batch size vs processes, device, launcher environment
-        raise click.ClickException(str(error)) from None
+    spec = ModelSpec(benchmark, model_name, latent_dim, network=network, hidden_dims=hidden_dims)
     run_config = {
         "benchmark": benchmark,
         "model": model_name,
@@ -185,37 +178,30 @@ def train_command(
         "network": network,
         "hidden_dims": list(hidden_dims),
         "validation_size": validation_size,
-        "train_size": len(train_data),
-        "paired_train_samples": int(torch.stack(list(train_data.mask.values())).all(0).sum()),
+        "train_size": len(splits.train),
         "data_verified": not no_verify,
-        "processes": trainer.world_size,
-        "trainer": config.to_dict(),
     }
-    main_process = trainer.is_main_process  # only rank 0 writes and prints
-    if main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(output_dir / RUN_CONFIG_FILE, run_config)
-
     try:
-        result = trainer.fit(train_data, splits.validation, resume=resume)
-    except (UnpairedDataError, CheckpointError, KeyError, FloatingPointError) as error:
+        outcome = train_on_benchmark(
+            spec, splits, supervision, config, output_dir, run_config=run_config, resume=resume
+        )
+    except (UnpairedDataError, CheckpointError, KeyError, FloatingPointError, ValueError, RuntimeError) as error:
+        # also the batch size vs the processes, the device and the launcher environment
         raise click.ClickException(f"training {model_name} on {benchmark} failed: {error}") from None
-    if main_process:
-        save_weights(output_dir / MODEL_FILE, model.state_dict())
-
-    if result.best_epoch is None:
-        if main_process:
-            click.echo(f"no epoch trained (epochs={epochs}); weights written to {output_dir / MODEL_FILE}")
+    if not outcome.is_main_process:  # only rank 0 writes and prints
         return
-    test_metrics = trainer.evaluate(splits.test)  # every process evaluates its share of the test set
-    if not main_process:
+    result, test_metrics = outcome.fit, outcome.test_metrics
+    if test_metrics is None:
+        click.echo(f"no epoch trained (epochs={epochs}); weights written to {output_dir / MODEL_FILE}")
         return
     atomic_write_json(output_dir / TEST_METRICS_FILE, test_metrics)
     click.echo(f"best epoch {result.best_epoch}/{epochs} by validation {validation_metric} ({validation_mode})")
     click.echo(f"validation: {_format_metrics(result.best_metrics)}")
     click.echo(f"test: {_format_metrics(test_metrics)}")
-    click.echo(f"written to {output_dir}: {MODEL_FILE}, {RUN_CONFIG_FILE}, training_log.csv, training_log.json, "
-               f"{TEST_METRICS_FILE}, checkpoints/")
+    click.echo(
+        f"written to {output_dir}: {MODEL_FILE}, {RUN_CONFIG_FILE}, training_log.csv, training_log.json, "
+        f"{TEST_METRICS_FILE}, checkpoints/"
+    )
 
 
 def _register_subcommands() -> None:
