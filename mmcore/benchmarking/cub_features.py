@@ -5,9 +5,9 @@ features (the ``cub/features/{train,test}.npy`` files of :mod:`mmcore.data.cub`,
 ``image_source="features"``, so that generated "images" are features already) and captions as
 SIF-weighted averages of FastText word vectors (Arora, Liang & Ma 2017): weight a / (a + p(w)) with
 a = 10⁻³ and p(w) the token's frequency in the training captions, then the projection on the first
-singular vector of the training embeddings removed. Neither the features nor the word vectors can be
-computed offline here (they need pretrained networks), so the user supplies both; without them the
-evaluation stops with a :class:`~mmcore.benchmarking.errors.MissingBenchmarkDataError` before training.
+singular vector of the training embeddings removed. Both come from pretrained networks that this package
+does not include, so the user supplies both; without them the evaluation stops with a
+:class:`~mmcore.benchmarking.errors.MissingBenchmarkDataError` before training.
 
 Word vectors are read from a text file in the FastText ``.vec`` layout: an optional header line
 ``<count> <dimension>``, then one token and its values per line. Vocabulary tokens without a vector

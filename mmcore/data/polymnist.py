@@ -11,7 +11,7 @@ the i-th image of each modality's permutation. So the five views of a tuple are 
 *different* MNIST instances of the same digit, and every MNIST image appears exactly once per modality
 (60,000 training tuples from the 60,000 training images, 10,000 test tuples from the test images).
 
-The original backgrounds are five photographs that are not available here. :func:`load_background_images`
+The original backgrounds are five photographs that this package does not ship. :func:`load_background_images`
 reads a user's copy (sorted by file name: the first is m0's); by default :func:`procedural_backgrounds`
 draws five textures from a fixed seed. That **procedural variant** is a different data set from the
 published one (numbers on it are not comparable with the papers'), built by the same generator; its

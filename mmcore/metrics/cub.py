@@ -10,8 +10,8 @@ scored are typically
 * ``caption_to_image``: images generated from test captions, with those captions;
 * ``joint``: images and captions generated together from prior samples.
 
-Feature extractors (assumed, not included: the CUB images and training captions are not available offline,
-so these functions take feature arrays): images are the 2048-dimensional average-pooled features of an
+The feature extractors are not part of this package (they are pretrained networks), so these functions take
+feature arrays. MMVAE's features: images are the 2048-dimensional average-pooled features of an
 ImageNet-trained ResNet-101 (MMVAE's CUB model works in that feature space, so its generated "images" are
 such features directly); captions are 300-dimensional FastText word vectors trained on the training captions,
 averaged with SIF weights a / (a + p(word)), a = 10⁻³, with the projection on the first principal component of
