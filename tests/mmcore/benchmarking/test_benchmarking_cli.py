@@ -12,21 +12,13 @@ from grid_helpers import write_fake_mnist
 
 from specvae_cli.mmcore_benchmark_cli import benchmark
 
-TINY = [
-    "--latent-dim",
-    "3",
-    "--network",
-    "mlp",
-    "--hidden-dims",
-    "12",
-    "--batch-size",
-    "40",
-    "--validation-size",
-    "20",
-    "--no-verify",
-    "--num-threads",
-    "1",
-]
+TINY = "--latent-dim 3 --network mlp --hidden-dims 12 --batch-size 40 --validation-size 20 --no-verify --num-threads 1"
+
+
+def smoke_grid(models: str, supervision: str, root, out, *extra: str) -> list[str]:
+    """Arguments of a smoke-budget grid on the fake MNIST in ``root``, writing to ``out``."""
+    common = ["mnist-split", "--models", models, "--supervision", supervision, "--budget", "smoke"]
+    return [*common, "--data-dir", str(root), "-o", str(out), *TINY.split(), *extra]
 
 
 @pytest.fixture()
@@ -39,20 +31,7 @@ def runner():
 def test_benchmark_command_runs_a_grid_and_reports_each_run(runner, tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
-    arguments = [
-        "mnist-split",
-        "--models",
-        "svae,mvae",
-        "--supervision",
-        "1.0",
-        "--budget",
-        "smoke",
-        "--data-dir",
-        str(root),
-        "-o",
-        str(out),
-        *TINY,
-    ]
+    arguments = smoke_grid("svae,mvae", "1.0", root, out)
     result = runner.invoke(benchmark, arguments, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "2 models × 1 supervision levels, 1 epochs each (protocol 200 × budget smoke), latent 3" in result.output
@@ -101,26 +80,8 @@ def test_missing_data_is_a_one_line_error(runner, tmp_path):
 def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
-    arguments = [
-        "mnist-split",
-        "--models",
-        "mmvae",
-        "--supervision",
-        "1.0",
-        "--budget",
-        "smoke",
-        "--data-dir",
-        str(root),
-        "-o",
-        str(out),
-        *TINY,
-        "--model-option",
-        "estimator=elbo",
-        "--model-option",
-        "posterior=laplace",
-        "--model-option",
-        "n_importance_samples=1",
-    ]
+    options = ["--model-option", "estimator=elbo", "--model-option", "posterior=laplace"]
+    arguments = smoke_grid("mmvae", "1.0", root, out, *options, "--model-option", "n_importance_samples=1")
     result = runner.invoke(benchmark, arguments, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     run_config = json.loads((out / "runs" / "mmvae__s1" / "run_config.json").read_text())
@@ -131,35 +92,18 @@ def test_model_options_reach_the_model_and_the_run_settings(runner, tmp_path):
     refused = runner.invoke(benchmark, changed, catch_exceptions=False)
     assert refused.exit_code == 1 and "model_options" in refused.output
 
-    unknown = runner.invoke(
-        benchmark,
-        [*arguments[:9], "-o", str(tmp_path / "other"), *TINY, "--model-option", "colour=blue"],
-        catch_exceptions=False,
-    )
+    unknown_option = smoke_grid("mmvae", "1.0", root, tmp_path / "other", "--model-option", "colour=blue")
+    unknown = runner.invoke(benchmark, unknown_option, catch_exceptions=False)
     assert unknown.exit_code == 1 and "model 'mmvae' has no option(s) ['colour']" in unknown.output
     assert "estimator" in unknown.output
-    malformed = runner.invoke(benchmark, [*arguments[:9], "-o", str(out), "--model-option", "estimator"])
+    malformed = runner.invoke(benchmark, smoke_grid("mmvae", "1.0", root, out, "--model-option", "estimator"))
     assert malformed.exit_code == 2 and "expected KEY=VALUE" in malformed.output
 
 
 def test_unimodal_copies_train_on_the_seed_codes_data(runner, tmp_path):
     root = write_fake_mnist(tmp_path / "data")
     out = tmp_path / "out"
-    arguments = [
-        "mnist-split",
-        "--models",
-        "svae",
-        "--supervision",
-        "0.5",
-        "--budget",
-        "smoke",
-        "--data-dir",
-        str(root),
-        "-o",
-        str(out),
-        *TINY,
-        "--unimodal-copies",
-    ]
+    arguments = smoke_grid("svae", "0.5", root, out, "--unimodal-copies")
     result = runner.invoke(benchmark, arguments, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     run_dir = out / "runs" / "svae__s0.5"

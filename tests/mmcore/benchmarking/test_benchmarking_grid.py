@@ -24,14 +24,6 @@ from mmcore.training import validation_loss
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: threads would cost more than they save
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def finished_grid(tmp_path_factory):
     """The smoke grid run once for the module: (config, records, log lines)."""

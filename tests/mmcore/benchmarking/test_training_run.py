@@ -29,14 +29,6 @@ def splits(tmp_path_factory):
     return load_benchmark_splits("mnist-split", root, validation_size=VALIDATION, verify=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: threads would cost more than they save
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_splits_take_the_benchmarks_validation_size_unless_given(tmp_path, monkeypatch):
     root = write_fake_mnist(tmp_path, n_train=10_050)
     splits = load_benchmark_splits("mnist-split", root, verify=False, test_size=5)
