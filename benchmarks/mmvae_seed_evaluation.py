@@ -28,25 +28,30 @@ from pathlib import Path
 import torch
 
 from mmcore.benchmarking.evaluation import OracleSource, evaluation_loader, mnist_oracle
+from mmcore.benchmarking.training_run import MODEL_FILE, RUN_CONFIG_FILE, ModelSpec
 from mmcore.benchmarks_setup import get_benchmark
 from mmcore.data.mnist import MNIST_SPLIT_PARTS
 from mmcore.metrics._evaluation import batches_on, evaluating, seeded
 from mmcore.metrics.coherence import mnist_split_accuracy
 from mmcore.metrics.oracles import ViewClassifier, joined_rows_view
-from mmcore.models import build_model
 from mmcore.training.checkpoint import load_weights_into
 
 
 def load_run(run_dir: Path, splits) -> torch.nn.Module:
     """The trained model of one grid run, rebuilt from its run_config.json and model.safetensors."""
-    settings = json.loads((run_dir / "run_config.json").read_text())
+    settings = json.loads((run_dir / RUN_CONFIG_FILE).read_text())
     protocol = settings["protocol"]
-    options = {"network": protocol["network"], "hidden_dims": tuple(protocol["hidden_dims"])}
-    if protocol.get("likelihood") is not None:
-        options["likelihood"] = protocol["likelihood"]
-    modalities = get_benchmark(settings["benchmark"]).modalities(protocol["latent_dim"], data=splits, **options)
-    model = build_model(settings["model"], modalities, protocol["latent_dim"], **settings.get("model_options", {}))
-    load_weights_into(model, run_dir / "model.safetensors")
+    spec = ModelSpec(
+        settings["benchmark"],
+        settings["model"],
+        protocol["latent_dim"],
+        network=protocol["network"],
+        hidden_dims=tuple(protocol["hidden_dims"]),
+        likelihood=protocol.get("likelihood"),
+        model_options=settings.get("model_options", {}),
+    )
+    model = spec.build(splits, seed=settings["seed"])
+    load_weights_into(model, run_dir / MODEL_FILE)
     return model
 
 
@@ -96,12 +101,13 @@ def main() -> None:
     lines = [
         "# MNIST-Split runs scored with the seed's MMVAE metric",
         "",
-        "Command: `python benchmarks/mmvae_seed_evaluation.py " + " ".join(str(grid) for grid in args.grids)
+        "Command: `python benchmarks/mmvae_seed_evaluation.py "
+        + " ".join(str(grid) for grid in args.grids)
         + " --oracle-dir ORACLES`; all 10,000 test images, one posterior sample (seed 0), "
         "the cached whole-digit oracle.",
         "",
         "| run | both halves (joint posterior, mmcore) | top | bottom "
-        "| stitched self-reconstructions (seed's MMVAE \"both\") |",
+        '| stitched self-reconstructions (seed\'s MMVAE "both") |',
         "|---|---|---|---|---|",
         *[
             f"| {label} | {ours['accuracy/from_top+bottom']:.3f} | {ours['accuracy/from_top']:.3f} | "
