@@ -31,14 +31,6 @@ N_HELD_OUT = 1_000
 ORACLE_TRAIN, ORACLE_TEST = 20_000, 5_000
 
 
-@pytest.fixture()
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def mnist(mnist_npz) -> MnistImages:
     """Real MNIST from ``real_data_path("mnist/mnist.npz")`` (tests/conftest.py); read once per session."""

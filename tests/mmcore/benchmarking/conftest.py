@@ -1,14 +1,10 @@
-"""Every benchmarking test trains tiny networks: on one thread, which costs less than synchronising several."""
+"""Every benchmarking test trains tiny networks, on one thread (the ``one_thread`` fixture of tests/mmcore)."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _on_one_thread(one_thread):
     yield
-    torch.set_num_threads(threads)

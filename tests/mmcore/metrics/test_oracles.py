@@ -33,14 +33,6 @@ TINY = OracleArchitecture(image_shape=(1, 8, 8), n_classes=2, channels=(4,), hid
 QUICK = OracleTraining(epochs=2, batch_size=32, learning_rate=1e-2, seed=0)
 
 
-@pytest.fixture()
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def bright_half_images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Noisy 8×8 images whose top half (class 0) or bottom half (class 1) is brighter."""
     generator = torch.Generator().manual_seed(seed)
