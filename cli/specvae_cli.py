@@ -488,6 +488,32 @@ def calibrate(model_path, training_set, output, kind) -> None:
     click.echo(json.dumps(report, indent=2), err=True)
 
 
+@main.command()
+@click.argument("members", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Ensemble model file to write.")
+@click.option(
+    "--training-set",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The training set the members were trained on: measures the ensemble's validation retrieval.",
+)
+def ensemble(members, output, training_set) -> None:
+    """Combine trained MEMBERS (same ion mode, training set and kept bits) into one model file whose prediction is
+    the average of the members' bit probabilities; use it wherever a model file is taken."""
+    from specvae.ensemble import build_ensemble
+    from specvae.errors import SpecvaeError
+
+    check_output_paths({"MEMBERS": members, "--training-set": training_set}, {"--output": output})
+    try:
+        metadata = build_ensemble(
+            members, output, training_set=training_set, command="specvae " + shlex.join(sys.argv[1:])
+        )
+    except SpecvaeError as error:
+        raise click.ClickException(str(error)) from error
+    metrics = metadata.training.get("validation_metrics")
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()) if metrics else "not measured (no --training-set)"
+    click.echo(f"{len(members)} members -> {output}; validation {summary}", err=True)
+
+
 @main.command("fit-confidence")
 @click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
 @click.argument("training_set", type=click.Path(exists=True, dir_okay=False))

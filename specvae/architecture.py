@@ -35,6 +35,8 @@ class ArchitectureConfig:
     spectrum_weight: float = 1.0
     fingerprint_weight: float = 1.0
     spectrum_reconstruction_pool: int = 1
+    members: list[dict[str, Any]] = field(default_factory=list)
+    """Architectures of the member networks when ``fusion`` is ``"ensemble"`` (empty otherwise)."""
 
     def __post_init__(self) -> None:
         # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
@@ -51,6 +53,8 @@ class ArchitectureConfig:
             raise ValueError(f"fusion must be a model name, got {self.fusion!r}")
         if not isinstance(self.fusion_options, dict):
             raise ValueError(f"fusion_options must be a mapping, got {self.fusion_options!r}")
+        if not isinstance(self.members, list) or not all(isinstance(member, dict) for member in self.members):
+            raise ValueError(f"members must be a list of architectures, got {self.members!r}")
         for name in ("spectrum_weight", "fingerprint_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -34,8 +34,9 @@ from safetensors.torch import load_file, save_file
 
 from mmcore import MultimodalVAE
 from mmcore.atomic import atomic_output
-from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
+from specvae.architecture import ArchitectureConfig
 from specvae.errors import SpecvaeError
+from specvae.networks import build_network
 
 FORMAT_NAME = "specvae-model"
 FORMAT_VERSION = 1
@@ -230,7 +231,7 @@ def _check_shapes(path: Path, architecture: ArchitectureConfig, stored: dict[str
     """
     try:
         with torch.device("meta"):
-            expected = build_spectrum_fingerprint_model(architecture).state_dict()
+            expected = build_network(architecture).state_dict()
     except (KeyError, ValueError, TypeError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         raise ModelFileError(f"{path}: cannot build the stored architecture: {message}") from None
@@ -251,6 +252,9 @@ def _check_shapes(path: Path, architecture: ArchitectureConfig, stored: dict[str
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[MultimodalVAE, ModelMetadata]:
     """The model (in eval mode) and its metadata, both verified against their checksums.
 
+    Any stored kind: a fusion model, the feed-forward network (:mod:`specvae.feedforward_network`) or an ensemble
+    (:mod:`specvae.ensemble_network`); each answers ``cross_generate(spectrum -> fingerprint)``.
+
     Raises :class:`ModelFileError` naming the file and the problem (damaged weights, edited metadata,
     sizes that do not match the weights, unknown fusion model, ...).
     """
@@ -268,7 +272,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
             f"{path}: the weights do not match their stored checksum: the file is damaged; "
             "use an intact copy of the model"
         )
-    model = build_spectrum_fingerprint_model(metadata.architecture)
+    model = build_network(metadata.architecture)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

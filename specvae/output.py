@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from mmcore.atomic import atomic_output, atomic_write_text
+from specvae.architecture import ArchitectureConfig
 from specvae.model_file import ModelMetadata
 
 OUTPUT_COLUMNS = (
@@ -120,31 +121,64 @@ def write_predictions(
             group.attrs["model"] = loaded.path
 
 
+def _metrics_text(metrics: dict | None) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in (metrics or {}).items())
+
+
+def _describe_training(training: dict, indent: str = "") -> list[str]:
+    return [
+        f"{indent}trained on:    {training.get('sources')} ({training.get('n_training_spectra')} spectra, "
+        f"{training.get('n_training_structures')} structures; licenses {training.get('licenses')})",
+        f"{indent}best epoch:    {training.get('best_epoch')}; validation "
+        + _metrics_text(training.get("validation_metrics")),
+        f"{indent}command:       {training.get('command')} ({training.get('seconds')} s)",
+    ]
+
+
+def _describe_network(architecture: ArchitectureConfig) -> str:
+    return f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim})"
+
+
 def describe_model(metadata: ModelMetadata) -> str:
-    """A few human-readable lines about a model file (``specvae info``)."""
+    """A few human-readable lines about a model file (``specvae info``); an ensemble lists how each member was
+    trained."""
     architecture = metadata.architecture
     training = metadata.training
     fingerprint = metadata.fingerprint
+    members = [ArchitectureConfig.from_dict(member) for member in architecture.members]
+    network = (
+        f"ensemble of {len(members)}: " + ", ".join(_describe_network(member) for member in members)
+        if members
+        else _describe_network(architecture)
+    )
     lines = [
         f"ion mode:      {metadata.ion_mode}",
-        f"fusion model:  {architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim})",
+        f"fusion model:  {network}",
         f"spectrum bins: {metadata.binning.get('n_bins')} × {metadata.binning.get('bin_width_da')} Da "
         f"up to {metadata.binning.get('max_mz_da')} Da, {metadata.binning.get('intensity_transform')} intensities",
         f"fingerprint:   {', '.join(fingerprint.get('components', []))}; {architecture.n_fingerprint_bits} bits kept",
     ]
     if metadata.binning.get("neutral_loss_max_da"):
         lines.insert(3, f"               + neutral losses below {metadata.binning['neutral_loss_max_da']} Da")
-    pool = architecture.spectrum_reconstruction_pool
-    if pool > 1:
-        lines.insert(2, f"               spectrum reconstructed on groups of {pool} bins")
-    if training:
+    pools = {member.spectrum_reconstruction_pool for member in members or [architecture]} - {1}
+    if pools:
+        lines.insert(2, f"               spectrum reconstructed on groups of {'/'.join(map(str, sorted(pools)))} bins")
+    if members:
         lines += [
-            f"trained on:    {training.get('sources')} ({training.get('n_training_spectra')} spectra, "
-            f"{training.get('n_training_structures')} structures; licenses {training.get('licenses')})",
-            f"best epoch:    {training.get('best_epoch')}; validation "
-            + ", ".join(f"{k}={v:.3g}" for k, v in (training.get("validation_metrics") or {}).items()),
+            "validation:    " + _metrics_text(training.get("validation_metrics")),
+            f"structures:    {len(training.get('structures_inchikey14', []))} InChIKey first blocks listed, all "
+            "members together (checked against benchmark answers)",
+            f"command:       {training.get('command')}",
+        ]
+        for index, member in enumerate(training.get("members", []), start=1):
+            lines.append(f"member {index}:      {member.get('file')} ({member.get('fusion')})")
+            lines += _describe_training(member.get("training", {}), indent="  ")
+    elif training:
+        described = _describe_training(training)
+        lines += [
+            *described[:2],
             f"structures:    {len(training.get('structures_inchikey14', []))} InChIKey first blocks listed "
             f"(checked against benchmark answers)",
-            f"command:       {training.get('command')} ({training.get('seconds')} s)",
+            described[2],
         ]
     return "\n".join(lines)

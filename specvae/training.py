@@ -28,8 +28,9 @@ from specvae.calibration import (
     last_linear_layer,
     mean_log_loss,
 )
+from specvae.ensemble_network import ENSEMBLE
 from specvae.fingerprints import FingerprintDefinition, compute_fingerprints, fit_bit_mask
-from specvae.model_file import ModelMetadata, load_model, read_metadata, save_model
+from specvae.model_file import ModelMetadata, load_model, save_model
 from specvae.prediction import predict_fingerprint_probabilities, retrieval_ranks, retrieval_summary
 from specvae.training_data import SpectrumFingerprintDataset, TrainingSet
 from specvae.training_set import TrainingSetError
@@ -233,12 +234,11 @@ def calibrate_model_file(
     The training set must give the model's own kept bits (same file and ``min_bit_count``): a calibration fitted
     on other bits would be folded into the wrong outputs, so a mismatch is refused.
     """
-    from specvae.baseline import FEEDFORWARD, load_feedforward_model  # baseline imports this module
-
-    if read_metadata(model_path).architecture.fusion == FEEDFORWARD:
-        model, metadata = load_feedforward_model(model_path)
-    else:
-        model, metadata = load_model(model_path)
+    model, metadata = load_model(model_path)
+    if metadata.architecture.fusion == ENSEMBLE:
+        raise TrainingSetError(
+            f"{model_path}: an ensemble is calibrated through its members: calibrate each, then build the ensemble"
+        )
     if metadata.training.get("calibration"):
         raise TrainingSetError(f"{model_path}: the model is calibrated already")
     saved = metadata.training.get("options", {})

@@ -44,19 +44,21 @@ TINY_KEPT_BITS = 64
 
 
 def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "svae") -> Path:
-    from specvae.architecture import ArchitectureConfig, build_spectrum_fingerprint_model
+    from specvae.architecture import ArchitectureConfig
     from specvae.fingerprints import FingerprintDefinition
     from specvae.model_file import ModelMetadata, save_model
+    from specvae.networks import build_network
     from specvae.spectra.binning import SpectrumBinner
 
-    """A randomly initialised model on a 1 Da grid with the first 64 fingerprint bits kept."""
+    """A randomly initialised model (any fusion model, or ``"feedforward"``) on a 1 Da grid with the first 64
+    fingerprint bits kept."""
     torch.manual_seed(seed)
     binner = SpectrumBinner(bin_width_da=1.0, max_mz_da=1000.0)
     definition = FingerprintDefinition().with_kept_bits(np.arange(TINY_KEPT_BITS))
     config = ArchitectureConfig(
         n_bins=binner.n_bins, n_fingerprint_bits=TINY_KEPT_BITS, fusion=fusion, latent_dim=4, hidden_dim=16
     )
-    model = build_spectrum_fingerprint_model(config)
+    model = build_network(config)
     metadata = ModelMetadata(
         architecture=config,
         binning=binner.to_dict(),

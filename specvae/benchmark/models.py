@@ -1,8 +1,8 @@
 """The models a benchmark ranks with, grouped into the systems its report compares.
 
 A *system* is one way of ranking (the shipped SVAE, a VAEVAE trained identically, the feed-forward baseline),
-with at most one model per ion mode. Fusion models and the feed-forward baseline are loaded from their
-``.specvae`` files alike; both answer ``cross_generate``, which is all the prediction code asks of them.
+with at most one model per ion mode. Fusion models, the feed-forward baseline and ensembles are loaded from their
+``.specvae`` files alike; each answers ``cross_generate``, which is all the prediction code asks of them.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Any
 
 from torch import nn
 
-from specvae.baseline import FEEDFORWARD, load_feedforward_model
+from specvae.ensemble_network import ENSEMBLE
+from specvae.feedforward_network import FEEDFORWARD
 from specvae.fingerprints import FingerprintDefinition
-from specvae.model_file import ModelMetadata, load_model, read_metadata
+from specvae.model_file import ModelMetadata, load_model
 from specvae.spectra.binning import SpectrumBinner
 
-SYSTEM_NAMES = {"svae": "SVAE", "vaevae": "VAEVAE", FEEDFORWARD: "feed-forward"}
+SYSTEM_NAMES = {"svae": "SVAE", "vaevae": "VAEVAE", FEEDFORWARD: "feed-forward", ENSEMBLE: "ensemble"}
 
 
 @dataclass
@@ -87,12 +88,8 @@ class BenchmarkModel:
 
 
 def load_benchmark_model(path: str | os.PathLike[str]) -> BenchmarkModel:
-    """Load a fusion-model or feed-forward model file (CPU, eval mode)."""
-    metadata = read_metadata(path)
-    if metadata.architecture.fusion == FEEDFORWARD:
-        network, metadata = load_feedforward_model(path)
-    else:
-        network, metadata = load_model(path)
+    """Load a model file of any kind (fusion model, feed-forward network, ensemble; CPU, eval mode)."""
+    network, metadata = load_model(path)
     return BenchmarkModel(Path(path), network.eval(), metadata)
 
 

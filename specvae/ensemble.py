@@ -1,0 +1,134 @@
+"""Build an ensemble model file from trained members (``specvae ensemble``).
+
+An ensemble file is an ordinary ``.specvae`` file: its architecture names ``fusion="ensemble"`` and lists the
+members' architectures, its weights are the members' weights under ``members.<i>.``, and it is loaded, checked and
+used like any other model (:class:`specvae.ensemble_network.FingerprintEnsemble` averages the members' predicted
+bit probabilities). The members must read the same bins and predict the same kept fingerprint bits of the same
+ion mode, so every member was trained on the same training set with the same ``min_bit_count``.
+
+What the file says about its training: each member's record (command, epochs, validation metrics), the union of
+the members' training structures (what a benchmark's leakage check needs: a structure any member saw counts as
+seen), and, when the training set is given, the ensemble's own validation retrieval, measured exactly as training
+measures a single model's. A fitted annotation confidence belongs to one predictor, so members' fits are not
+carried over: run ``specvae fit-confidence`` on the ensemble.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from specvae.architecture import ArchitectureConfig
+from specvae.confidence import METADATA_KEY as CONFIDENCE_KEY
+from specvae.ensemble_network import ENSEMBLE, FingerprintEnsemble
+from specvae.errors import SpecvaeError
+from specvae.model_file import ModelMetadata, load_model, write_model_tensors
+from specvae.training import TrainingOptions, prepare_training_inputs
+
+_PER_MEMBER_ONLY = ("structures_inchikey14", CONFIDENCE_KEY)
+"""Training-record keys not copied into a member's summary: the structures are merged, a confidence is refitted."""
+
+
+class EnsembleError(SpecvaeError, ValueError):
+    """Members that cannot form one ensemble (other ion mode, bins or kept bits; an ensemble as a member)."""
+
+
+def _check_compatible(paths: Sequence[str | os.PathLike[str]], metadatas: Sequence[ModelMetadata]) -> None:
+    first_path, first = paths[0], metadatas[0]
+    for path, metadata in zip(paths[1:], metadatas[1:], strict=True):
+        for what, mine, theirs in (
+            ("ion mode", metadata.ion_mode, first.ion_mode),
+            ("spectrum bins", metadata.binning, first.binning),
+            ("fingerprint and kept bits", metadata.fingerprint, first.fingerprint),
+        ):
+            if mine != theirs:
+                raise EnsembleError(
+                    f"{path}: its {what} differ from those of {first_path}; ensemble members must be trained on "
+                    "the same training set, ion mode and min bit count"
+                )
+    for path, metadata in zip(paths, metadatas, strict=True):
+        if metadata.architecture.fusion == ENSEMBLE:
+            raise EnsembleError(f"{path}: is an ensemble already; give its members instead")
+
+
+def _member_summary(path: str | os.PathLike[str], metadata: ModelMetadata) -> dict[str, Any]:
+    training = {key: value for key, value in metadata.training.items() if key not in _PER_MEMBER_ONLY}
+    return {"file": Path(path).name, "fusion": metadata.architecture.fusion, "training": training}
+
+
+def build_ensemble(
+    member_paths: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    training_set: str | os.PathLike[str] | None = None,
+    command: str = "",
+) -> ModelMetadata:
+    """Write the ensemble of ``member_paths`` to ``output`` and return its metadata.
+
+    With ``training_set`` (the file the members were trained on), the ensemble's validation retrieval is measured
+    on the same validation spectra a single model's training measures, and stored as its ``validation_metrics``.
+    Raises :class:`EnsembleError` for members that cannot be combined.
+    """
+    started = time.perf_counter()
+    if len(member_paths) < 2:
+        raise EnsembleError(f"an ensemble needs at least two member model files, got {len(member_paths)}")
+    loaded = [load_model(path) for path in member_paths]  # verifies each member's checksums
+    metadatas = [metadata for _, metadata in loaded]
+    _check_compatible(member_paths, metadatas)
+    first = metadatas[0]
+    ensemble = FingerprintEnsemble([model for model, _ in loaded]).eval()
+    architecture = ArchitectureConfig(
+        n_bins=first.architecture.n_bins,
+        n_fingerprint_bits=first.architecture.n_fingerprint_bits,
+        fusion=ENSEMBLE,
+        members=[metadata.architecture.to_dict() for metadata in metadatas],
+    )
+    structures = sorted(set().union(*(metadata.training_structures for metadata in metadatas)))
+    training: dict[str, Any] = {
+        "members": [_member_summary(path, metadata) for path, metadata in zip(member_paths, metadatas, strict=True)],
+        "structures_inchikey14": structures,
+        "command": command,
+    }
+    if training_set is not None:
+        training["validation_metrics"] = _validation_metrics(ensemble, first, training_set)
+    training["seconds"] = round(time.perf_counter() - started, 1)
+    metadata = ModelMetadata(
+        architecture=architecture,
+        binning=first.binning,
+        fingerprint=first.fingerprint,
+        ion_mode=first.ion_mode,
+        training=training,
+    )
+    # The members' weights as stored (dtype included): the ensemble predicts exactly what its members predict.
+    tensors = {
+        f"members.{index}.{name}": tensor
+        for index, path in enumerate(member_paths)
+        for name, tensor in load_file(str(path), device="cpu").items()
+    }
+    write_model_tensors(output, tensors, metadata.to_json())
+    return metadata
+
+
+def _validation_metrics(
+    ensemble: FingerprintEnsemble, first: ModelMetadata, training_set: str | os.PathLike[str]
+) -> dict[str, float]:
+    """Validation retrieval of the ensemble, on the validation spectra the first member's training used."""
+    saved = first.training.get("options", {})
+    options = TrainingOptions(
+        ion_mode=first.ion_mode,
+        min_bit_count=int(saved.get("min_bit_count", TrainingOptions.min_bit_count)),
+        seed=int(saved.get("seed", 0)),
+        max_validation_spectra=int(saved.get("max_validation_spectra", TrainingOptions.max_validation_spectra)),
+        progress=False,
+    )
+    inputs = prepare_training_inputs(training_set, options)
+    if inputs.definition.to_dict() != first.fingerprint:
+        raise EnsembleError(
+            f"{training_set}: its kept fingerprint bits differ from the members'; give the training set they were "
+            "trained on"
+        )
+    return inputs.metric(ensemble, None)

@@ -1,0 +1,95 @@
+"""The feed-forward spectrum -> fingerprint network: the SVAE's spectrum -> fingerprint path made deterministic.
+
+Kept apart from its training code (:mod:`specvae.baseline`) so that the model file reader can build any kind of
+stored network (fusion model, feed-forward network, ensemble) without importing the training machinery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmcore.models.base import LossOutput
+from mmcore.networks import MLP
+from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig
+from specvae.sparse_linear import SparseLinear
+
+FEEDFORWARD = "feedforward"
+"""The ``fusion`` name a feed-forward model file stores in its architecture."""
+
+
+class FeedForwardFingerprintNetwork(nn.Module):
+    """Binned spectrum -> probabilities of the kept fingerprint bits, with no latent variable.
+
+    Layers: ``SparseLinear(n_bins, hidden_dim)``, ReLU, ``Linear(hidden_dim, latent_dim)``, then the decoder MLP
+    ``latent_dim -> hidden_dim -> n_kept_bits`` (ReLU between), giving one logit per bit.
+    """
+
+    modality_names = (SPECTRUM, FINGERPRINT)
+
+    def __init__(self, n_bins: int, n_fingerprint_bits: int, hidden_dim: int = 192, latent_dim: int = 64) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(SparseLinear(n_bins, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
+        self.decoder = MLP(latent_dim, [hidden_dim], n_fingerprint_bits)
+        # The trainer sets per-modality weights here; the baseline has one term and ignores them.
+        self.reconstruction_weights: dict[str, float] = {}
+
+    def logits(self, spectrum: Tensor) -> Tensor:
+        """``(batch, n_kept_bits)`` logits of the bits."""
+        return self.decoder(self.encoder(spectrum))
+
+    def loss(
+        self, data: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None, beta: float = 1.0
+    ) -> LossOutput:
+        """Binary cross-entropy of the fingerprint bits, summed over bits, over samples having both modalities,
+        divided by the batch size (samples missing either modality add nothing). ``beta`` is ignored."""
+        if SPECTRUM not in data or FINGERPRINT not in data:
+            raise KeyError("the feed-forward baseline needs a spectrum and a fingerprint in the batch")
+        spectrum, fingerprint = data[SPECTRUM], data[FINGERPRINT]
+        batch = spectrum.shape[0]
+        paired = torch.ones(batch, dtype=torch.bool, device=spectrum.device)
+        if mask is not None:
+            for name in (SPECTRUM, FINGERPRINT):
+                if name in mask:
+                    paired = paired & mask[name].to(torch.bool)
+        # Placeholders of unpaired samples are replaced before the network sees them and the loss is selected with
+        # torch.where, not multiplied by the mask: a NaN placeholder then reaches neither the loss nor a gradient.
+        rows = paired.unsqueeze(-1)
+        spectrum = torch.where(rows, spectrum, torch.zeros_like(spectrum))
+        fingerprint = torch.where(rows, fingerprint, torch.zeros_like(fingerprint))
+        per_sample = F.binary_cross_entropy_with_logits(self.logits(spectrum), fingerprint, reduction="none").sum(-1)
+        total = torch.where(paired, per_sample, torch.zeros_like(per_sample)).sum()
+        nll_per_paired_sample = total.detach() / paired.sum().clamp(min=1)
+        return LossOutput(loss=total / batch, terms={f"nll/{FINGERPRINT}": nll_per_paired_sample})
+
+    def forward(
+        self, data: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None, beta: float = 1.0
+    ) -> LossOutput:
+        return self.loss(data, mask, beta)
+
+    @torch.no_grad()
+    def cross_generate(
+        self,
+        data: Mapping[str, Tensor],
+        sources: Iterable[str],
+        targets: Iterable[str] | None = None,
+        sample_latent: bool = False,
+    ) -> dict[str, Tensor]:
+        """Fingerprint probabilities from the spectrum (the only direction this network has)."""
+        sources = list(sources)
+        targets = [FINGERPRINT] if targets is None else list(targets)
+        if sources != [SPECTRUM] or targets != [FINGERPRINT]:
+            raise ValueError(f"the feed-forward baseline maps spectrum -> fingerprint only, not {sources} -> {targets}")
+        return {FINGERPRINT: torch.sigmoid(self.logits(data[SPECTRUM]))}
+
+
+def build_feedforward_network(architecture: ArchitectureConfig) -> FeedForwardFingerprintNetwork:
+    """A fresh network of the sizes in ``architecture`` (whose ``fusion`` must be ``"feedforward"``)."""
+    if architecture.fusion != FEEDFORWARD:
+        raise ValueError(f"not a feed-forward architecture (fusion={architecture.fusion!r})")
+    return FeedForwardFingerprintNetwork(
+        architecture.n_bins, architecture.n_fingerprint_bits, architecture.hidden_dim, architecture.latent_dim
+    )
