@@ -48,7 +48,7 @@ import numpy as np
 
 from specvae.benchmark.casmi2016 import CANDIDATE_FILE, SOLUTION_FILE, SPECTRUM_FILES, read_casmi2016_solutions
 from specvae.benchmark.metrics import AnswerRank, answer_rank, summarise_ranks
-from specvae.training_set import inchikey_first_block
+from specvae.candidates.candidate import inchikey_first_block
 
 TOP_K = (1, 3, 10)
 CANDIDATE_COLUMNS = ("spectrum_id", "identifier", "name", "smiles", "inchi", "inchikey")

@@ -343,7 +343,7 @@ def prepare(
     from specvae.errors import ErrorReport
     from specvae.fingerprints import fingerprint_preset
     from specvae.spectra.binning import SpectrumBinner
-    from specvae.training_set import REDISTRIBUTABLE_LICENSES, prepare_training_set, read_structure_list
+    from specvae.training_set_writer import REDISTRIBUTABLE_LICENSES, prepare_training_set, read_structure_list
 
     check_output_paths(
         {"SPECTRUM_FILES": spectrum_files, "--exclude-structures": exclude_structures},

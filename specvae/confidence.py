@@ -172,7 +172,7 @@ def fit_confidence_on_training_set(
     from specvae.fingerprints import FingerprintDefinition
     from specvae.model_file import load_model
     from specvae.ranking import score_candidates
-    from specvae.training_data import TrainingSet
+    from specvae.training_set_reader import TrainingSet
 
     model, metadata = load_model(model_path)
     data = TrainingSet.load(training_set_path, metadata.ion_mode)

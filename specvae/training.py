@@ -32,8 +32,8 @@ from specvae.ensemble_network import ENSEMBLE
 from specvae.fingerprints import FingerprintDefinition, compute_fingerprints, fit_bit_mask
 from specvae.model_file import ModelMetadata, load_model, save_model
 from specvae.prediction import predict_fingerprint_probabilities, retrieval_ranks, retrieval_summary
-from specvae.training_data import SpectrumFingerprintDataset, TrainingSet
-from specvae.training_set import TrainingSetError
+from specvae.training_set_reader import SpectrumFingerprintDataset, TrainingSet
+from specvae.training_set_writer import TrainingSetError
 
 SAMPLE_WEIGHTED_FUSIONS = ("svae", "svae-star", "vaevae", "vaevae-a", "vaevae-star")
 """Fusion models with a ``weighting`` option (mmcore's SVAE/VAEVAE family)."""

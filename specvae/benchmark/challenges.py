@@ -16,8 +16,8 @@ from pathlib import Path
 
 from matchms import Spectrum
 
+from specvae.candidates.candidate import inchikey_first_block
 from specvae.errors import ErrorReport, SpecvaeError
-from specvae.training_set import inchikey_first_block
 
 ION_MODES = ("positive", "negative")
 

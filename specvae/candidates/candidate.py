@@ -22,6 +22,11 @@ from specvae.errors import InvalidStructureError
 INCHIKEY_PATTERN = re.compile(r"^[A-Z]{14}-[A-Z]{10}-[A-Z]$")
 
 
+def inchikey_first_block(inchikey: str) -> str:
+    """The 14-character skeleton block of an InChIKey (stereo- and charge-insensitive)."""
+    return inchikey.strip().upper().split("-")[0]
+
+
 @dataclass
 class Candidate:
     """One candidate structure.

@@ -15,7 +15,7 @@ from specvae.baseline import FEEDFORWARD, FeedForwardFingerprintNetwork
 from specvae.benchmark.models import load_benchmark_model
 from specvae.prediction import predict_fingerprint_probabilities
 from specvae.spectra.binning import SpectrumBinner
-from specvae.training_set import prepare_training_set
+from specvae.training_set_writer import prepare_training_set
 from specvae_cli.specvae_benchmark_cli import benchmark
 
 

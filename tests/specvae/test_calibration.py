@@ -18,7 +18,7 @@ from specvae.calibration import (
 )
 from specvae.model_file import load_model
 from specvae.prediction import predict_fingerprint_probabilities
-from specvae.training_data import TrainingSet
+from specvae.training_set_reader import TrainingSet
 from specvae_cli.specvae_cli import main
 
 

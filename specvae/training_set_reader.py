@@ -1,4 +1,4 @@
-"""Reading a prepared training set (see :mod:`specvae.training_set`) into batches for the mmcore Trainer.
+"""Reading a prepared training set (written by :mod:`specvae.training_set_writer`) into batches for the mmcore Trainer.
 
 Spectra stay a sparse CSR matrix in memory and are densified one batch at a time: 60,000 spectra × 10,000
 bins would take 2.4 GB dense, the CSR matrix takes a few tens of MB. Fingerprints stay bit-packed and are
@@ -26,7 +26,7 @@ from mmcore.data.dataset import MultimodalBatch
 from specvae.architecture import FINGERPRINT, SPECTRUM
 from specvae.fingerprints import FingerprintDefinition
 from specvae.spectra.binning import SpectrumBinner
-from specvae.training_set import TrainingSetError
+from specvae.training_set_writer import TrainingSetError
 
 
 @dataclass

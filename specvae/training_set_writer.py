@@ -1,4 +1,5 @@
-"""``specvae prepare``: spectrum files with structures -> one HDF5 training set.
+"""``specvae prepare``: spectrum files with structures -> one HDF5 training set (read by
+:mod:`specvae.training_set_reader`).
 
 The training set holds every usable spectrum binned on the model's grid (a sparse CSR matrix), the
 full fingerprint of every distinct structure (bit-packed), and for every spectrum its structure (or none:
@@ -30,6 +31,7 @@ import scipy.sparse
 from tqdm import tqdm
 
 from mmcore.atomic import atomic_output
+from specvae.candidates.candidate import inchikey_first_block
 from specvae.errors import ErrorReport, RecordError
 from specvae.fingerprints import FingerprintDefinition, compute_fingerprints
 from specvae.spectra.binning import SpectrumBinner
@@ -58,11 +60,6 @@ class PrepareSummary:
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
-
-
-def inchikey_first_block(inchikey: str) -> str:
-    """The 14-character skeleton block of an InChIKey (stereo- and charge-insensitive)."""
-    return inchikey.strip().upper().split("-")[0]
 
 
 def read_structure_list(path: str | os.PathLike[str]) -> set[str]:
