@@ -147,7 +147,3 @@ def evaluate_systems(
             run.results.append(result)
     return runs
 
-
-def evaluate_system(system: System, challenges: Sequence[Challenge], bits: CandidateBits) -> SystemRun:
-    """Rank every challenge with the system's model for its ion mode."""
-    return evaluate_systems([system], challenges, bits)[0]

@@ -12,7 +12,7 @@ first one in the file kept (:attr:`CandidateSet.duplicates_dropped` counts the o
 
 Why InChIKeys are not trusted blindly: a well-formed but wrong key on one row would make the true structure
 that carries the same key a "duplicate" and drop it. So when rows sharing a key give different structures,
-each is checked against the key (:func:`~specvae.fingerprints.compute.inchikey_disagreement`) before
+each is checked against the key (:func:`~specvae.fingerprints.compute.stated_structure_refusal`) before
 collapsing, over the whole file; rows that disagree are left out and listed in :attr:`CandidateSet.rejected`.
 (A wrong key on a row with no twin is caught where its fingerprint is computed or read from the cache.)
 
@@ -70,19 +70,13 @@ def _structure_text(candidate: Candidate) -> tuple[str | None, str | None]:
 
 def _key_disagreement(candidate: Candidate) -> str | None:
     """Why ``candidate``'s structure is not the one its InChIKey names, or None when they agree."""
-    from specvae.fingerprints.compute import (  # RDKit-heavy: imported on the rare path
-        inchikey_disagreement,
-        same_skeleton_as_stated_inchi,
-    )
+    from specvae.fingerprints.compute import stated_structure_refusal  # RDKit-heavy: imported on the rare path
 
     try:
         mol = candidate.molecule()
     except InvalidStructureError as error:
         return str(error)
-    found = inchikey_disagreement(candidate.inchikey, mol)
-    if found is None or same_skeleton_as_stated_inchi(candidate.inchikey, candidate.inchi, mol):
-        return None
-    return found[1]
+    return stated_structure_refusal(candidate.inchikey, candidate.inchi, mol)
 
 
 def reject_disagreeing_keys(

@@ -13,6 +13,8 @@ rank that structure under the row's name (a decoy inheriting the answer's bits).
 4. A molecule with another first block is accepted only as a tautomer of the stated structure: the row's own InChI
    gives the stated key and has the molecule's formula and connectivity layers
    (:func:`~specvae.fingerprints.compute.same_skeleton_as_stated_inchi`; CASMI 2016's selone).
+   Steps 3 and 4 are :func:`~specvae.fingerprints.compute.stated_structure_refusal`, the check that the candidate
+   readers apply to rows that give one InChIKey two structures.
 5. Otherwise the row is refused, with the reason. In particular a SMILES that parses but names another structure
    is **not** retried from the InChI, even when the InChI names the stated key: the row contradicts itself and
    nothing says which half is right.
@@ -40,7 +42,7 @@ from specvae.fingerprints.compute import (
     StructureInput,
     compute_fingerprints,
     parse_structure,
-    same_skeleton_as_stated_inchi,
+    stated_structure_refusal,
 )
 from specvae.fingerprints.definition import FingerprintDefinition
 
@@ -147,7 +149,7 @@ def candidate_row_fingerprints(
             # report a text that does not parse this way (then it is a parse failure like any other).
             mol, _ = parse_structure(structures[row])
             if mol is not None:
-                if same_skeleton_as_stated_inchi(keys[row], inchis[row], mol):
+                if stated_structure_refusal(keys[row], inchis[row], mol) is None:
                     tautomers.append((row, mol))
                 else:
                     errors.append(error)
@@ -268,7 +270,7 @@ def _from_inchis(
         if error is None:
             fingerprints[row] = bits[position]
             accepted_as[row] = FROM_INCHI
-        elif error.computed_inchikey is not None and same_skeleton_as_stated_inchi(keys[row], inchis[row], mol):
+        elif error.computed_inchikey is not None and stated_structure_refusal(keys[row], inchis[row], mol) is None:
             tautomers.append((row, mol))
         else:
             errors.append(

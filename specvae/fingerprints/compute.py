@@ -197,6 +197,19 @@ def same_skeleton_as_stated_inchi(stated_inchikey: str, stated_inchi: str | None
     return own.split("/")[1:3] == stated_inchi.split("/")[1:3]
 
 
+def stated_structure_refusal(stated_inchikey: str, stated_inchi: str | None, mol: Chem.Mol) -> str | None:
+    """Why ``mol`` may not stand for the structure a candidate row states, or None when it may.
+
+    The one rule every reader of candidate rows applies to a stated InChIKey: the molecule's own InChIKey has the
+    stated first block (:func:`inchikey_disagreement`), or the molecule is a tautomer the row's own InChI vouches
+    for (:func:`same_skeleton_as_stated_inchi`). Anything else would rank one structure under another's name.
+    """
+    found = inchikey_disagreement(stated_inchikey, mol)
+    if found is None or same_skeleton_as_stated_inchi(stated_inchikey, stated_inchi, mol):
+        return None
+    return found[1]
+
+
 def _compute_chunk(
     structures: Sequence[StructureInput],
     definition: FingerprintDefinition,
