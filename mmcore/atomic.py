@@ -198,7 +198,6 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
             umask = os.umask(0)
             os.umask(umask)
             previous_mode = 0o666 & ~umask
-        os.chmod(temporary_path, previous_mode)
     else:
         handle, temporary = tempfile.mkstemp(prefix=f"specvae-output.{os.getpid()}.", suffix=".tmp")
         os.close(handle)
@@ -206,6 +205,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield temporary_path
         if target.kind is OutputKind.REPLACE:
+            # After writing, not before: a writer may replace the temporary file (safetensors does), and the new
+            # one would keep its owner-only mode.
+            os.chmod(temporary_path, previous_mode)
             with open(temporary_path, "rb") as written:
                 os.fsync(written.fileno())
             os.replace(temporary_path, target.path)

@@ -12,6 +12,7 @@ import time
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from mmcore.atomic import (
     OutputKind,
@@ -133,6 +134,20 @@ def test_directory_target_is_refused(tmp_path):
 def test_stdout(capfd):
     atomic_write_text("-", "to stdout\n")
     assert capfd.readouterr().out == "to stdout\n"
+
+
+def test_a_writer_that_recreates_the_temporary_file_still_gets_ordinary_permissions(tmp_path):
+    """safetensors' save_file replaces the file it is given; the model file must not end up owner-only."""
+    from safetensors.torch import save_file
+
+    umask = os.umask(0o022)
+    try:
+        target = tmp_path / "weights.safetensors"
+        with atomic_output(target) as temporary:
+            save_file({"w": torch.zeros(2)}, str(temporary))
+        assert target.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
 
 
 def test_replacing_keeps_the_file_mode(tmp_path):
