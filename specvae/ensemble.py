@@ -6,7 +6,8 @@ used like any other model (:class:`specvae.ensemble_network.FingerprintEnsemble`
 bit probabilities). The members must read the same bins and predict the same kept fingerprint bits of the same
 ion mode, so every member was trained on the same training set with the same ``min_bit_count``.
 
-What the file says about its training: each member's record (command, epochs, validation metrics), the union of
+What the file says about its training: what its members agree on about their training data (sources, licenses,
+counts), each member's record (command, epochs, validation metrics), the union of
 the members' training structures (what a benchmark's leakage check needs: a structure any member saw counts as
 seen), and, when the training set is given, the ensemble's own validation retrieval, measured exactly as training
 measures a single model's. A fitted annotation confidence belongs to one predictor, so members' fits are not
@@ -32,6 +33,20 @@ from specvae.training import TrainingOptions, prepare_training_inputs
 
 _PER_MEMBER_ONLY = ("structures_inchikey14", CONFIDENCE_KEY)
 """Training-record keys not copied into a member's summary: the structures are merged, a confidence is refitted."""
+
+_TRAINING_DATA_KEYS = (
+    "training_set",
+    "sources",
+    "licenses",
+    "excluded_inchikey14_count",
+    "n_training_spectra",
+    "n_training_structures",
+    "n_unpaired_spectra",
+    "n_unpaired_molecules",
+    "n_validation_spectra",
+    "n_validation_structures",
+)
+"""What members say about their training data; the ensemble states each one all its members agree on."""
 
 
 class EnsembleError(SpecvaeError, ValueError):
@@ -88,7 +103,13 @@ def build_ensemble(
         members=[metadata.architecture.to_dict() for metadata in metadatas],
     )
     structures = sorted(set().union(*(metadata.training_structures for metadata in metadatas)))
+    shared_data = {
+        key: first.training[key]
+        for key in _TRAINING_DATA_KEYS
+        if key in first.training and all(metadata.training.get(key) == first.training[key] for metadata in metadatas)
+    }
     training: dict[str, Any] = {
+        **shared_data,
         "members": [_member_summary(path, metadata) for path, metadata in zip(member_paths, metadatas, strict=True)],
         "structures_inchikey14": structures,
         "command": command,

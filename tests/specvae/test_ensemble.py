@@ -69,6 +69,7 @@ def test_the_file_lists_every_structure_any_member_saw_and_how_each_was_trained(
     metadata = read_metadata(output)
     assert metadata.training_structures == set().union(*seen.values())
     assert [member["file"] for member in metadata.training["members"]] == [path.name for path in members]
+    assert metadata.training["sources"] == "test"  # what every member states about its data
     text = describe_model(metadata)
     assert "ensemble of 3: svae" in text and "feedforward" in text and "vaevae" in text
     assert text.count("member ") == 3
