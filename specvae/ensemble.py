@@ -16,6 +16,7 @@ carried over: run ``specvae fit-confidence`` on the ensemble.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -71,6 +72,16 @@ def _check_compatible(paths: Sequence[str | os.PathLike[str]], metadatas: Sequen
             raise EnsembleError(f"{path}: is an ensemble already; give its members instead")
 
 
+def _decoded(value: Any) -> Any:
+    """A list stored as JSON text (as older model files store ``sources`` and ``licenses``) as the list itself."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def _member_summary(path: str | os.PathLike[str], metadata: ModelMetadata) -> dict[str, Any]:
     training = {key: value for key, value in metadata.training.items() if key not in _PER_MEMBER_ONLY}
     return {"file": Path(path).name, "fusion": metadata.architecture.fusion, "training": training}
@@ -103,10 +114,11 @@ def build_ensemble(
         members=[metadata.architecture.to_dict() for metadata in metadatas],
     )
     structures = sorted(set().union(*(metadata.training_structures for metadata in metadatas)))
+    stated = [{key: _decoded(metadata.training.get(key)) for key in _TRAINING_DATA_KEYS} for metadata in metadatas]
     shared_data = {
-        key: first.training[key]
+        key: stated[0][key]
         for key in _TRAINING_DATA_KEYS
-        if key in first.training and all(metadata.training.get(key) == first.training[key] for metadata in metadatas)
+        if stated[0][key] is not None and all(one[key] == stated[0][key] for one in stated)
     }
     training: dict[str, Any] = {
         **shared_data,

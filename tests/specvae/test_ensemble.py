@@ -75,6 +75,22 @@ def test_the_file_lists_every_structure_any_member_saw_and_how_each_was_trained(
     assert text.count("member ") == 3
 
 
+def test_data_stated_as_json_text_by_one_member_and_as_a_list_by_another_agrees(tmp_path, members):
+    from specvae.model_file import save_model
+
+    model, metadata = load_model(members[1])
+    metadata.training = {**metadata.training, "licenses": '["CC0", "CC BY"]'}
+    save_model(members[1], model, metadata)
+    model, metadata = load_model(members[0])
+    metadata.training = {**metadata.training, "licenses": ["CC0", "CC BY"]}
+    save_model(members[0], model, metadata)
+    output = tmp_path / "ensemble.specvae"
+    build_ensemble(members[:2], output)
+    assert read_metadata(output).training["licenses"] == ["CC0", "CC BY"]
+    build_ensemble(members, output)  # the third member states no licenses: the ensemble does not either
+    assert "licenses" not in read_metadata(output).training
+
+
 def test_members_that_cannot_be_combined_are_refused_naming_the_file(tmp_path, members):
     negative = write_tiny_model(tmp_path / "negative.specvae", "negative", fusion="svae")
     with pytest.raises(EnsembleError, match=r"negative\.specvae: its ion mode differ"):
