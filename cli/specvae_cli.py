@@ -259,29 +259,25 @@ def predict(spectra, model_paths, output, errors_path, strict) -> None:
 @fingerprint_option
 def fingerprint(candidates, output, rebuild_cache, workers, errors_path, strict, fingerprint_name) -> None:
     """Precompute the fingerprints of CANDIDATES into a cache keyed by InChIKey."""
-    from specvae.candidates import read_candidates
-    from specvae.candidates.candidate_set import reject_disagreeing_keys
-    from specvae.errors import ErrorReport, RecordError
-    from specvae.fingerprints import FingerprintCache, FingerprintCacheError, fingerprint_preset
+    from specvae.errors import ErrorReport
+    from specvae.fingerprints import FingerprintCacheError, fingerprint_preset
+    from specvae.pipeline.precompute import precompute_fingerprints
 
     check_output_paths({"CANDIDATES": candidates}, {"--output": output, "--errors": errors_path})
     errors = ErrorReport()
-    entries, rejected = reject_disagreeing_keys(read_candidates(candidates, errors))
-    for entry, reason in rejected:  # a wrong InChIKey must not push the true structure out as a duplicate
-        errors.append(RecordError(str(candidates), entry.record, reason, entry.candidate.name))
-    unique = {}
-    for entry in entries:
-        unique.setdefault(entry.candidate.inchikey, entry.candidate)
-    chosen = list(unique.values())
     try:
-        cache = FingerprintCache(output, fingerprint_preset(fingerprint_name), rebuild_damaged=rebuild_cache)
-        found = cache.lookup([c.inchikey for c in chosen], [c.smiles or c.molecule() for c in chosen], workers)
+        cache, found = precompute_fingerprints(
+            candidates,
+            output,
+            fingerprint_preset(fingerprint_name),
+            errors,
+            n_workers=workers,
+            rebuild_cache=rebuild_cache,
+        )
     except FingerprintCacheError as error:
         raise click.ClickException(_cache_error_message(error)) from error
     _report_moved_caches(cache)
-    for problem in found.errors:
-        errors.append(RecordError(str(candidates), chosen[problem.index].identifier, problem.reason))
-    click.echo(f"{int(found.valid.sum())} fingerprints in {output} ({found.n_computed} computed now)", err=True)
+    click.echo(f"{len(found.row_of)} fingerprints in {output} ({found.n_computed} computed now)", err=True)
     _finish(errors, errors_path, strict)
 
 

@@ -168,9 +168,9 @@ def fit_confidence_on_training_set(
     from rdkit import Chem, RDLogger
     from rdkit.Chem import Descriptors
 
-    from specvae.annotator import predict_in_canonical_batches
     from specvae.fingerprints import FingerprintDefinition
     from specvae.model_file import load_model
+    from specvae.pipeline.prediction import predict_in_canonical_batches
     from specvae.ranking import score_candidates
     from specvae.training_set_reader import TrainingSet
 

@@ -30,10 +30,11 @@ its local directory and loads them with the same :meth:`Annotator.load` as a sin
 the bytes would load them in every task; ``client.run`` would miss workers that join later.)
 
 Identical results: a spectrum's prediction depends on the batch it runs in, so both paths predict the spectra of
-one ion mode in the fixed batches of :data:`specvae.annotator.PREDICTION_BATCH_SIZE` consecutive spectra (in input
+one ion mode in the fixed batches of :data:`specvae.pipeline.PREDICTION_BATCH_SIZE` consecutive spectra (in input
 order, one torch thread). A chunk's batches can reach into neighbouring chunks; the worker then gets those
 neighbours' binned rows (small) and predicts the whole batch. Everything else (cleaning, candidate lists,
-fingerprints, scoring, error records) runs through the functions :meth:`Annotator.annotate` uses. This holds on
+fingerprints, scoring, ranking, error records) runs through the stages of :mod:`specvae.pipeline`, which
+:meth:`Annotator.annotate` runs in one process. This holds on
 workers with the same CPU type and the same torch build as the single-process run; BLAS kernels differ between
 CPU generations.
 
@@ -50,35 +51,28 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import scipy.sparse
 import torch
 
 from specvae.adducts import Adduct
-from specvae.annotator import (
-    NO_FINGERPRINT_REASON,
-    PREDICTION_BATCH_SIZE,
-    STATUS_NO_FINGERPRINTS,
-    AnnotationResults,
-    Annotator,
-    LoadedModel,
-    SpectrumAnnotation,
-    _Query,
-    cleaned_records_with_ids,
-    in_query_order,
-    parse_adducts,
-    predict_in_canonical_batches,
-    score_query,
-    unique_candidates,
-)
+from specvae.annotator import Annotator
 from specvae.candidates import Candidate, CandidateSet
-from specvae.errors import ErrorReport, RecordError, SpectrumRejectedError, SpecvaeError
+from specvae.errors import ErrorReport, RecordError, SpecvaeError
 from specvae.model_file import save_model
-from specvae.spectra.filters import clean_spectrum
+from specvae.pipeline.candidates import candidate_source
+from specvae.pipeline.fingerprints import candidate_fingerprints
+from specvae.pipeline.models import LoadedModel
+from specvae.pipeline.planning import parse_adducts, plan_queries, unique_candidates
+from specvae.pipeline.prediction import PREDICTION_BATCH_SIZE, predict_in_canonical_batches, queries_of_mode
+from specvae.pipeline.query import SpectrumQuery
+from specvae.pipeline.ranking import rank_queries
+from specvae.pipeline.results import AnnotationResults, SpectrumAnnotation
+from specvae.pipeline.scoring import score_queries
+from specvae.pipeline.spectra import clean_records
 from specvae.spectra.reading import iter_spectrum_records
 from specvae.spectra.records import SpectrumRecord, quiet_matchms
 
@@ -238,7 +232,6 @@ def _worker_annotator(plugin_name: str) -> Annotator:
 # ------------------------------------------------------------------------------------------- tasks on workers
 @dataclass(frozen=True)
 class _Options:
-    source: str
     tolerance_ppm: float
     adduct: list[Adduct] | None
     top_k: int | None
@@ -247,9 +240,9 @@ class _Options:
 
 @dataclass
 class _ChunkPlan:
-    """A chunk after cleaning and candidate lookup; stays on its worker until the chunk is ranked."""
+    """A chunk after cleaning and planning; stays on its worker until the chunk is ranked."""
 
-    queries: list[_Query]
+    queries: list[SpectrumQuery]
     read_errors: list[RecordError]
     query_errors: list[RecordError]  # numbered by the spectra's records in the file, like read_errors
     binned: dict[str, scipy.sparse.csr_matrix]  # per ion mode, the rows of that mode's queries in order
@@ -261,40 +254,29 @@ class _ChunkSummary:
 
     read_errors: list[RecordError]
     query_errors: list[RecordError]
-    query_ids: list[str]
     mode_counts: dict[str, int]
     candidates: list[Candidate]
 
 
 @dataclass
 class _ChunkResult:
-    annotations: dict[str, list[SpectrumAnnotation]]
-    unscorable: dict[str, list[str]]  # spectrum ids whose candidates all lack a fingerprint, per mode
-
-
-def _cleaned(record: SpectrumRecord) -> SpectrumRecord:
-    """What :func:`specvae.spectra.reading.iter_clean_records` does to each record, for one parsed record."""
-    if record.spectrum is None:
-        return record
-    try:
-        return replace(record, spectrum=clean_spectrum(record.spectrum))
-    except SpectrumRejectedError as rejection:
-        return replace(record, spectrum=None, error=str(rejection))
+    annotations: list[SpectrumAnnotation]  # in input order
+    errors: list[RecordError]  # spectra whose candidates all lack a fingerprint
 
 
 def plan_chunk(
     plugin_name: str, records: list[SpectrumRecord], candidate_set: CandidateSet, options: _Options
 ) -> _ChunkPlan:
-    """Worker task: clean the records, choose models and candidates, bin the spectra by ion mode."""
+    """Worker task: the pipeline's clean and plan stages for the chunk's records, and its spectra binned by mode."""
     annotator = _worker_annotator(plugin_name)
     read_errors, query_errors = ErrorReport(), ErrorReport()
     with quiet_matchms():
-        cleaned = cleaned_records_with_ids([_cleaned(record) for record in records], read_errors)
-    queries = annotator._plan_queries(
-        cleaned, candidate_set, options.source, options.tolerance_ppm, options.adduct, query_errors
-    )
+        queries = clean_records(records, read_errors)
+        queries = plan_queries(
+            queries, annotator.models, candidate_set, options.tolerance_ppm, options.adduct, query_errors
+        )
     binned = {
-        mode: loaded.binner.bin([query.spectrum for query in queries if query.ion_mode == mode])
+        mode: loaded.binner.bin([query.spectrum for query in queries_of_mode(queries, mode)])
         for mode, loaded in annotator.models.items()
     }
     return _ChunkPlan(queries, list(read_errors), list(query_errors), binned)
@@ -308,7 +290,6 @@ def summarize_chunk(plan: _ChunkPlan) -> _ChunkSummary:
     return _ChunkSummary(
         plan.read_errors,
         plan.query_errors,
-        [query.spectrum_id for query in plan.queries],
         counts,
         unique_candidates(plan.queries),
     )
@@ -323,58 +304,42 @@ def score_chunk(
     plugin_name: str,
     plan: _ChunkPlan,
     batches: dict[str, tuple[list[tuple[scipy.sparse.csr_matrix, int, int]], int]],
-    extra_fingerprints: dict[str, np.ndarray],
     options: _Options,
 ) -> _ChunkResult:
-    """Worker task: predict the chunk's fingerprints in their canonical batches and rank its candidates.
+    """Worker task: the pipeline's fingerprint stage (reading the cache the client filled), then predict, score and
+    rank for the chunk.
 
     ``batches[mode]`` is ``(pieces, offset)``: ``pieces`` are row ranges of binned matrices that together form
     the whole prediction batches covering the chunk's spectra of that mode, and the chunk's first spectrum of the
-    mode is row ``offset`` of them. ``extra_fingerprints`` are the fingerprints that are not in the cache (made
-    from an InChI after the SMILES failed) for this chunk's candidates.
+    mode is row ``offset`` of them.
     """
     annotator = _worker_annotator(plugin_name)
-    fingerprints = _cached_fingerprints(annotator, plan.queries, extra_fingerprints)
-    result = _ChunkResult({}, {})
+    fingerprints = candidate_fingerprints(
+        unique_candidates(plan.queries),
+        annotator.full_fingerprint,
+        cache=annotator.fingerprint_cache,
+        progress=False,
+    )
     for mode, loaded in annotator.models.items():
-        mode_queries = [query for query in plan.queries if query.ion_mode == mode]
+        mode_queries = queries_of_mode(plan.queries, mode)
         if not mode_queries:
             continue
         pieces, offset = batches[mode]
         rows = scipy.sparse.vstack([matrix[start:stop] for matrix, start, stop in pieces], format="csr")
         predictions = predict_in_canonical_batches(loaded.model, rows)[offset : offset + len(mode_queries)]
-        definition = loaded.fingerprint  # a property that parses the definition: once per mode
-        confidence = loaded.confidence
         for query, prediction in zip(mode_queries, predictions, strict=True):
-            annotation = score_query(
-                query, prediction, fingerprints, definition, options.top_k, options.collapse_stereo, confidence
-            )
-            if annotation.status == STATUS_NO_FINGERPRINTS:
-                result.unscorable.setdefault(mode, []).append(query.spectrum_id)
-            result.annotations.setdefault(mode, []).append(annotation)
-    return result
-
-
-def _cached_fingerprints(
-    annotator: Annotator, queries: list[_Query], extra_fingerprints: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Full fingerprints of the queries' candidates: from the cache (filled by the client), plus the extras.
-
-    The cache computes (and writes) only keys it lacks, which the client has just stored, so this reads; if
-    another process replaced the file meanwhile and lost entries, the cache's atomic replace keeps it whole.
-    """
-    assert annotator.fingerprint_cache is not None
-    candidates = [candidate for candidate in unique_candidates(queries) if candidate.inchikey not in extra_fingerprints]
-    fingerprints = dict(extra_fingerprints)
-    if candidates:
-        found = annotator.fingerprint_cache.lookup(
-            [candidate.inchikey for candidate in candidates],
-            [candidate.smiles or candidate.molecule() for candidate in candidates],
-        )
-        for candidate, row, valid in zip(candidates, found.fingerprints, found.valid, strict=True):
-            if valid:
-                fingerprints[candidate.inchikey] = row
-    return fingerprints
+            query.prediction = prediction
+    score_queries(plan.queries, fingerprints, annotator.models)
+    errors = ErrorReport()
+    annotations = rank_queries(
+        plan.queries,
+        annotator.models,
+        top_k=options.top_k,
+        collapse_stereo=options.collapse_stereo,
+        fingerprints=fingerprints,
+        errors=errors,
+    )
+    return _ChunkResult(list(annotations), list(errors))
 
 
 # --------------------------------------------------------------------------------------------- the client side
@@ -386,7 +351,6 @@ class _Chunk:
     binned: dict[str, Future]
     mode_start: dict[str, int] = field(default_factory=dict)
     mode_count: dict[str, int] = field(default_factory=dict)
-    extra_fingerprints: dict[str, np.ndarray] = field(default_factory=dict)
     score: Future | None = None
 
 
@@ -429,11 +393,9 @@ class _DistributedRun:
         self.mode_total = dict.fromkeys(self.modes, 0)
         self.rows: dict[str, list[_Rows]] = {mode: [] for mode in self.modes}
         self.seen_inchikeys: set[str] = set()
-        self.extra_fingerprints: dict[str, np.ndarray] = {}
         self.read_errors: list[RecordError] = []
         self.query_errors: list[RecordError] = []
         self.candidate_errors = ErrorReport()
-        self.query_ids: list[str] = []
         self.results: list[_ChunkResult] = []
 
     # ----- the loop
@@ -508,7 +470,6 @@ class _DistributedRun:
     def _register(self, chunk: _Chunk, summary: _ChunkSummary) -> None:
         self.read_errors.extend(summary.read_errors)
         self.query_errors.extend(summary.query_errors)
-        self.query_ids.extend(summary.query_ids)
         for mode in self.modes:
             count = summary.mode_counts.get(mode, 0)
             chunk.mode_start[mode], chunk.mode_count[mode] = self.mode_total[mode], count
@@ -518,17 +479,15 @@ class _DistributedRun:
         chunk.binned = {}
         new = [candidate for candidate in summary.candidates if candidate.inchikey not in self.seen_inchikeys]
         self.seen_inchikeys.update(candidate.inchikey for candidate in new)
-        if new:
-            retried: set[str] = set()
-            fingerprints = self.annotator._candidate_fingerprints(
-                new, self.candidate_errors, self.candidate_source, retried
+        if new:  # the pipeline's fingerprint stage fills the cache (and the InChI one beside it) for the workers
+            candidate_fingerprints(
+                new,
+                self.annotator.full_fingerprint,
+                cache=self.annotator.fingerprint_cache,
+                n_workers=self.annotator.n_workers,
+                errors=self.candidate_errors,
+                source=self.candidate_source,
             )
-            self.extra_fingerprints.update((key, fingerprints[key]) for key in retried)
-        chunk.extra_fingerprints = {
-            candidate.inchikey: self.extra_fingerprints[candidate.inchikey]
-            for candidate in summary.candidates
-            if candidate.inchikey in self.extra_fingerprints
-        }
 
     # ----- scoring: once every prediction batch a chunk touches is complete
     def _batch_range(self, chunk: _Chunk, mode: str) -> tuple[int, int] | None:
@@ -557,7 +516,6 @@ class _DistributedRun:
                 self.plugin_name,
                 chunk.plan,
                 batches,
-                chunk.extra_fingerprints,
                 self.options,
                 pure=False,
             )
@@ -597,20 +555,16 @@ class _DistributedRun:
             progressed = True
         return progressed
 
-    # ----- the merge, in the order Annotator.annotate produces
+    # ----- the merge, in input order as Annotator.annotate produces
     def merge(self, errors: ErrorReport) -> AnnotationResults:
         errors.extend(self.read_errors)
         errors.extend(self.query_errors)
         errors.extend(self.candidate_errors)
-        annotations = []
-        for mode in self.modes:
-            for result in self.results:
-                annotations.extend(result.annotations.get(mode, []))
-        for mode in self.modes:
-            for result in self.results:
-                for spectrum_id in result.unscorable.get(mode, []):
-                    errors.append(RecordError(self.options.source, spectrum_id, NO_FINGERPRINT_REASON, spectrum_id))
-        return in_query_order(annotations, self.query_ids)
+        results = AnnotationResults()
+        for result in self.results:  # chunks in input order, each in input order
+            results.extend(result.annotations)
+            errors.extend(result.errors)
+        return results
 
 
 def _chunks(records: Iterable[SpectrumRecord], chunk_size: int) -> Iterator[list[SpectrumRecord]]:
@@ -689,12 +643,13 @@ def annotate_distributed(
     candidate_set = annotator.candidate_set(
         candidates, errors, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
     )
-    candidate_source = str(candidates) if isinstance(candidates, (str, os.PathLike)) else "<candidates>"
     records = iter_spectrum_records(spectra)  # a missing or unknown file fails here, before any cluster starts
-    options = _Options(str(spectra), tolerance_ppm, parse_adducts(adduct), top_k, collapse_stereo)
+    options = _Options(tolerance_ppm, parse_adducts(adduct), top_k, collapse_stereo)
     with dask_client(scheduler, connect_timeout_s) as client:
         plugin_name = install_annotator(client, annotator, cache_path)
-        run = _DistributedRun(client, annotator, plugin_name, candidate_set, options, candidate_source, task_timeout_s)
+        run = _DistributedRun(
+            client, annotator, plugin_name, candidate_set, options, candidate_source(candidates), task_timeout_s
+        )
         for chunk in _chunks(records, chunk_size):
             run.add_chunk(chunk)
         run.finish()

@@ -75,6 +75,7 @@ def load_casmi2016(data_dir: str | os.PathLike[str] | None = None, *, verify: bo
     solutions = read_casmi2016_solutions(paths[SOLUTION_FILE])
 
     spectra = {}
+    positions: dict[str, int] = {}
     for file_name in SPECTRUM_FILES:
         for record in iter_clean_records(paths[file_name]):
             if record.spectrum is None:
@@ -85,6 +86,7 @@ def load_casmi2016(data_dir: str | os.PathLike[str] | None = None, *, verify: bo
                 problems.add(str(paths[file_name]), record.record, "the spectrum names no challenge", record.title)
                 continue
             spectra[names[0]] = record.spectrum
+            positions.setdefault(names[0], len(positions))
 
     candidate_lists, dropped = read_grouped_candidates(paths[CANDIDATE_FILE], problems)
     unknown = sorted(set(candidate_lists) - set(solutions))
@@ -115,6 +117,7 @@ def load_casmi2016(data_dir: str | os.PathLike[str] | None = None, *, verify: bo
                 answer_smiles=solution["smiles"],
                 answer_name=solution["name"],
                 category="2+3",
+                spectrum_position=positions.get(name),
             )
         )
     return BenchmarkData(

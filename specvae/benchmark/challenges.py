@@ -83,6 +83,13 @@ class Challenge:
     answer_smiles: str = ""
     answer_name: str = ""
     category: str = ""
+    spectrum_position: int | None = None
+
+    # ``spectrum_position``: the spectrum's place in the contest's spectrum files (in the order they are read, then
+    # record by record); None: the challenge's place in the benchmark. The pipeline predicts the spectra of a mode
+    # in fixed batches in input order, and a spectrum's last bits depend on its batch neighbours, so the benchmark
+    # feeds its spectra in this order: the order of a file that concatenates the contest's files, which is what a
+    # user gives ``specvae annotate`` (benchmarks/casmi_through_annotate.py), so both get the same scores.
 
     @property
     def answer_first_block(self) -> str:

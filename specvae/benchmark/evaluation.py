@@ -1,31 +1,36 @@
 """Ranking every challenge's candidate list with a system's models and locating the answer.
 
-Per ion mode, the model predicts the fingerprint of all that mode's spectra in one batch; each challenge's
-candidates are then scored by the Bernoulli log-likelihood of their kept bits under the prediction, exactly as
-:func:`specvae.ranking.score_candidates` scores them (see :func:`full_length_weights`). A candidate without a
-fingerprint gets the score NaN and ranks below every scored candidate, as in :func:`specvae.ranking.rank_scores`.
+The benchmark runs the stages of :mod:`specvae.pipeline` that ``specvae annotate`` runs: each challenge becomes a
+:class:`~specvae.pipeline.SpectrumQuery` (its spectrum, the ion mode the contest states, its official list, in list
+order), the candidates' fingerprints come from the pipeline's fingerprint stage (once for every system), and each
+system's models predict and score the queries with the pipeline's predict and score stages. A candidate without a
+fingerprint scores NaN and ranks below every scored candidate. Only what a contest asks for is the benchmark's
+own: where the answer lands (:func:`specvae.benchmark.metrics.answer_rank`, ties shared by expected rank).
 
-Each ranking also gets the confidence of its rank 1, by :func:`specvae.confidence.rank_one_confidence` on the
-scored candidates (the function ``specvae annotate`` fills its confidence column with), when the system's model
-for the mode carries a fitted confidence, and whether that rank 1 is right as the confidence defines it
+Each ranking also gets the confidence of its rank 1, from the scored candidates as ``specvae annotate`` fills its
+confidence column (:func:`specvae.pipeline.ranking.scored_confidence`), when the system's model for the mode
+carries a fitted confidence, and whether that rank 1 is right as the confidence defines it
 (:func:`specvae.confidence.rank_one_correctness`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from specvae.benchmark.candidate_bits import CandidateBits
 from specvae.benchmark.challenges import Challenge
 from specvae.benchmark.metrics import AnswerRank, answer_rank
 from specvae.benchmark.models import System
-from specvae.confidence import ConfidenceModel, model_confidence, rank_one_confidence, rank_one_correctness
-from specvae.fingerprints import FingerprintDefinition
-from specvae.prediction import predict_fingerprint_probabilities
-from specvae.ranking import CandidateBitMatrix, log_odds_weights
+from specvae.candidates import Candidate, CandidateMatch
+from specvae.confidence import ConfidenceModel, rank_one_correctness
+from specvae.pipeline.fingerprints import CandidateFingerprints
+from specvae.pipeline.models import LoadedModel
+from specvae.pipeline.prediction import predict_queries
+from specvae.pipeline.query import SpectrumQuery
+from specvae.pipeline.ranking import scored_confidence
+from specvae.pipeline.scoring import score_queries
 
 
 @dataclass
@@ -73,77 +78,98 @@ def answer_mask(challenge: Challenge) -> np.ndarray:
     return np.fromiter((block == answer for block in challenge.candidates.first_blocks), dtype=bool)
 
 
-def full_length_weights(probabilities: np.ndarray, definition: FingerprintDefinition) -> tuple[np.ndarray, float]:
-    """The log-odds of the kept bits spread over the full fingerprint (0 for bits the model does not predict), and
-    the constant of :func:`specvae.ranking.log_odds_weights`.
-
-    ``full_bits @ weights + constant`` is then the score :func:`specvae.ranking.score_candidates` gives the kept bits,
-    bit for bit: the CSR product sums each row's terms in column order, and the extra terms are exact zeros. Scoring
-    full fingerprints lets every system share one candidate matrix per challenge instead of selecting columns anew.
-    """
-    log_odds, constant = log_odds_weights(probabilities)
-    weights = np.zeros(definition.n_bits, dtype=np.float64)
-    weights[definition.kept_bit_indices()] = log_odds
-    return weights, constant
+def challenge_candidates(challenge: Challenge) -> list[Candidate]:
+    """The challenge's official list as pipeline candidates, in list order (formula and mass are not needed: the
+    list is given, not filtered by mass)."""
+    listed = challenge.candidates
+    return [
+        Candidate(identifier, None, smiles or None, inchikey, inchi=inchi or None)
+        for identifier, inchikey, smiles, inchi in zip(
+            listed.identifiers, listed.inchikeys, listed.smiles, listed.inchis, strict=True
+        )
+    ]
 
 
-def _predictions(system: System, challenges: Sequence[Challenge]) -> dict[str, tuple[np.ndarray, float]]:
-    """Full-length scoring weights of every challenge the system can rank (its mode has a model, it has a spectrum)."""
-    weights: dict[str, tuple[np.ndarray, float]] = {}
-    for mode, model in system.models.items():
-        rankable = [c for c in challenges if c.ion_mode == mode and c.spectrum is not None]
-        if not rankable:
-            continue
-        binned = model.binner.bin([challenge.spectrum for challenge in rankable])
-        probabilities = predict_fingerprint_probabilities(model.network, binned)
-        for challenge, prediction in zip(rankable, probabilities, strict=True):
-            weights[challenge.name] = full_length_weights(prediction, model.fingerprint)
-    return weights
+def challenge_queries(challenges: Sequence[Challenge]) -> list[SpectrumQuery]:
+    """The pipeline's planned queries of the challenges that have a spectrum: the contest states each one's ion
+    mode and list, so these replace the read, clean and plan stages. They come in the order of the contest's
+    spectrum files (:attr:`Challenge.spectrum_position`), the input order the prediction stage batches by."""
+    order = sorted(
+        range(len(challenges)),
+        key=lambda index: (
+            challenges[index].spectrum_position if challenges[index].spectrum_position is not None else index
+        ),
+    )
+    return [
+        SpectrumQuery(
+            challenge.name,
+            challenge.name,
+            challenge.spectrum,
+            ion_mode=challenge.ion_mode,
+            matches=[CandidateMatch(candidate, None) for candidate in challenge_candidates(challenge)],
+        )
+        for challenge in (challenges[index] for index in order)
+        if challenge.spectrum is not None
+    ]
+
+
+def loaded_models(system: System) -> dict[str, LoadedModel]:
+    """The system's models as the pipeline takes them, by ion mode."""
+    return {mode: LoadedModel(model.network, model.metadata, str(model.path)) for mode, model in system.models.items()}
+
+
+def scored_queries(
+    models: dict[str, LoadedModel], queries: Sequence[SpectrumQuery], fingerprints: CandidateFingerprints
+) -> dict[str, SpectrumQuery]:
+    """The queries of the models' ion modes, predicted and scored (copies: every system scores the same planned
+    queries), by challenge name."""
+    own = [replace(query) for query in queries if query.ion_mode in models]
+    predict_queries(own, models)
+    score_queries(own, fingerprints, models)
+    return {query.spectrum_id: query for query in own}
 
 
 def evaluate_systems(
-    systems: Sequence[System], challenges: Sequence[Challenge], bits: CandidateBits
+    systems: Sequence[System],
+    challenges: Sequence[Challenge],
+    fingerprints: CandidateFingerprints,
+    queries: Sequence[SpectrumQuery] | None = None,
 ) -> list[SystemRun]:
-    """Rank every challenge with each system's model for its ion mode; one candidate matrix per challenge serves
-    every system."""
-    runs = [SystemRun(system.label) for system in systems]
-    weights = [_predictions(system, challenges) for system in systems]
-    confidences: list[dict[str, ConfidenceModel | None]] = [
-        {mode: model_confidence(model.metadata.training) for mode, model in system.models.items()} for system in systems
-    ]
-    for challenge in challenges:
-        is_answer = answer_mask(challenge)
-        base = dict(
-            challenge=challenge.name,
-            ion_mode=challenge.ion_mode,
-            n_candidates=len(challenge.candidates),
-            n_answer_candidates=int(is_answer.sum()),
-        )
-        matrix, valid, scored_skeletons = None, None, []
-        for system, run, system_weights, system_confidences in zip(systems, runs, weights, confidences, strict=True):
-            if challenge.ion_mode not in system.models:
-                run.results.append(ChallengeResult(**base, rank=None, reason=f"no {challenge.ion_mode} mode model"))
-                continue
-            if challenge.name not in system_weights:
-                run.results.append(ChallengeResult(**base, rank=None, reason="no usable spectrum"))
-                continue
-            if matrix is None:
-                full, valid = bits.full_bits(challenge.candidates.inchikeys)
-                matrix = CandidateBitMatrix.from_bits(full[valid])
-                scored_skeletons = [
-                    block for block, kept in zip(challenge.candidates.first_blocks, valid, strict=True) if kept
-                ]
-            scores = np.full(len(challenge.candidates), np.nan)
-            challenge_weights, constant = system_weights[challenge.name]
-            scores[valid] = matrix.matrix @ challenge_weights + constant
-            result = ChallengeResult(**base, rank=answer_rank(scores, is_answer), scores=scores)
-            if scored_skeletons:
-                result.rank_one_right = rank_one_correctness(
-                    scores[valid], scored_skeletons, challenge.answer_first_block
-                )
-                confidence = system_confidences[challenge.ion_mode]
-                if confidence is not None:
-                    result.confidence = rank_one_confidence(confidence, scores[valid], scored_skeletons)
-            run.results.append(result)
+    """Rank every challenge with each system's model for its ion mode. ``queries``: the challenges' planned
+    queries (:func:`challenge_queries`), when the caller has already made them."""
+    queries = challenge_queries(challenges) if queries is None else queries
+    runs = []
+    for system in systems:
+        models = loaded_models(system)
+        scored = scored_queries(models, queries, fingerprints)
+        confidences = {mode: loaded.confidence for mode, loaded in models.items()}
+        run = SystemRun(system.label)
+        for challenge in challenges:
+            run.results.append(_challenge_result(challenge, scored.get(challenge.name), confidences))
+        runs.append(run)
     return runs
 
+
+def _challenge_result(
+    challenge: Challenge, query: SpectrumQuery | None, confidences: dict[str, ConfidenceModel | None]
+) -> ChallengeResult:
+    is_answer = answer_mask(challenge)
+    base = dict(
+        challenge=challenge.name,
+        ion_mode=challenge.ion_mode,
+        n_candidates=len(challenge.candidates),
+        n_answer_candidates=int(is_answer.sum()),
+    )
+    if challenge.ion_mode not in confidences:
+        return ChallengeResult(**base, rank=None, reason=f"no {challenge.ion_mode} mode model")
+    if query is None or query.scores is None:
+        return ChallengeResult(**base, rank=None, reason="no usable spectrum")
+    scores = query.scores
+    result = ChallengeResult(**base, rank=answer_rank(scores, is_answer), scores=scores)
+    scored = ~np.isnan(scores)
+    if scored.any():
+        skeletons = challenge.candidates.first_blocks
+        kept = [skeleton for skeleton, keep in zip(skeletons, scored, strict=True) if keep]
+        result.rank_one_right = rank_one_correctness(scores[scored], kept, challenge.answer_first_block)
+        result.confidence = scored_confidence(confidences[challenge.ion_mode], scores, skeletons)
+    return result

@@ -125,7 +125,7 @@ def build_systems(
     ``main_paths`` empty means the models shipped with specvae (those present for the chosen modes); their label
     then ends in ``shipped_label_suffix``.
     """
-    from specvae.annotator import pretrained_model_path
+    from specvae.pipeline.models import pretrained_model_path
 
     suffix = ""
     if not main_paths:

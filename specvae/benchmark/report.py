@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from mmcore.atomic import atomic_write_text
-from specvae.benchmark.candidate_bits import CandidateBits
 from specvae.benchmark.challenges import BenchmarkData
 from specvae.benchmark.evaluation import SystemRun
 from specvae.benchmark.leakage import LeakageCheck
@@ -40,6 +39,7 @@ from specvae.benchmark.plot import plot_reliability_diagram, plot_top_k_curves
 from specvae.benchmark.published import PublishedResult
 from specvae.benchmark.submission import write_submission
 from specvae.confidence import model_confidence
+from specvae.pipeline.fingerprints import CandidateFingerprints
 
 RANDOM_LABEL = "random ranking (expected)"
 GROUPS = ("positive", "negative", "all")
@@ -56,7 +56,7 @@ class BenchmarkReport:
     random_lists: dict[str, tuple[int, int]]
     leakage: list[LeakageCheck]
     forced: bool
-    bits: CandidateBits
+    bits: CandidateFingerprints
     fingerprint_cache: str | None
     n_workers: int
     timings: dict[str, float]

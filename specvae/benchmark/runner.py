@@ -14,13 +14,14 @@ import os
 import time
 from collections.abc import Sequence
 
-from specvae.benchmark.candidate_bits import candidate_bits
 from specvae.benchmark.challenges import ION_MODES, BenchmarkData
-from specvae.benchmark.evaluation import answer_mask, evaluate_systems
+from specvae.benchmark.evaluation import answer_mask, challenge_candidates, challenge_queries, evaluate_systems
 from specvae.benchmark.leakage import check_training_overlap
 from specvae.benchmark.models import build_systems
 from specvae.benchmark.published import PUBLISHED
 from specvae.benchmark.report import BenchmarkReport
+from specvae.fingerprints import FingerprintCache
+from specvae.pipeline.fingerprints import candidate_fingerprints
 
 
 def run_benchmark(
@@ -64,18 +65,23 @@ def run_benchmark(
     timings["load_models_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    bits = candidate_bits(
-        selected.challenges,
-        definitions.pop(),
-        cache_path=fingerprint_cache,
-        n_workers=n_workers,
-        progress=progress,
-        rebuild_cache=rebuild_cache,
+    definition = definitions.pop()
+    cache = (
+        None
+        if fingerprint_cache is None
+        else FingerprintCache(fingerprint_cache, definition, rebuild_damaged=rebuild_cache)
+    )
+    distinct = {}  # every list's candidates, also those of challenges without a spectrum, each InChIKey once
+    for challenge in selected.challenges:
+        for candidate in challenge_candidates(challenge):
+            distinct.setdefault(candidate.inchikey, candidate)
+    bits = candidate_fingerprints(
+        list(distinct.values()), definition, cache=cache, n_workers=n_workers, progress=progress
     )
     timings["candidate_fingerprints_s"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    runs = evaluate_systems(systems, selected.challenges, bits)
+    runs = evaluate_systems(systems, selected.challenges, bits, challenge_queries(selected.challenges))
     timings["predict_and_rank_s"] = time.perf_counter() - step
     random_lists = {
         challenge.name: (len(challenge.candidates), int(answer_mask(challenge).sum()))

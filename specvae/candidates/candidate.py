@@ -1,17 +1,18 @@
 """A candidate structure, and the RDKit calls that turn SMILES / InChI / molfile records into one.
 
 Parsing 258,808 SMILES with RDKit takes minutes, and a ranking needs a molecule only to compute a
-fingerprint (which a cache usually already holds). So a :class:`Candidate` built from a file that states
-InChIKey, formula and monoisotopic mass keeps only the SMILES text and parses it on first use
-(:meth:`Candidate.molecule`); one built from a bare SMILES is parsed at once, because its InChIKey, formula
-and mass must be computed.
+fingerprint (which a cache usually already holds). So a :class:`Candidate` built from a file that states its
+InChIKey keeps only the SMILES text and parses it on first use (:meth:`Candidate.molecule`); its formula and
+mass, when the file does not state them, are read off the SMILES on first use without a full parse
+(:func:`structure_formula_and_mass`). One built from a bare SMILES is parsed at once, because its InChIKey
+must be computed.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rdkit import Chem
 from rdkit.Chem import Descriptors, rdMolDescriptors
@@ -27,7 +28,6 @@ def inchikey_first_block(inchikey: str) -> str:
     return inchikey.strip().upper().split("-")[0]
 
 
-@dataclass
 class Candidate:
     """One candidate structure.
 
@@ -35,21 +35,89 @@ class Candidate:
     RDKit's ``ExactMolWt``: the mass of the structure as written, charged structures minus their electrons)
     is what the pool mode filters on. ``mol`` is the parsed molecule when one exists; use
     :meth:`molecule`, which parses the SMILES (or InChI) on first use.
+
+    ``molecular_formula`` and ``monoisotopic_mass`` may be left out when the structure is given: they are then
+    worked out on first use (:func:`structure_formula_and_mass`), so that a list whose rows state their InChIKey
+    costs no structure parse until a row's formula, mass or fingerprint is asked for. Slots: a pool holds a
+    million of these.
     """
 
-    identifier: str
-    name: str | None
-    smiles: str | None
-    inchikey: str
-    molecular_formula: str
-    monoisotopic_mass: float
-    inchi: str | None = None
-    mol: Chem.Mol | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("identifier", "name", "smiles", "inchikey", "inchi", "mol", "_molecular_formula", "_monoisotopic_mass")
+
+    def __init__(
+        self,
+        identifier: str,
+        name: str | None,
+        smiles: str | None,
+        inchikey: str,
+        molecular_formula: str | None = None,
+        monoisotopic_mass: float | None = None,
+        inchi: str | None = None,
+        mol: Chem.Mol | None = None,
+    ) -> None:
+        self.identifier = identifier
+        self.name = name
+        self.smiles = smiles
+        self.inchikey = inchikey
+        self.inchi = inchi
+        self.mol = mol
+        self._molecular_formula = molecular_formula or None
+        self._monoisotopic_mass = monoisotopic_mass
+
+    def _fields(self) -> tuple:
+        return (
+            self.identifier,
+            self.name,
+            self.smiles,
+            self.inchikey,
+            self._molecular_formula,
+            self._monoisotopic_mass,
+            self.inchi,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Candidate):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # mutable (the molecule and the lazy fields are filled in on use), like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (
+            f"Candidate(identifier={self.identifier!r}, name={self.name!r}, smiles={self.smiles!r}, "
+            f"inchikey={self.inchikey!r}, molecular_formula={self._molecular_formula!r}, "
+            f"monoisotopic_mass={self._monoisotopic_mass!r}, inchi={self.inchi!r})"
+        )
 
     @property
     def inchikey14(self) -> str:
         """The InChIKey's first block (the skeleton: stereo-isomers share it)."""
         return self.inchikey.split("-", 1)[0]
+
+    @property
+    def molecular_formula(self) -> str:
+        """The formula, as stated or worked out from the structure on first use (raises
+        :class:`InvalidStructureError` when the structure cannot be read)."""
+        if self._molecular_formula is None:
+            self._work_out_formula_and_mass()
+        return self._molecular_formula
+
+    @property
+    def monoisotopic_mass(self) -> float:
+        """The monoisotopic mass in Da, as stated or worked out from the structure on first use."""
+        if self._monoisotopic_mass is None:
+            self._work_out_formula_and_mass()
+        return self._monoisotopic_mass
+
+    def _work_out_formula_and_mass(self) -> None:
+        try:
+            formula, mass = structure_formula_and_mass(self.smiles, self.inchi, self.mol)
+        except InvalidStructureError as error:
+            raise InvalidStructureError(f"candidate {self.identifier!r}: {error}") from None
+        if self._molecular_formula is None:
+            self._molecular_formula = formula
+        if self._monoisotopic_mass is None:
+            self._monoisotopic_mass = mass
 
     def molecule(self) -> Chem.Mol:
         """The RDKit molecule, parsed on first call (see :func:`parse_structure`) and then kept.
@@ -129,6 +197,31 @@ def structure_properties(mol: Chem.Mol) -> tuple[str, str, float]:
     return inchikey, rdMolDescriptors.CalcMolFormula(mol), float(Descriptors.ExactMolWt(mol))
 
 
+def structure_formula_and_mass(
+    smiles: str | None, inchi: str | None = None, mol: Chem.Mol | None = None
+) -> tuple[str, float]:
+    """``(molecular_formula, monoisotopic_mass)`` of a structure, as RDKit's ``CalcMolFormula`` and ``ExactMolWt``
+    give them for the sanitised molecule.
+
+    The SMILES is read without sanitising (no aromaticity perception, no kekulisation, no InChIKey): a twentieth of
+    what a full parse and key cost, and the implicit hydrogens, hence formula and mass, come out the same (checked
+    on every CASMI 2016 candidate, ``tests/specvae/candidates/test_candidate_readers.py``). That is what makes a
+    pool of bare SMILES indexable by mass in one pass. The InChI stands in when the SMILES does not read; the
+    molecule is not kept (a pool of parsed molecules is what made large SMILES files need gigabytes).
+    """
+    if mol is None and smiles:
+        with BlockLogs():
+            mol = Chem.MolFromSmiles(smiles, sanitize=False)
+            if mol is not None:
+                try:
+                    mol.UpdatePropertyCache(strict=False)
+                except Exception:  # RDKit raises assorted types on odd valences; then the full parse says why
+                    mol = None
+    if mol is None:
+        mol = parse_structure(smiles, inchi)
+    return rdMolDescriptors.CalcMolFormula(mol), float(Descriptors.ExactMolWt(mol))
+
+
 def candidate_from_mol(
     mol: Chem.Mol,
     *,
@@ -166,10 +259,11 @@ def candidate_from_fields(
 ) -> Candidate:
     """A candidate from the fields of a table row or a SMILES line.
 
-    When ``inchikey``, ``molecular_formula`` and ``monoisotopic_mass`` are all given and well-formed and
-    ``parse`` is false, they are trusted and the structure is parsed only later, on demand. Otherwise the
-    structure is parsed now (:func:`parse_structure`) and InChIKey, formula and mass are computed.
-    Raises :class:`InvalidStructureError` for an unparseable structure or a row without one.
+    When a well-formed ``inchikey`` is given and ``parse`` is false, the row is trusted and nothing is parsed now:
+    the formula and mass, when not given, are worked out on first use (:func:`structure_formula_and_mass`), the
+    molecule when a fingerprint is computed. Otherwise the structure is parsed now (:func:`parse_structure`) and
+    InChIKey, formula and mass are computed. Raises :class:`InvalidStructureError` for an unparseable structure
+    (when parsed now) or a row without one.
     """
     smiles = (smiles or "").strip() or None
     inchi = (inchi or "").strip() or None
@@ -178,19 +272,20 @@ def candidate_from_fields(
     key = (inchikey or "").strip().upper()
     mass = _as_mass(monoisotopic_mass)
     formula = (molecular_formula or "").strip()
-    if not parse and INCHIKEY_PATTERN.match(key) and formula and mass is not None:
+    if not parse and INCHIKEY_PATTERN.match(key):
         return Candidate(
             identifier=identifier or key,
             name=name,
             smiles=smiles,
             inchikey=key,
-            molecular_formula=formula,
+            molecular_formula=formula or None,
             monoisotopic_mass=mass,
             inchi=inchi,
         )
     mol = parse_structure(smiles, inchi)
     candidate = candidate_from_mol(mol, identifier=identifier, name=name, smiles=smiles, inchikey=key or None)
     candidate.inchi = inchi
+    candidate.mol = None  # the text stays: a fingerprint is made from it, and a pool of molecules takes gigabytes
     return candidate
 
 

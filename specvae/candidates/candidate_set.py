@@ -37,12 +37,24 @@ DEFAULT_TOLERANCE_PPM = 10.0
 
 @dataclass(frozen=True)
 class CandidateMatch:
-    """A candidate offered for a spectrum, with its mass error (``None`` when no neutral mass is known) and the
-    adduct its mass was matched under (``None`` when none was resolved: per-spectrum lists without one)."""
+    """A candidate offered for a spectrum, with the spectrum's neutral mass it is compared with (``None`` when no
+    neutral mass is known) and the adduct its mass was matched under (``None`` when none was resolved:
+    per-spectrum lists without one).
+
+    The mass error is worked out when asked for: a per-spectrum list is not filtered by mass, and a candidate
+    whose file gives no mass would otherwise be parsed only to fill a column of rows nobody prints.
+    """
 
     candidate: Candidate
-    mass_error_ppm: float | None
+    observed_mass: float | None
     adduct: str | None = None
+
+    @property
+    def mass_error_ppm(self) -> float | None:
+        """``(observed - candidate) / candidate * 1e6``, or None without an observed mass."""
+        if self.observed_mass is None:
+            return None
+        return mass_error_ppm(self.observed_mass, self.candidate.monoisotopic_mass)
 
 
 def mass_error_ppm(observed_mass: float, candidate_mass: float) -> float:
@@ -194,6 +206,16 @@ class CandidateSet:
             return len(self._pool)
         return sum(len(candidates) for candidates in (self._lists or {}).values())
 
+    def distinct_candidates(self) -> list[Candidate]:
+        """Every candidate once per InChIKey (the first met: pool order, or list after list): what a cache of the
+        set's fingerprints holds."""
+        lists = [self._pool] if self._pool is not None else list((self._lists or {}).values())
+        distinct: dict[str, Candidate] = {}
+        for candidates in lists:
+            for candidate in candidates:
+                distinct.setdefault(candidate.inchikey, candidate)
+        return list(distinct.values())
+
     @property
     def spectrum_ids(self) -> list[str]:
         """The spectrum ids with a candidate list (empty in pool mode)."""
@@ -223,7 +245,7 @@ class CandidateSet:
         for index in range(start, stop):
             error = mass_error_ppm(neutral_mass, float(self._pool_masses[index]))
             if abs(error) <= tolerance_ppm * (1 + 1e-9):  # slack for rounding in the subtraction
-                matches.append(CandidateMatch(self._pool[index], error))
+                matches.append(CandidateMatch(self._pool[index], neutral_mass))
         return matches
 
     def for_spectrum(
@@ -263,9 +285,4 @@ class CandidateSet:
             observed: float | None = spectrum_neutral_mass(spectrum, adduct)
         except SpecvaeError:
             observed = None  # the lists are given, not mass-filtered: the mass error is only informative
-        return [
-            CandidateMatch(
-                candidate, None if observed is None else mass_error_ppm(observed, candidate.monoisotopic_mass)
-            )
-            for candidate in candidates
-        ]
+        return [CandidateMatch(candidate, observed) for candidate in candidates]

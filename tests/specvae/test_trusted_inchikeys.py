@@ -9,6 +9,7 @@ from tests_specvae_inputs import MGF
 from specvae.annotator import Annotator
 from specvae.errors import ErrorReport
 from specvae.fingerprints import compute_fingerprints
+from specvae.pipeline import clean_records, read_spectrum_records
 
 KEY_A = "XRAMJHXWXCMGJM-UHFFFAOYSA-N"  # COC(=O)CCc1ccc(O)cc1
 KEY_B = "KPFPCGFKQNSWSQ-UHFFFAOYSA-N"  # CCOC(=O)c1ccc(O)cc1C
@@ -67,7 +68,7 @@ def test_the_true_structure_is_ranked_on_its_own_fingerprint(tiny_models, tmp_pa
 
     annotator, positive, _ = _annotate(tiny_models, tmp_path, DECOY + TRUE_A + TRUE_C)
     loaded = annotator.models["positive"]
-    spectrum = annotator._spectra_with_ids(tmp_path / "spectra.mgf", ErrorReport())[0].spectrum
+    spectrum = clean_records(read_spectrum_records(tmp_path / "spectra.mgf"), ErrorReport())[0].spectrum
     prediction = predict_fingerprint_probabilities(loaded.model, loaded.binner.bin([spectrum]))[0]
     expected = dict(zip("ac", score_candidates(prediction, _own_scores(annotator, positive, "ac")), strict=True))
     for row in positive.ranked:

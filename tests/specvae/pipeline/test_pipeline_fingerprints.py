@@ -1,4 +1,5 @@
-"""Candidate fingerprints of a benchmark: one per distinct InChIKey, the InChI when the SMILES fails, the cache."""
+"""The pipeline's candidate-fingerprint stage: one per distinct InChIKey, the InChI when the SMILES fails, the
+cache, a damaged cache."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from specvae.benchmark.candidate_bits import candidate_bits
 from specvae.benchmark.challenges import CandidateList, Challenge
-from specvae.fingerprints import FingerprintDefinition, fingerprint_molecule, inchi_fallback_cache_path
+from specvae.benchmark.evaluation import challenge_candidates
+from specvae.fingerprints import (
+    FingerprintCache,
+    FingerprintDefinition,
+    fingerprint_molecule,
+    inchi_fallback_cache_path,
+)
+from specvae.pipeline import candidate_fingerprints
 
 DEFINITION = FingerprintDefinition()
 PYRIDINE = "c1ccncc1"
@@ -24,6 +31,16 @@ def challenge(name: str, rows: list[tuple[str, str, str]]) -> Challenge:
         tuple(inchi for _, inchi, _ in rows),
     )
     return Challenge(name, "positive", None, candidates, rows[0][2])
+
+
+def candidate_bits(challenges, definition, *, cache_path=None, progress=False, rebuild_cache=False):
+    """The fingerprint stage over the distinct candidates of some challenges, as ``specvae benchmark`` runs it."""
+    distinct = {}
+    for one in challenges:
+        for candidate in challenge_candidates(one):
+            distinct.setdefault(candidate.inchikey, candidate)
+    cache = None if cache_path is None else FingerprintCache(cache_path, definition, rebuild_damaged=rebuild_cache)
+    return candidate_fingerprints(list(distinct.values()), definition, cache=cache, progress=progress)
 
 
 def row(smiles: str) -> tuple[str, str, str]:
@@ -75,23 +92,6 @@ def test_a_wrong_inchikey_gets_no_fingerprint_with_or_without_a_cache(tmp_path, 
     assert set(bits.failures) == {wrong[2]}
     assert "is not the structure's own InChIKey" in bits.failures[wrong[2]]
     assert bits.row_of.keys() == {pyridine[2]}
-
-
-def test_scoring_full_fingerprints_equals_score_candidates_on_kept_bits_exactly() -> None:
-    from specvae.benchmark.evaluation import full_length_weights
-    from specvae.ranking import CandidateBitMatrix, score_candidates
-
-    generator = np.random.default_rng(0)
-    definition = DEFINITION.with_kept_bits(np.sort(generator.choice(DEFINITION.n_bits, 700, replace=False)))
-    full = generator.random((300, DEFINITION.n_bits)) < 0.05
-    full[1] = full[0]  # identical fingerprints must tie exactly
-    probabilities = generator.random(definition.n_kept_bits)
-    probabilities[:5] = [0.0, 1.0, 1e-9, 0.5, 1 - 1e-12]
-    weights, constant = full_length_weights(probabilities, definition)
-    fast = CandidateBitMatrix.from_bits(full).matrix @ weights + constant
-    reference = score_candidates(probabilities, definition.select_kept(full))
-    np.testing.assert_array_equal(fast, reference)
-    assert fast[0] == fast[1]
 
 
 def test_a_damaged_cache_is_an_error_naming_it_or_moved_aside_with_rebuild_cache(tmp_path) -> None:

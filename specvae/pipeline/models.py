@@ -1,0 +1,80 @@
+"""The models a pipeline predicts with: one per ion mode, each with the bin grid and fingerprint stored beside it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from matchms import Spectrum
+
+from mmcore import MultimodalVAE
+from specvae.confidence import ConfidenceModel, model_confidence
+from specvae.errors import SpecvaeError
+from specvae.fingerprints import FingerprintDefinition
+from specvae.model_file import ModelMetadata, load_model
+from specvae.spectra.binning import SpectrumBinner
+from specvae.spectra.metadata import spectrum_ion_mode
+
+ION_MODES = ("positive", "negative")
+
+
+def pretrained_model_path(ion_mode: str) -> Path:
+    """Path of the model shipped in the package for ``ion_mode``."""
+    if ion_mode not in ION_MODES:
+        raise ValueError(f"ion mode must be one of {ION_MODES}, got {ion_mode!r}")
+    return Path(str(resources.files("specvae") / "pretrained" / f"{ion_mode}.specvae"))
+
+
+@dataclass
+class LoadedModel:
+    """A model with what it needs around it: its bin grid and its fingerprint definition."""
+
+    model: MultimodalVAE
+    metadata: ModelMetadata
+    path: str
+
+    @property
+    def binner(self) -> SpectrumBinner:
+        return SpectrumBinner.from_dict(self.metadata.binning)
+
+    @property
+    def fingerprint(self) -> FingerprintDefinition:
+        return FingerprintDefinition.from_dict(self.metadata.fingerprint)
+
+    @property
+    def confidence(self) -> ConfidenceModel | None:
+        """The model's fitted confidence (``specvae fit-confidence``), or None: the confidence column stays empty."""
+        return model_confidence(self.metadata.training)
+
+
+def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, LoadedModel]:
+    """The model files by the ion mode stored in each; raises ``ValueError`` for two models of one mode."""
+    models: dict[str, LoadedModel] = {}
+    for path in paths:
+        model, metadata = load_model(path)
+        if metadata.ion_mode in models:
+            raise ValueError(f"two models for {metadata.ion_mode} mode: {models[metadata.ion_mode].path} and {path}")
+        models[metadata.ion_mode] = LoadedModel(model, metadata, str(path))
+    return models
+
+
+def shared_fingerprint(models: dict[str, LoadedModel]) -> FingerprintDefinition:
+    """The full fingerprint definition every model's kept bits are taken from; ``ValueError`` when they differ
+    (their candidates would need two sets of fingerprints)."""
+    definitions = {loaded.fingerprint.without_mask() for loaded in models.values()}
+    if len(definitions) != 1:
+        raise ValueError("the models use different fingerprint definitions; load them into separate Annotators")
+    return definitions.pop()
+
+
+def model_for(spectrum: Spectrum, models: dict[str, LoadedModel]) -> tuple[str, LoadedModel]:
+    """The ion mode the spectrum states and the model for it; :class:`SpecvaeError` saying why there is none."""
+    mode = spectrum_ion_mode(spectrum)
+    if mode is None:
+        raise SpecvaeError("the spectrum states no ion mode or charge: cannot choose a model")
+    if mode not in models:
+        raise SpecvaeError(f"no model for {mode} mode is loaded (have: {', '.join(models)})")
+    return mode, models[mode]

@@ -1,0 +1,159 @@
+"""The planning stage: each cleaned spectrum gets its model (by ion mode) and its candidates.
+
+A spectrum's candidates are its own list (per-spectrum candidate files) or the pool's structures within
+``tolerance_ppm`` of its neutral mass, under each adduct tried (:func:`candidate_matches`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+from matchms import Spectrum
+
+from specvae.adducts import Adduct, as_adduct
+from specvae.candidates import Candidate, CandidateMatch, CandidateSet
+from specvae.errors import EmptyCandidateListError, ErrorReport, RecordError, SpecvaeError
+from specvae.pipeline.models import LoadedModel, model_for
+from specvae.pipeline.query import SpectrumQuery
+from specvae.spectra.binning import SpectrumBinner
+from specvae.spectra.metadata import spectrum_adduct
+
+
+def binned_intensity_fraction(binner: SpectrumBinner, spectrum: Spectrum) -> float:
+    """The share of a spectrum's intensity in peaks inside the binned m/z range: what the model sees of it.
+
+    Why it is reported: peaks at or above the grid's upper end are dropped by binning, so a spectrum whose
+    peaks all lie there would be ranked from an empty input; a low share warns that the ranking saw little.
+    """
+    intensities = np.asarray(spectrum.peaks.intensities, dtype=np.float64)
+    total = float(intensities.sum())
+    if total <= 0:
+        return 0.0
+    return float(intensities[binner.bin_index(spectrum.peaks.mz) >= 0].sum()) / total
+
+
+def visible_fraction(binner: SpectrumBinner, spectrum: Spectrum) -> float:
+    """:func:`binned_intensity_fraction`, or :class:`SpecvaeError` when it is zero: no peak lies inside the bin grid,
+    and the model would predict (and rank) from an empty input. ``annotate`` and ``predict`` both check it."""
+    fraction = binned_intensity_fraction(binner, spectrum)
+    if fraction == 0:
+        raise SpecvaeError(
+            f"no peak lies in the model's m/z range (below {binner.max_mz_da:g} Da): the model would "
+            "predict from an empty spectrum"
+        )
+    return fraction
+
+
+def parse_adducts(adduct: str | Adduct | Sequence[str | Adduct] | None) -> list[Adduct] | None:
+    """The adducts to try: ``None`` (each spectrum's own), or a list parsed from one adduct, a comma-separated
+    text (``"[M+H]+,[M+Na]+"``) or a sequence. Raises :class:`~specvae.errors.UnknownAdductError` (a
+    ``ValueError``) for one that cannot be read, before any spectrum is read."""
+    if adduct is None:
+        return None
+    if isinstance(adduct, Adduct):
+        return [adduct]
+    if isinstance(adduct, str):
+        # A comma never occurs inside an adduct name, so it separates adducts.
+        texts: list[str | Adduct] = [part.strip() for part in adduct.split(",") if part.strip()]
+    else:
+        texts = list(adduct)
+    if not texts:
+        raise ValueError(f"no adduct in {adduct!r}")
+    return [as_adduct(text) for text in texts]
+
+
+def candidate_matches(
+    candidate_set: CandidateSet,
+    spectrum: Spectrum,
+    ion_mode: str,
+    tolerance_ppm: float,
+    adducts: Sequence[Adduct] | None,
+) -> list[CandidateMatch]:
+    """The candidates of ``spectrum``, each labelled with the adduct its mass was matched under.
+
+    With several adducts, those of the spectrum's ion mode are tried each and the union is returned; a
+    structure found under two adducts appears once, under the one with the smaller mass error. Raises
+    :class:`EmptyCandidateListError` when no adduct finds a candidate, and what
+    :meth:`CandidateSet.for_spectrum` raises (no precursor m/z, unknown adduct).
+    """
+    if adducts is None:
+        try:
+            tried: list[Adduct | None] = [spectrum_adduct(spectrum)]
+        except SpecvaeError:
+            tried = [None]  # per-spectrum lists rank without one; a pool raises below
+    elif len(adducts) == 1:
+        tried = list(adducts)
+    else:
+        tried = [adduct for adduct in adducts if adduct.ion_mode == ion_mode]
+        if not tried:
+            names = ", ".join(adduct.name for adduct in adducts)
+            raise SpecvaeError(f"none of the adducts {names} is of the spectrum's ion mode ({ion_mode})")
+    best: dict[str, CandidateMatch] = {}
+    empty: list[str] = []
+    for adduct in tried:
+        try:
+            found = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
+        except EmptyCandidateListError as error:
+            if len(tried) == 1:
+                raise
+            empty.append(str(error))
+            continue
+        if len(tried) == 1:
+            if adduct is None:
+                return found
+            return [replace(match, adduct=adduct.name) if match.observed_mass is not None else match for match in found]
+        for match in found:
+            label = adduct.name if adduct is not None and match.observed_mass is not None else None
+            labelled = replace(match, adduct=label)
+            previous = best.get(match.candidate.inchikey)
+            if previous is None or _fits_better(labelled, previous):
+                best[match.candidate.inchikey] = labelled
+    if not best:
+        raise EmptyCandidateListError("; ".join(empty))
+    return list(best.values())
+
+
+def _fits_better(match: CandidateMatch, other: CandidateMatch) -> bool:
+    if match.mass_error_ppm is None:
+        return False
+    return other.mass_error_ppm is None or abs(match.mass_error_ppm) < abs(other.mass_error_ppm)
+
+
+def plan_queries(
+    queries: Iterable[SpectrumQuery],
+    models: Mapping[str, LoadedModel],
+    candidate_set: CandidateSet,
+    tolerance_ppm: float,
+    adducts: Sequence[Adduct] | None,
+    errors: ErrorReport,
+) -> list[SpectrumQuery]:
+    """Each query with its model's ion mode, its visible intensity share and its candidates; a spectrum without a
+    model, a precursor mass or any visible peak goes to ``errors`` under its record number and is dropped. One
+    without candidates is reported too, and kept (with no matches), so that it gets a status row in the output."""
+    planned: list[SpectrumQuery] = []
+    binners: dict[str, SpectrumBinner] = {}
+    for query in queries:
+        try:
+            mode, loaded = model_for(query.spectrum, models)
+            fraction = visible_fraction(binners.setdefault(mode, loaded.binner), query.spectrum)
+            matches = candidate_matches(candidate_set, query.spectrum, mode, tolerance_ppm, adducts)
+        except EmptyCandidateListError as error:
+            errors.append(RecordError(query.source, query.record, str(error), query.spectrum_id))
+            matches = []
+        except SpecvaeError as error:
+            errors.append(RecordError(query.source, query.record, str(error), query.spectrum_id))
+            continue
+        query.ion_mode, query.matches, query.binned_intensity_fraction = mode, matches, fraction
+        planned.append(query)
+    return planned
+
+
+def unique_candidates(queries: Iterable[SpectrumQuery]) -> list[Candidate]:
+    """One candidate per InChIKey over all queries, the first met, in the order met: what needs a fingerprint."""
+    unique: dict[str, Candidate] = {}
+    for query in queries:
+        for match in query.matches:
+            unique.setdefault(match.candidate.inchikey, match.candidate)
+    return list(unique.values())

@@ -1,0 +1,36 @@
+"""The record that flows through the annotation pipeline: one spectrum, filled in stage by stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from matchms import Spectrum
+
+from specvae.candidates import CandidateMatch
+
+
+@dataclass
+class SpectrumQuery:
+    """One spectrum on its way through :mod:`specvae.pipeline`; each stage fills in its part.
+
+    - read and clean: ``spectrum_id`` (the TITLE, else ``record N``), ``record`` (its 1-based number in the input,
+      so that a problem found later names the record a user finds in the file), ``source`` (the file) and the
+      cleaned ``spectrum``;
+    - plan: ``ion_mode`` (the model that serves it), ``matches`` (its candidates, each with its mass error and
+      adduct; empty when none lies in its mass window) and ``binned_intensity_fraction``;
+    - predict: ``prediction``, the model's probability of each kept fingerprint bit;
+    - score: ``scores``, one per match in the same order, NaN for a candidate without a fingerprint.
+
+    Ranking turns a scored query into a :class:`~specvae.pipeline.results.SpectrumAnnotation`.
+    """
+
+    spectrum_id: str
+    record: int | str
+    spectrum: Spectrum
+    source: str = "<spectra>"
+    ion_mode: str = ""
+    matches: list[CandidateMatch] = field(default_factory=list)
+    binned_intensity_fraction: float = 1.0
+    prediction: np.ndarray | None = None
+    scores: np.ndarray | None = None
