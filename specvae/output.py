@@ -165,6 +165,7 @@ def describe_model(metadata: ModelMetadata) -> str:
         lines.insert(2, f"               spectrum reconstructed on groups of {'/'.join(map(str, sorted(pools)))} bins")
     if members:
         lines += [
+            _describe_training(training)[0],
             "validation:    " + _metrics_text(training.get("validation_metrics")),
             f"structures:    {len(training.get('structures_inchikey14', []))} InChIKey first blocks listed, all "
             "members together (checked against benchmark answers)",
