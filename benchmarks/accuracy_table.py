@@ -34,7 +34,7 @@ def model_columns(path: str | None) -> dict:
         "top1": metrics.get("retrieval_top1"),
         "top10": metrics.get("retrieval_top10"),
         "best_epoch": training.get("best_epoch"),
-        "epochs_run": len(training.get("history", [])),
+        "epochs_run": len(training["history"]) if "history" in training else None,
         "calibrated_top1": calibration.get("held_out_top1_after"),
         "uncalibrated_top1": calibration.get("held_out_top1_before"),
         "feedforward": metadata.architecture.fusion == FEEDFORWARD,
@@ -86,7 +86,11 @@ def main(rows_path: str) -> None:
             f"{_fmt(positive.get('best_epoch'))}/{_fmt(positive.get('epochs_run'))}, "
             f"{_fmt(negative.get('best_epoch'))}/{_fmt(negative.get('epochs_run'))}"
         )
-        cells = ["/".join(_fmt(v) for v in casmi[mode]) if casmi else "–" for mode in ("positive", "negative", "both")]
+        present = {"positive": bool(row.get("positive")), "negative": bool(row.get("negative")), "both": True}
+        cells = [
+            "/".join(_fmt(v) for v in casmi[mode]) if casmi and present[mode] else "–"
+            for mode in ("positive", "negative", "both")
+        ]
         print(f"| {row['label']} | {top1} | {top10} | {epochs} | " + " | ".join(cells) + " |")
 
 

@@ -49,6 +49,42 @@ row() {
       casmi feedforward_plain ;;
     feedforward_nl200_platt) calibrate_pair feedforward_nl200 train_nl200 platt; casmi feedforward_nl200_platt ;;
     feedforward_nl200_bit-temperature) calibrate_pair feedforward_nl200 train_nl200 bit-temperature ;;
+    svae_nl200_pool10_seed1) train_pair svae_nl200_pool10_seed1 train_nl200 specvae train --spectrum-reconstruction-pool 10 \
+      --seed 1 "${CONVERGE[@]}" ;;
+    svae_wide_negative) specvae train "$RUNS/train_nl200.h5" -o "$RUNS/svae_nl200_pool10_wide_negative.specvae" \
+      --mode negative --spectrum-reconstruction-pool 10 --latent-dim 128 --hidden-dim 384 "${CONVERGE[@]}" \
+      --checkpoint-dir "$RUNS/ckpt_svae_nl200_pool10_wide_negative"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_wide" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_nl200_pool10_wide_negative.specvae" \
+        --compare "SVAE seed 0=$RUNS/svae_nl200_pool10_negative.specvae" ;;
+    ensembles)  # every pair on the same validation spectra, then the pairs built as model files
+      for mode in positive negative; do
+        python benchmarks/ensemble_pairs.py "$RUNS/train_nl200.h5" "$mode" "$RUNS/svae_nl200_pool10_$mode.specvae" \
+          "$RUNS/svae_nl200_pool10_seed1_$mode.specvae" "$RUNS/feedforward_nl200_$mode.specvae"
+        specvae ensemble "$RUNS/svae_nl200_pool10_$mode.specvae" "$RUNS/svae_nl200_pool10_seed1_$mode.specvae" \
+          -o "$RUNS/svae_seeds01_$mode.specvae" --training-set "$RUNS/train_nl200.h5"
+      done
+      # the shipped pair of each mode (best validation top-1); the first member's seed draws the validation spectra
+      specvae ensemble "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
+        -o "$RUNS/svae1_ff_positive.specvae" --training-set "$RUNS/train_nl200.h5"
+      for pair in svae1_ff_positive svae_seeds01_negative; do
+        specvae fit-confidence "$RUNS/$pair.specvae" "$RUNS/train_nl200.h5" -o "$RUNS/ship_${pair##*_}.specvae"
+      done ;;
+    casmi_ensembles)
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_ensembles" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae1_ff_positive.specvae" --model "$RUNS/svae_seeds01_negative.specvae" \
+        --compare "SVAE seeds 0+1=$RUNS/svae_seeds01_positive.specvae" \
+        --compare "SVAE seeds 0+1=$RUNS/svae_seeds01_negative.specvae" \
+        --compare "SVAE seed 0 (shipped)=$RUNS/svae_nl200_pool10_positive.specvae" \
+        --compare "SVAE seed 0 (shipped)=$RUNS/svae_nl200_pool10_negative.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae"
+      python benchmarks/accuracy_table.py benchmarks/results/accuracy/rows.json ;;
+    formula) python benchmarks/formula_explanation.py "$RUNS/train_nl200.h5" \
+      "$RUNS/svae_nl200_pool10_positive.specvae" "$RUNS/svae_nl200_pool10_negative.specvae" \
+      --fingerprint-cache "$RUNS/casmi_fp.h5" ;;
     previous) git show 4aaaed8:specvae/pretrained/positive.specvae > "$RUNS/previous_positive.specvae"
       git show 4aaaed8:specvae/pretrained/negative.specvae > "$RUNS/previous_negative.specvae" ;;
     casmi_main)  # the table's CASMI columns: every pair in one report, so the sign tests compare them directly
