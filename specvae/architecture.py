@@ -7,10 +7,12 @@ and mmcore builds it from these two modality descriptions.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from mmcore import Modality, MultimodalVAE, build_model
 from mmcore.likelihoods import BernoulliLikelihood
@@ -99,3 +101,34 @@ def build_spectrum_fingerprint_model(config: ArchitectureConfig) -> MultimodalVA
     """A fresh (untrained) multimodal VAE over spectra and fingerprints."""
     modalities = [spectrum_modality(config), fingerprint_modality(config)]
     return build_model(config.fusion, modalities, config.latent_dim, **config.fusion_options)
+
+
+class SpectrumToFingerprintPredictor(nn.Module):
+    """A network that only predicts fingerprint bits from a spectrum (the feed-forward network, an ensemble).
+
+    It answers ``cross_generate`` as a fusion model does, so the trainer's metric, the annotator and the benchmark
+    use it unchanged; any other direction is refused. Subclasses give :meth:`fingerprint_probabilities`.
+    """
+
+    modality_names = (SPECTRUM, FINGERPRINT)
+    kind_name = "this network"
+    """How a refusal names the network (``"the feed-forward baseline"``, ``"an ensemble"``)."""
+
+    def fingerprint_probabilities(self, spectrum: Tensor) -> Tensor:
+        """``(batch, n_kept_bits)`` probabilities of the kept bits."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def cross_generate(
+        self,
+        data: Mapping[str, Tensor],
+        sources: Iterable[str],
+        targets: Iterable[str] | None = None,
+        sample_latent: bool = False,
+    ) -> dict[str, Tensor]:
+        """Fingerprint probabilities from the spectrum (the only direction such a network has)."""
+        sources = list(sources)
+        targets = [FINGERPRINT] if targets is None else list(targets)
+        if sources != [SPECTRUM] or targets != [FINGERPRINT]:
+            raise ValueError(f"{self.kind_name} maps spectrum -> fingerprint only, not {sources} -> {targets}")
+        return {FINGERPRINT: self.fingerprint_probabilities(data[SPECTRUM])}

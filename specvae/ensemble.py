@@ -29,8 +29,9 @@ from specvae.architecture import ArchitectureConfig
 from specvae.confidence import METADATA_KEY as CONFIDENCE_KEY
 from specvae.ensemble_network import ENSEMBLE, FingerprintEnsemble
 from specvae.errors import SpecvaeError
-from specvae.model_file import ModelMetadata, load_model, write_model_tensors
-from specvae.training import TrainingOptions, prepare_training_inputs
+from specvae.model_file import ModelMetadata, load_model, read_metadata, write_model_tensors
+from specvae.training import validation_inputs_of
+from specvae.training_set_writer import TrainingSetError
 
 _PER_MEMBER_ONLY = ("structures_inchikey14", CONFIDENCE_KEY)
 """Training-record keys not copied into a member's summary: the structures are merged, a confidence is refitted."""
@@ -127,7 +128,7 @@ def build_ensemble(
         "command": command,
     }
     if training_set is not None:
-        training["validation_metrics"] = _validation_metrics(ensemble, first, training_set)
+        training["validation_metrics"] = _validation_metrics(ensemble, member_paths, training_set)
     training["seconds"] = round(time.perf_counter() - started, 1)
     metadata = ModelMetadata(
         architecture=architecture,
@@ -147,21 +148,12 @@ def build_ensemble(
 
 
 def _validation_metrics(
-    ensemble: FingerprintEnsemble, first: ModelMetadata, training_set: str | os.PathLike[str]
+    ensemble: FingerprintEnsemble, member_paths: Sequence[str | os.PathLike[str]], training_set: str | os.PathLike[str]
 ) -> dict[str, float]:
     """Validation retrieval of the ensemble, on the validation spectra the first member's training used."""
-    saved = first.training.get("options", {})
-    options = TrainingOptions(
-        ion_mode=first.ion_mode,
-        min_bit_count=int(saved.get("min_bit_count", TrainingOptions.min_bit_count)),
-        seed=int(saved.get("seed", 0)),
-        max_validation_spectra=int(saved.get("max_validation_spectra", TrainingOptions.max_validation_spectra)),
-        progress=False,
-    )
-    inputs = prepare_training_inputs(training_set, options)
-    if inputs.definition.to_dict() != first.fingerprint:
-        raise EnsembleError(
-            f"{training_set}: its kept fingerprint bits differ from the members'; give the training set they were "
-            "trained on"
-        )
+    first = read_metadata(member_paths[0])
+    try:
+        inputs = validation_inputs_of(first, training_set, member_paths[0])
+    except TrainingSetError as error:
+        raise EnsembleError(str(error)) from None
     return inputs.metric(ensemble, None)

@@ -9,25 +9,25 @@ annotator, the benchmark and the confidence fit use it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from specvae.architecture import FINGERPRINT, SPECTRUM
+from specvae.architecture import FINGERPRINT, SPECTRUM, SpectrumToFingerprintPredictor
 
 ENSEMBLE = "ensemble"
 """The ``fusion`` name an ensemble model file stores in its architecture."""
 
 
-class FingerprintEnsemble(nn.Module):
+class FingerprintEnsemble(SpectrumToFingerprintPredictor):
     """Predicts the mean of its members' fingerprint bit probabilities given a spectrum.
 
     Members are any networks with the ``cross_generate`` of a fusion model (fusion models, the feed-forward
     network) over the same bins and the same kept fingerprint bits.
     """
 
-    modality_names = (SPECTRUM, FINGERPRINT)
+    kind_name = "an ensemble"
 
     def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
@@ -35,18 +35,8 @@ class FingerprintEnsemble(nn.Module):
             raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
         self.members = nn.ModuleList(members)
 
-    @torch.no_grad()
-    def cross_generate(
-        self,
-        data: Mapping[str, Tensor],
-        sources: Iterable[str],
-        targets: Iterable[str] | None = None,
-        sample_latent: bool = False,
-    ) -> dict[str, Tensor]:
-        """Fingerprint probabilities from the spectrum: the members' mean (the only direction an ensemble has)."""
-        sources = list(sources)
-        targets = [FINGERPRINT] if targets is None else list(targets)
-        if sources != [SPECTRUM] or targets != [FINGERPRINT]:
-            raise ValueError(f"an ensemble maps spectrum -> fingerprint only, not {sources} -> {targets}")
-        predictions = [member.cross_generate(data, sources, targets)[FINGERPRINT] for member in self.members]
-        return {FINGERPRINT: torch.stack(predictions).mean(dim=0)}
+    def fingerprint_probabilities(self, spectrum: Tensor) -> Tensor:
+        """The members' mean probabilities."""
+        data = {SPECTRUM: spectrum}
+        predictions = [member.cross_generate(data, [SPECTRUM], [FINGERPRINT])[FINGERPRINT] for member in self.members]
+        return torch.stack(predictions).mean(dim=0)

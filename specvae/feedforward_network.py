@@ -6,7 +6,7 @@ stored network (fusion model, feed-forward network, ensemble) without importing 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -14,21 +14,21 @@ from torch import Tensor, nn
 
 from mmcore.models.base import LossOutput
 from mmcore.networks import MLP
-from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig
+from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig, SpectrumToFingerprintPredictor
 from specvae.sparse_linear import SparseLinear
 
 FEEDFORWARD = "feedforward"
 """The ``fusion`` name a feed-forward model file stores in its architecture."""
 
 
-class FeedForwardFingerprintNetwork(nn.Module):
+class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
     """Binned spectrum -> probabilities of the kept fingerprint bits, with no latent variable.
 
     Layers: ``SparseLinear(n_bins, hidden_dim)``, ReLU, ``Linear(hidden_dim, latent_dim)``, then the decoder MLP
     ``latent_dim -> hidden_dim -> n_kept_bits`` (ReLU between), giving one logit per bit.
     """
 
-    modality_names = (SPECTRUM, FINGERPRINT)
+    kind_name = "the feed-forward baseline"
 
     def __init__(self, n_bins: int, n_fingerprint_bits: int, hidden_dim: int = 192, latent_dim: int = 64) -> None:
         super().__init__()
@@ -70,20 +70,8 @@ class FeedForwardFingerprintNetwork(nn.Module):
     ) -> LossOutput:
         return self.loss(data, mask, beta)
 
-    @torch.no_grad()
-    def cross_generate(
-        self,
-        data: Mapping[str, Tensor],
-        sources: Iterable[str],
-        targets: Iterable[str] | None = None,
-        sample_latent: bool = False,
-    ) -> dict[str, Tensor]:
-        """Fingerprint probabilities from the spectrum (the only direction this network has)."""
-        sources = list(sources)
-        targets = [FINGERPRINT] if targets is None else list(targets)
-        if sources != [SPECTRUM] or targets != [FINGERPRINT]:
-            raise ValueError(f"the feed-forward baseline maps spectrum -> fingerprint only, not {sources} -> {targets}")
-        return {FINGERPRINT: torch.sigmoid(self.logits(data[SPECTRUM]))}
+    def fingerprint_probabilities(self, spectrum: Tensor) -> Tensor:
+        return torch.sigmoid(self.logits(spectrum))
 
 
 def build_feedforward_network(architecture: ArchitectureConfig) -> FeedForwardFingerprintNetwork:

@@ -221,6 +221,32 @@ def calibrate_fingerprint_bits(model: Any, inputs: TrainingInputs, kind: str, se
     return report
 
 
+def validation_inputs_of(
+    metadata: ModelMetadata, training_set_path: str | os.PathLike[str], model_path: str | os.PathLike[str]
+) -> TrainingInputs:
+    """The training inputs a trained model was validated on: its ion mode, kept bits and draw of validation spectra
+    (the options its training record states), from the training set it was trained on.
+
+    Raises :class:`TrainingSetError` when the set's kept bits differ from the model's (another file or
+    ``min_bit_count``): whatever is fitted or measured on other bits would not describe the model.
+    """
+    saved = metadata.training.get("options", {})
+    options = TrainingOptions(
+        ion_mode=metadata.ion_mode,
+        min_bit_count=int(saved.get("min_bit_count", TrainingOptions.min_bit_count)),
+        seed=int(saved.get("seed", 0)),
+        max_validation_spectra=int(saved.get("max_validation_spectra", TrainingOptions.max_validation_spectra)),
+        progress=False,
+    )
+    inputs = prepare_training_inputs(training_set_path, options)
+    if inputs.definition.to_dict() != metadata.fingerprint:
+        raise TrainingSetError(
+            f"{training_set_path}: its kept fingerprint bits differ from those of {model_path}; "
+            "give the training set the model was trained on"
+        )
+    return inputs
+
+
 def calibrate_model_file(
     model_path: str | os.PathLike[str],
     training_set_path: str | os.PathLike[str],
@@ -241,21 +267,9 @@ def calibrate_model_file(
         )
     if metadata.training.get("calibration"):
         raise TrainingSetError(f"{model_path}: the model is calibrated already")
-    saved = metadata.training.get("options", {})
-    options = TrainingOptions(
-        ion_mode=metadata.ion_mode,
-        min_bit_count=int(saved.get("min_bit_count", TrainingOptions.min_bit_count)),
-        seed=int(saved.get("seed", 0)),
-        max_validation_spectra=int(saved.get("max_validation_spectra", TrainingOptions.max_validation_spectra)),
-        progress=False,
-    )
-    inputs = prepare_training_inputs(training_set_path, options)
-    if inputs.definition.to_dict() != metadata.fingerprint:
-        raise TrainingSetError(
-            f"{training_set_path}: its kept fingerprint bits differ from those of {model_path}; "
-            "calibrate on the training set the model was trained on"
-        )
-    report = {**calibrate_fingerprint_bits(model, inputs, kind, seed=options.seed), "command": command}
+    inputs = validation_inputs_of(metadata, training_set_path, model_path)
+    seed = int(metadata.training.get("options", {}).get("seed", 0))
+    report = {**calibrate_fingerprint_bits(model, inputs, kind, seed=seed), "command": command}
     metadata.training = {**metadata.training, "calibration": report}
     save_model(output, model, metadata, half_precision=True)
     return report
