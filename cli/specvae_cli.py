@@ -519,22 +519,78 @@ def ensemble(members, output, training_set) -> None:
 )
 @click.option("--max-spectra", type=click.IntRange(min=1), default=5000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def fit_confidence(model_path, training_set, output, n_nearest, max_spectra, seed) -> None:
+@click.option(
+    "--spectra",
+    "spectrum_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The spectrum files TRAINING_SET was prepared from (needed for a model with a fragment-formula weight).",
+)
+def fit_confidence(model_path, training_set, output, n_nearest, max_spectra, seed, spectrum_files) -> None:
     """Fit MODEL_PATH's annotation confidence on the validation spectra of TRAINING_SET (the set it was trained
     on), each ranked against the N nearest structures by mass, and write the model with it to --output."""
     from specvae.confidence import ConfidenceError, add_confidence_to_model_file, fit_confidence_on_training_set
     from specvae.errors import SpecvaeError
 
-    check_output_paths({"MODEL_PATH": model_path, "TRAINING_SET": training_set}, {"--output": output})
+    check_output_paths(
+        {"MODEL_PATH": model_path, "TRAINING_SET": training_set, "--spectra": spectrum_files}, {"--output": output}
+    )
     try:
         confidence, report = fit_confidence_on_training_set(
-            model_path, training_set, n_nearest=n_nearest, max_spectra=max_spectra, seed=seed
+            model_path,
+            training_set,
+            n_nearest=n_nearest,
+            max_spectra=max_spectra,
+            seed=seed,
+            spectrum_files=spectrum_files,
         )
         report["command"] = "specvae " + shlex.join(sys.argv[1:])
         add_confidence_to_model_file(model_path, output, confidence, report)
     except (ConfidenceError, SpecvaeError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps({**confidence.to_dict(), **report}, indent=2), err=True)
+
+
+@main.command("fit-fragment-weight")
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("training_set", type=click.Path(exists=True, dir_okay=False))
+@click.argument("spectrum_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Model file to write.")
+@click.option(
+    "--n-nearest", type=click.IntRange(min=2), default=256, show_default=True, help="Candidates per spectrum."
+)
+@click.option("--max-spectra", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--ppm", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Fragment m/z tolerance.")
+def fit_fragment_weight(model_path, training_set, spectrum_files, output, n_nearest, max_spectra, seed, ppm) -> None:
+    """Choose how much the fragments a candidate's formula cannot explain lower its score, on the validation spectra
+    of TRAINING_SET (read from SPECTRUM_FILES, the files it was prepared from), and write the model with that weight
+    to --output. A fitted confidence is dropped: fit it again (fit-confidence --spectra)."""
+    from specvae.confidence import METADATA_KEY as CONFIDENCE_KEY
+    from specvae.errors import SpecvaeError
+    from specvae.fragment_formulas import METADATA_KEY, FragmentFormulaScoring
+    from specvae.fragment_weight_fit import fit_fragment_weight_on_training_set
+    from specvae.model_file import with_training_entry
+
+    check_output_paths(
+        {"MODEL_PATH": model_path, "TRAINING_SET": training_set, "SPECTRUM_FILES": spectrum_files}, {"--output": output}
+    )
+    try:
+        scoring, report = fit_fragment_weight_on_training_set(
+            model_path,
+            training_set,
+            spectrum_files,
+            n_nearest=n_nearest,
+            max_spectra=max_spectra,
+            seed=seed,
+            tolerances=FragmentFormulaScoring(weight=0.0, ppm=ppm),
+        )
+        report["command"] = "specvae " + shlex.join(sys.argv[1:])
+        entry = {**scoring.to_dict(), **report}
+        with_training_entry(model_path, output, METADATA_KEY, entry, drop=(CONFIDENCE_KEY,))
+    except SpecvaeError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(entry, indent=2), err=True)
 
 
 def _register_subcommands() -> None:

@@ -156,60 +156,50 @@ def fit_confidence_on_training_set(
     n_nearest: int = DEFAULT_N_NEAREST,
     max_spectra: int = DEFAULT_MAX_SPECTRA,
     seed: int = 0,
+    spectrum_files: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[ConfidenceModel, dict[str, Any]]:
     """Fit the confidence of a model on the validation spectra of the training set it was trained on.
 
     Each validation spectrum (at most ``max_spectra``, drawn with ``seed``) is ranked against the
     ``n_nearest`` structures of the whole set nearest in monoisotopic mass to its own structure (itself
-    included), as a candidate list would offer; its gap, skeleton count and whether rank 1 is right are the
-    data of :func:`fit_confidence`. Returns the fit and a report (counts, log-losses of the fit and of a
-    constant). Raises :class:`ConfidenceError` when the set's bins or fingerprint differ from the model's.
+    included), as a candidate list would offer (:mod:`specvae.validation_lists`), by the score annotation ranks
+    by: with the model's fragment-formula term when it has one, whose peaks come from ``spectrum_files`` (the
+    files the set was prepared from). Its gap, skeleton count and whether rank 1 is right are the data of
+    :func:`fit_confidence`. Returns the fit and a report (counts, log-losses of the fit and of a constant).
+    Raises :class:`ConfidenceError` when the set's bins or fingerprint differ from the model's, or the model
+    scores fragments and no spectrum file is given.
     """
-    from rdkit import Chem, RDLogger
-    from rdkit.Chem import Descriptors
+    from specvae.fragment_formulas import model_fragment_scoring
+    from specvae.fragment_weight_fit import list_shares
+    from specvae.model_file import read_metadata
+    from specvae.validation_lists import ValidationListError, read_peaks, validation_lists
 
-    from specvae.fingerprints import FingerprintDefinition
-    from specvae.model_file import load_model
-    from specvae.pipeline.prediction import predict_in_canonical_batches
-    from specvae.ranking import score_candidates
-    from specvae.training_set_reader import TrainingSet
-
-    model, metadata = load_model(model_path)
-    data = TrainingSet.load(training_set_path, metadata.ion_mode)
-    if data.binner.to_dict() != metadata.binning:
-        raise ConfidenceError(f"{training_set_path}: its spectrum bins differ from those of {model_path}")
-    definition = FingerprintDefinition.from_dict(metadata.fingerprint)
-    if data.fingerprint.to_dict() != definition.without_mask().to_dict():
-        raise ConfidenceError(f"{training_set_path}: its fingerprint differs from that of {model_path}")
-    spectra = data.spectra_in("validation")
-    spectra = spectra[data.spectrum_structure[spectra] >= 0]
-    if spectra.size == 0:
-        raise ConfidenceError(f"{training_set_path}: no validation spectrum with a structure in {metadata.ion_mode}")
-    if spectra.size > max_spectra:
-        spectra = np.sort(np.random.default_rng(seed).choice(spectra, max_spectra, replace=False))
-
-    RDLogger.DisableLog("rdApp.*")
-    smiles = _structure_smiles(training_set_path)
-    masses = np.array([_mass(Chem, Descriptors, text) for text in smiles])
-    usable = np.flatnonzero(np.isfinite(masses))
-    order = usable[np.argsort(masses[usable], kind="stable")]
-    sorted_masses = masses[order]
-    kept_bits = definition.select_kept(data.fingerprint_bits())
-    predictions = predict_in_canonical_batches(model, data.spectra[spectra])
-
+    metadata = read_metadata(model_path)
+    fragment_scoring = model_fragment_scoring(metadata.training)
+    if fragment_scoring is not None and not spectrum_files:
+        raise ConfidenceError(
+            f"{model_path}: the model also scores fragment formulas; give the spectrum files the training set was "
+            "prepared from (--spectra), so that the confidence is fitted on the score annotation ranks by"
+        )
+    try:
+        lists = validation_lists(model_path, training_set_path, n_nearest=n_nearest, max_spectra=max_spectra, seed=seed)
+    except ValidationListError as error:
+        raise ConfidenceError(str(error)) from None
+    shares: list[np.ndarray | None] = [np.zeros(len(one.candidates)) for one in lists.lists]
+    if fragment_scoring is not None:
+        peaks = read_peaks(spectrum_files, (one.identifier for one in lists.lists))
+        shares = list_shares(lists, peaks, metadata.ion_mode, fragment_scoring)
     gaps, counts, correct = [], [], []
-    for prediction, structure in zip(predictions, data.spectrum_structure[spectra], strict=True):
-        if not np.isfinite(masses[structure]):
+    for one, share in zip(lists.lists, shares, strict=True):
+        if share is None:  # its spectrum is not in the given files
             continue
-        candidates = _nearest(order, sorted_masses, masses[structure], n_nearest)
-        if structure not in candidates:
-            candidates = np.append(candidates[:-1], structure)
-        scores = score_candidates(prediction, kept_bits[candidates])
-        skeletons = list(data.structure_inchikey14[candidates])
-        gap, n_skeletons = skeleton_gap(scores, skeletons)
+        scores = one.scores - (fragment_scoring.weight * share if fragment_scoring is not None else 0.0)
+        gap, n_skeletons = skeleton_gap(scores, one.skeletons)
         gaps.append(gap)
         counts.append(n_skeletons)
-        correct.append(rank_one_correctness(scores, skeletons, data.structure_inchikey14[structure]))
+        correct.append(rank_one_correctness(scores, one.skeletons, one.answer_skeleton))
+    if not correct:
+        raise ConfidenceError(f"none of the validation spectra of {training_set_path} is in the spectrum files")
     gaps_array, counts_array, correct_array = np.array(gaps), np.array(counts), np.array(correct)
     fitted = fit_confidence(
         gaps_array, counts_array, correct_array, fitted_on=f"validation spectra of {os.fspath(training_set_path)}"
@@ -222,29 +212,9 @@ def fit_confidence_on_training_set(
         "log_loss": log_loss(fitted.probability(gaps_array, counts_array), correct_array),
         "log_loss_constant": log_loss(constant, correct_array),
         "seed": seed,
+        "with_fragment_formulas": fragment_scoring is not None,
     }
     return fitted, report
-
-
-def _structure_smiles(training_set_path: str | os.PathLike[str]) -> list[str]:
-    import h5py
-
-    with h5py.File(training_set_path, "r") as handle:
-        return list(handle["structures/smiles"].asstr()[()])
-
-
-def _mass(chem: Any, descriptors: Any, smiles: str) -> float:
-    mol = chem.MolFromSmiles(smiles) if smiles else None
-    return float(descriptors.ExactMolWt(mol)) if mol is not None else math.nan
-
-
-def _nearest(order: np.ndarray, sorted_masses: np.ndarray, mass: float, count: int) -> np.ndarray:
-    """The ``count`` structures (rows of ``order``) nearest to ``mass``, from a window around its position."""
-    position = int(np.searchsorted(sorted_masses, mass))
-    low, high = max(0, position - count), min(len(order), position + count)
-    window = np.arange(low, high)
-    nearest = window[np.argsort(np.abs(sorted_masses[window] - mass), kind="stable")[:count]]
-    return order[np.sort(nearest)]
 
 
 def add_confidence_to_model_file(
@@ -255,11 +225,6 @@ def add_confidence_to_model_file(
 ) -> None:
     """Write ``model_path`` to ``output`` with ``confidence`` in its metadata; the weights are copied bit for
     bit (not re-quantised) and the file gets fresh checksums. ``model_path`` is verified first."""
-    from safetensors.torch import load_file
+    from specvae.model_file import with_training_entry
 
-    from specvae.model_file import read_metadata, write_model_tensors
-
-    metadata = read_metadata(model_path)  # verifies the checksums before anything is copied
-    tensors = load_file(str(model_path))
-    metadata.training = {**metadata.training, METADATA_KEY: {**confidence.to_dict(), **(report or {})}}
-    write_model_tensors(output, tensors, metadata.to_json())
+    with_training_entry(model_path, output, METADATA_KEY, {**confidence.to_dict(), **(report or {})})

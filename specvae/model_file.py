@@ -153,6 +153,28 @@ def write_model_tensors(path: str | os.PathLike[str], tensors: Mapping[str, torc
         )
 
 
+def with_training_entry(
+    model_path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    key: str,
+    value: Any,
+    drop: tuple[str, ...] = (),
+) -> None:
+    """Write ``model_path`` to ``output`` with ``training[key] = value`` (and the ``drop`` entries removed): what a
+    fit after training adds (a confidence, a fragment-formula weight). The weights are copied bit for bit, not
+    re-quantised, and the file gets fresh checksums; ``model_path`` is verified first."""
+    path = Path(model_path)
+    header, _ = _read_header(path)
+    checksums = _stored_checksums(path, header)
+    metadata = _verified_metadata(path, header, checksums)
+    tensors = load_file(str(path))
+    if checksums is not None and weights_sha256(tensors) != checksums["weights"]:
+        raise ModelFileError(f"{path}: the weights do not match their stored checksum: the file is damaged")
+    training = {name: entry for name, entry in metadata.training.items() if name not in drop}
+    metadata.training = {**training, key: value}
+    write_model_tensors(output, tensors, metadata.to_json())
+
+
 def weights_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
     """sha256 over every tensor's name, dtype, shape and bytes, in name order (independent of the file layout)."""
     digest = hashlib.sha256()

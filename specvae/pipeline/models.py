@@ -14,6 +14,7 @@ from mmcore import MultimodalVAE
 from specvae.confidence import ConfidenceModel, model_confidence
 from specvae.errors import SpecvaeError
 from specvae.fingerprints import FingerprintDefinition
+from specvae.fragment_formulas import FragmentFormulaScoring, model_fragment_scoring
 from specvae.model_file import ModelMetadata, load_model
 from specvae.spectra.binning import SpectrumBinner
 from specvae.spectra.metadata import spectrum_ion_mode
@@ -48,6 +49,11 @@ class LoadedModel:
     def confidence(self) -> ConfidenceModel | None:
         """The model's fitted confidence (``specvae fit-confidence``), or None: the confidence column stays empty."""
         return model_confidence(self.metadata.training)
+
+    @property
+    def fragment_scoring(self) -> FragmentFormulaScoring | None:
+        """The model's fragment-formula weight (``specvae fit-fragment-weight``), or None: fingerprint score alone."""
+        return model_fragment_scoring(self.metadata.training)
 
 
 def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, LoadedModel]:

@@ -20,7 +20,9 @@ class SpectrumQuery:
     - plan: ``ion_mode`` (the model that serves it), ``matches`` (its candidates, each with its mass error and
       adduct; empty when none lies in its mass window) and ``binned_intensity_fraction``;
     - predict: ``prediction``, the model's probability of each kept fingerprint bit;
-    - score: ``scores``, one per match in the same order, NaN for a candidate without a fingerprint.
+    - score: ``scores``, one per match in the same order, NaN for a candidate without a fingerprint; for a model
+      with a fragment-formula weight, ``fragment_scores`` holds each candidate's part of its score from that term
+      (already in ``scores``).
 
     Ranking turns a scored query into a :class:`~specvae.pipeline.results.SpectrumAnnotation`.
     """
@@ -34,3 +36,4 @@ class SpectrumQuery:
     binned_intensity_fraction: float = 1.0
     prediction: np.ndarray | None = None
     scores: np.ndarray | None = None
+    fragment_scores: np.ndarray | None = None

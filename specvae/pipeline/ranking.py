@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from rdkit import Chem
@@ -70,7 +71,8 @@ def rank_query(
         if fingerprints is None or definition is None or query.prediction is None:
             raise ValueError("explanations need the candidates' fingerprints and the model's fingerprint definition")
         bits, _ = fingerprints.kept_bits([match.candidate.inchikey for match in matches], definition)
-        _add_explanations(annotation, matches, query.prediction, bits, scores, definition)
+        fragment = np.zeros(len(matches)) if query.fragment_scores is None else query.fragment_scores[scored]
+        _add_explanations(annotation, matches, query.prediction, bits, scores - fragment, fragment, definition)
     return annotation
 
 
@@ -175,11 +177,12 @@ def _add_explanations(
     matches: list[CandidateMatch],
     prediction: np.ndarray,
     bits: np.ndarray,
-    scores: np.ndarray,
+    fingerprint_scores: np.ndarray,
+    fragment_scores: np.ndarray,
     definition: FingerprintDefinition,
 ) -> None:
     """Attach its explanation to each ranked row (rows and ``matches`` are tied by InChIKey: a list holds
-    each structure once)."""
+    each structure once): the fingerprint score split by bit, and the fragment-formula term beside it."""
     position_of = {match.candidate.inchikey: position for position, match in enumerate(matches)}
     positions = [position_of[row.inchikey] for row in annotation.ranked]
 
@@ -189,10 +192,11 @@ def _add_explanations(
         except InvalidStructureError:
             return None
 
+    scores = fingerprint_scores + fragment_scores
     explanations = explain_candidates(
         prediction,
         bits,
-        scores,
+        fingerprint_scores,
         definition,
         positions,
         molecule,
@@ -200,4 +204,8 @@ def _add_explanations(
         np.lexsort((np.arange(len(scores)), -scores)),
     )
     for row, position in zip(annotation.ranked, positions, strict=True):
-        row.explanation = explanations[position]
+        row.explanation = replace(
+            explanations[position],
+            score=float(scores[position]),
+            fragment_formula_score=float(fragment_scores[position]),
+        )

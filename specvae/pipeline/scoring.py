@@ -14,6 +14,7 @@ import numpy as np
 
 from specvae.fingerprints import FingerprintDefinition
 from specvae.pipeline.fingerprints import CandidateFingerprints
+from specvae.pipeline.fragment_scoring import add_fragment_formula_scores
 from specvae.pipeline.models import LoadedModel
 from specvae.pipeline.query import SpectrumQuery
 from specvae.ranking import score_candidates
@@ -37,10 +38,12 @@ def candidate_scores(
 def score_queries(
     queries: Sequence[SpectrumQuery], fingerprints: CandidateFingerprints, models: Mapping[str, LoadedModel]
 ) -> None:
-    """Fill in each predicted query's ``scores``, one per match, with its model's kept bits."""
+    """Fill in each predicted query's ``scores``, one per match, with its model's kept bits, and the fragment-formula
+    term of the models that carry one (:mod:`specvae.pipeline.fragment_scoring`)."""
     definitions = {mode: loaded.fingerprint for mode, loaded in models.items()}  # parsed once per mode
     for query in queries:
         if query.prediction is None:
             raise ValueError(f"spectrum {query.spectrum_id!r} is scored before it was predicted")
         keys = [match.candidate.inchikey for match in query.matches]
         query.scores = candidate_scores(query.prediction, keys, fingerprints, definitions[query.ion_mode])
+    add_fragment_formula_scores(queries, models)
