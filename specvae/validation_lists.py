@@ -148,18 +148,25 @@ def read_peaks(
     """``{identifier: (m/z, intensities, precursor m/z)}`` of the wanted records of the spectrum files a training
     set was prepared from, cleaned as preparation and annotation clean them and named as preparation names them
     (the TITLE, else ``file#record``)."""
+    from specvae.errors import SpectrumRejectedError
+    from specvae.spectra.filters import clean_spectrum
     from specvae.spectra.metadata import spectrum_title
-    from specvae.spectra.reading import iter_clean_records
+    from specvae.spectra.reading import iter_spectrum_records, quiet_matchms
 
     wanted = set(identifiers)
     found: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-    for path in spectrum_files:
-        for record in iter_clean_records(path):
-            spectrum = record.spectrum
-            if spectrum is None:
-                continue
-            identifier = spectrum_title(spectrum) or f"{Path(path).name}#{record.record}"
-            if identifier in wanted and identifier not in found:
+    with quiet_matchms():
+        for path in spectrum_files:
+            for record in iter_spectrum_records(path):
+                if record.spectrum is None:
+                    continue
+                identifier = spectrum_title(record.spectrum) or f"{Path(path).name}#{record.record}"
+                if identifier not in wanted or identifier in found:
+                    continue  # cleaning is the slow part: only the wanted records are cleaned
+                try:
+                    spectrum = clean_spectrum(record.spectrum)
+                except SpectrumRejectedError:
+                    continue
                 peaks = spectrum.peaks
                 found[identifier] = (peaks.mz, peaks.intensities, float(spectrum.get("precursor_mz")))
     return found
