@@ -8,6 +8,7 @@ import pytest
 from conftest import write_tiny_model
 from matchms import Spectrum
 from rdkit import Chem
+from tests_specvae_inputs import MGF
 
 from specvae.adducts import parse_adduct
 from specvae.annotator import Annotator
@@ -117,17 +118,7 @@ def test_the_stage_lowers_each_score_by_the_weighted_share_and_keeps_its_part(tm
     assert np.isnan(query.scores[2]) and query.fragment_scores.tolist() == [-5.0, 0.0, 0.0]
 
 
-SPECTRUM = """BEGIN IONS
-TITLE=pos-1
-PEPMASS=181.0859
-CHARGE=1+
-IONMODE=POSITIVE
-ADDUCT=[M+H]+
-77.039 20
-105.033 100
-163.075 45
-END IONS
-"""
+SPECTRUM = MGF.split("\n\n")[0] + "\n"  # pos-1: peaks 77.039, 105.033 and 163.075 of [M+H]+ 181.0859
 # C10H12O3 isomers explain every fragment; C11H16N2 (no oxygen) cannot explain C7H5O+ at 105.033.
 LIST = """spectrum_id,Identifier,SMILES
 pos-1,a,COC(=O)CCc1ccc(O)cc1
