@@ -104,8 +104,8 @@ def explained_peaks(
     """For each singly charged fragment m/z, whether some sub-formula of ``ion`` has that mass within tolerance;
     None when the ion holds an element without a known mass.
 
-    The hydrogen count is solved for each combination of the other elements (the nearest whole number of
-    hydrogens), so the search runs over heavy-atom combinations only.
+    The heavy-atom combinations (every element but hydrogen) are enumerated once and sorted; each hydrogen count
+    then costs one binary search per peak.
     """
     masses = element_masses()
     if any(element not in masses for element in ion):
@@ -118,14 +118,17 @@ def explained_peaks(
     hydrogen_mass, hydrogens = masses["H"], ion.get("H", 0)
     charge_sign = 1 if adduct.charge > 0 else -1
     electrons = 0.0 if adduct.intrinsic_charge else charge_sign * ELECTRON_MASS_DA
-    explained = np.zeros(len(mzs), dtype=bool)
-    for index, mz in enumerate(np.asarray(mzs, dtype=np.float64)):
-        neutral = mz + electrons
-        n_hydrogens = np.round((neutral - combination_mass) / hydrogen_mass)
-        error = np.abs(combination_mass + n_hydrogens * hydrogen_mass - neutral)
-        feasible = (n_hydrogens >= 0) & (n_hydrogens <= hydrogens)
-        explained[index] = bool(np.any(feasible & (error <= max(ppm * 1e-6 * mz, min_tolerance_da))))
-    return explained
+    # For every hydrogen count h, a peak is explained when some heavy-atom combination weighs its neutral mass
+    # minus h hydrogens: one binary search per (peak, h) in the sorted combination masses.
+    heavy_masses = np.sort(combination_mass)
+    mzs = np.asarray(mzs, dtype=np.float64)
+    targets = (mzs + electrons)[:, None] - np.arange(hydrogens + 1)[None, :] * hydrogen_mass  # (peaks, h)
+    tolerance = np.maximum(ppm * 1e-6 * mzs, min_tolerance_da)[:, None]
+    position = np.searchsorted(heavy_masses, targets)
+    below = heavy_masses[np.clip(position - 1, 0, heavy_masses.size - 1)]
+    above = heavy_masses[np.clip(position, 0, heavy_masses.size - 1)]
+    nearest = np.minimum(np.abs(targets - below), np.abs(above - targets))
+    return (nearest <= tolerance).any(axis=1)
 
 
 def unexplained_share(
