@@ -270,7 +270,7 @@ def candidate_from_fields(
     if smiles is None and inchi is None:
         raise InvalidStructureError("no SMILES and no InChI")
     key = (inchikey or "").strip().upper()
-    mass = _as_mass(monoisotopic_mass)
+    mass = stated_mass(monoisotopic_mass)
     formula = (molecular_formula or "").strip()
     if not parse and INCHIKEY_PATTERN.match(key):
         return Candidate(
@@ -289,7 +289,8 @@ def candidate_from_fields(
     return candidate
 
 
-def _as_mass(value: str | float | None) -> float | None:
+def stated_mass(value: str | float | None) -> float | None:
+    """A mass column's value in Da, or None when it is empty, no number, not finite or not positive."""
     try:
         mass = float(value) if value is not None and str(value).strip() else None
     except ValueError:

@@ -29,7 +29,7 @@ from matchms import Spectrum
 
 from specvae.adducts import Adduct
 from specvae.candidates.candidate import Candidate, CandidateEntry
-from specvae.errors import EmptyCandidateListError, InvalidStructureError, SpecvaeError
+from specvae.errors import EmptyCandidateListError, InvalidStructureError, RecordError, SpecvaeError
 from specvae.spectra.metadata import spectrum_adduct, spectrum_identifiers, spectrum_neutral_mass
 
 DEFAULT_TOLERANCE_PPM = 10.0
@@ -125,13 +125,40 @@ def reject_disagreeing_keys(
     return kept, rejected
 
 
+BuiltList = tuple[list[Candidate], int, list[RecordError]]
+"""A deferred list once built: its candidates, how many repeated InChIKeys it dropped, and its rows' problems."""
+
+
+class DeferredList:
+    """A spectrum's candidate list that is built when first asked for (``build`` returns a :data:`BuiltList`).
+
+    Why: a candidate file holds lists for many spectra, and building the candidates of a list nobody queries
+    (checking its rows, parsing those without an InChIKey) is wasted work. The problems found while building are
+    handed to whoever asks for the set's problems (:meth:`CandidateSet.take_problems`), so that they are reported
+    where the list was needed, in whichever process that is.
+    """
+
+    def __init__(self, build: Callable[[], BuiltList]) -> None:
+        self._build = build
+
+    def build(self) -> BuiltList:
+        return self._build()
+
+    def filtered(self, keep: Callable[[Candidate], bool]) -> DeferredList:
+        def build() -> BuiltList:
+            candidates, dropped, problems = self._build()
+            return [candidate for candidate in candidates if keep(candidate)], dropped, problems
+
+        return DeferredList(build)
+
+
 class CandidateSet:
     """Candidates for spectra, in per-spectrum or pool mode (build with :meth:`per_spectrum` / :meth:`pool`)."""
 
     def __init__(
         self,
         *,
-        lists: Mapping[str, Sequence[Candidate]] | None = None,
+        lists: Mapping[str, Sequence[Candidate] | DeferredList] | None = None,
         pool: Sequence[Candidate] | None = None,
         duplicates_dropped: int = 0,
         rejected: Sequence[tuple[CandidateEntry | Candidate, str]] = (),
@@ -140,7 +167,12 @@ class CandidateSet:
             raise ValueError("give either per-spectrum lists or a pool")
         self.duplicates_dropped = duplicates_dropped
         self.rejected = list(rejected)  # (entry, reason): rows whose structure contradicts their InChIKey
-        self._lists = {key: tuple(value) for key, value in lists.items()} if lists is not None else None
+        self._problems: list[RecordError] = []  # found while building deferred lists, not yet taken
+        self._lists: dict[str, tuple[Candidate, ...] | DeferredList] | None = (
+            None
+            if lists is None
+            else {key: value if isinstance(value, DeferredList) else tuple(value) for key, value in lists.items()}
+        )
         if pool is not None:
             masses = np.array([candidate.monoisotopic_mass for candidate in pool], dtype=np.float64)
             order = np.argsort(masses, kind="stable")
@@ -191,8 +223,27 @@ class CandidateSet:
         if self._pool is not None:
             kept = [candidate for candidate in self._pool if keep(candidate)]
             return CandidateSet(pool=kept, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
-        lists = {key: [c for c in candidates if keep(c)] for key, candidates in (self._lists or {}).items()}
+        lists: dict[str, Sequence[Candidate] | DeferredList] = {
+            key: value.filtered(keep) if isinstance(value, DeferredList) else [c for c in value if keep(c)]
+            for key, value in (self._lists or {}).items()
+        }
         return CandidateSet(lists=lists, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
+
+    def take_problems(self) -> list[RecordError]:
+        """The problems found in the rows of the lists built since the last call (each reported once)."""
+        problems, self._problems = self._problems, []
+        return problems
+
+    def _list(self, spectrum_id: str) -> tuple[Candidate, ...]:
+        """A spectrum id's list, built now when it was deferred."""
+        assert self._lists is not None
+        value = self._lists[spectrum_id]
+        if isinstance(value, DeferredList):
+            candidates, dropped, problems = value.build()
+            value = self._lists[spectrum_id] = tuple(candidates)
+            self.duplicates_dropped += dropped
+            self._problems.extend(problems)
+        return value
 
     # queries ------------------------------------------------------------------------------------------
     @property
@@ -204,12 +255,12 @@ class CandidateSet:
         """Number of candidates (summed over lists in per-spectrum mode)."""
         if self._pool is not None:
             return len(self._pool)
-        return sum(len(candidates) for candidates in (self._lists or {}).values())
+        return sum(len(self._list(spectrum_id)) for spectrum_id in self._lists or {})
 
     def distinct_candidates(self) -> list[Candidate]:
         """Every candidate once per InChIKey (the first met: pool order, or list after list): what a cache of the
         set's fingerprints holds."""
-        lists = [self._pool] if self._pool is not None else list((self._lists or {}).values())
+        lists = [self._pool] if self._pool is not None else [self._list(key) for key in self._lists or {}]
         distinct: dict[str, Candidate] = {}
         for candidates in lists:
             for candidate in candidates:
@@ -227,7 +278,7 @@ class CandidateSet:
             raise ValueError("a candidate pool has no per-spectrum lists; use candidates_for(neutral_mass)")
         if spectrum_id not in self._lists:
             raise EmptyCandidateListError(f"no candidate list for spectrum {spectrum_id!r}")
-        return self._lists[spectrum_id]
+        return self._list(spectrum_id)
 
     def candidates_for(self, neutral_mass: float, tolerance_ppm: float = DEFAULT_TOLERANCE_PPM) -> list[CandidateMatch]:
         """Pool candidates with ``|mass error| <= tolerance_ppm`` for ``neutral_mass``, in order of mass."""
@@ -277,7 +328,7 @@ class CandidateSet:
         assert self._lists is not None
         for identifier in identifiers:
             if identifier in self._lists:
-                candidates = self._lists[identifier]
+                candidates = self._list(identifier)
                 break
         else:
             raise EmptyCandidateListError(f"no candidate list for spectrum {identifiers or '(no title)'}")

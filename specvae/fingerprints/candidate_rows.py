@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from rdkit import Chem, rdBase
+from rdkit import Chem
 
 from specvae.fingerprints.cache import FingerprintCache
 from specvae.fingerprints.compute import (
@@ -217,10 +217,13 @@ def _from_structures(
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         found = cache.lookup(
-            [keys[row] for row in batch], [structures[row] for row in batch], n_workers, progress=progress
+            [keys[row] for row in batch],
+            [structures[row] for row in batch],
+            n_workers,
+            progress=progress,
+            packed=packed,
         )
-        bits = np.packbits(found.fingerprints, axis=1) if packed else found.fingerprints
-        fingerprints[batch] = bits
+        fingerprints[batch] = found.fingerprints
         for error in found.errors:
             errors[batch[error.index]] = _at(error, batch[error.index])
         n_computed += found.n_computed
@@ -239,43 +242,37 @@ def _from_inchis(
     tautomers: list[tuple[int, Chem.Mol]],
 ) -> list[InvalidStructure]:
     """Steps 2 to 5 for the rows whose SMILES gave no molecule (``reasons``: why, by row); tautomers found here
-    are appended to ``tautomers``; returns the refusals."""
+    are appended to ``tautomers``; returns the refusals.
+
+    The InChI texts themselves go to the cache (and to the computation), which reads a text starting with
+    ``InChI=`` as an InChI: a text stored before is then trusted without parsing it again.
+    """
     errors: list[InvalidStructure] = []
-    rows: list[int] = []
-    molecules: list[Chem.Mol] = []
-    for row, reason in reasons.items():
-        with rdBase.BlockLogs():
-            mol = Chem.MolFromInchi(inchis[row])
-        if mol is None or mol.GetNumAtoms() == 0:
-            errors.append(InvalidStructure(row, f"{reason}; from the InChI: invalid InChI {inchis[row][:80]!r}"))
-        else:
-            rows.append(row)
-            molecules.append(mol)
+    rows = [row for row in reasons if inchis[row]]
     if not rows:
         return errors
     row_keys = [keys[row] for row in rows]
+    texts = [str(inchis[row]) for row in rows]
     if cache is not None:
-        # Molecules, not InChI texts: the fallback cache then checks every read against the molecule asked for.
-        found = cache.lookup(row_keys, molecules, 1, progress=False)
-        bits = np.packbits(found.fingerprints, axis=1) if packed else found.fingerprints
+        found = cache.lookup(row_keys, texts, 1, progress=False, packed=packed)
+        bits = found.fingerprints
         failed = {error.index: error for error in found.errors}
     else:
-        result = compute_fingerprints(
-            molecules, definition, 1, packed=packed, progress=False, expected_inchikeys=row_keys
-        )
+        result = compute_fingerprints(texts, definition, 1, packed=packed, progress=False, expected_inchikeys=row_keys)
         bits = result.fingerprints
         failed = {error.index: error for error in result.errors}
-    for position, (row, mol) in enumerate(zip(rows, molecules, strict=True)):
+    for position, row in enumerate(rows):
         error = failed.get(position)
         if error is None:
             fingerprints[row] = bits[position]
             accepted_as[row] = FROM_INCHI
-        elif error.computed_inchikey is not None and stated_structure_refusal(keys[row], inchis[row], mol) is None:
-            tautomers.append((row, mol))
-        else:
-            errors.append(
-                InvalidStructure(row, f"{reasons[row]}; from the InChI: {error.reason}", error.computed_inchikey)
-            )
+            continue
+        if error.computed_inchikey is not None:
+            mol, _ = parse_structure(texts[position])
+            if mol is not None and stated_structure_refusal(keys[row], inchis[row], mol) is None:
+                tautomers.append((row, mol))
+                continue
+        errors.append(InvalidStructure(row, f"{reasons[row]}; from the InChI: {error.reason}", error.computed_inchikey))
     return errors
 
 

@@ -147,7 +147,11 @@ def _fingerprinter(definition: FingerprintDefinition) -> _Fingerprinter:
 
 
 def parse_structure(structure: StructureInput) -> tuple[Chem.Mol | None, str | None]:
-    """``(sanitised molecule, None)``, or ``(None, reason)`` when the input is not a usable structure."""
+    """``(sanitised molecule, None)``, or ``(None, reason)`` when the input is not a usable structure.
+
+    A text is a SMILES, or an InChI when it starts with ``InChI=`` (no SMILES does): so a cache can store the
+    digest of the InChI a fingerprint was made from, and trust the same text later without parsing it.
+    """
     if isinstance(structure, Chem.Mol):
         if structure.GetNumAtoms() == 0:
             return None, "molecule has no atoms"
@@ -156,6 +160,12 @@ def parse_structure(structure: StructureInput) -> tuple[Chem.Mol | None, str | N
         return None, f"not a SMILES string or RDKit molecule: {structure!r}"
     if not structure.strip():
         return None, "empty SMILES"
+    if structure.startswith(INCHI_PREFIX):
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromInchi(structure)
+        if mol is None or mol.GetNumAtoms() == 0:
+            return None, f"invalid InChI {structure[:80]!r}"
+        return mol, None
     with rdBase.BlockLogs():  # RDKit would print every failure to stderr; we report them instead.
         mol = Chem.MolFromSmiles(structure, sanitize=False)
         if mol is None:
@@ -167,6 +177,9 @@ def parse_structure(structure: StructureInput) -> tuple[Chem.Mol | None, str | N
     if mol.GetNumAtoms() == 0:
         return None, "molecule has no atoms"
     return mol, None
+
+
+INCHI_PREFIX = "InChI="
 
 
 def fingerprint_molecule(structure: StructureInput, definition: FingerprintDefinition) -> np.ndarray:

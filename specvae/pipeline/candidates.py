@@ -14,8 +14,8 @@ from specvae.candidates import (
     candidate_from_mol,
     parse_smiles,
     read_candidate_rows,
-    read_candidates,
 )
+from specvae.candidates.reading import read_candidate_file_set
 from specvae.errors import ErrorReport, InvalidStructureError, RecordError
 
 CANDIDATE_OBJECTS = "<candidates>"
@@ -54,15 +54,14 @@ def read_candidate_set(
 def _unfiltered_candidate_set(candidates: Any, errors: ErrorReport, spectrum_id_column: str | None) -> CandidateSet:
     if isinstance(candidates, CandidateSet):
         return candidates
-    if isinstance(candidates, (str, os.PathLike)) or is_data_frame(candidates):
+    if isinstance(candidates, (str, os.PathLike)):
+        return read_candidate_file_set(candidates, errors, spectrum_id_column=spectrum_id_column)
+    if is_data_frame(candidates):
         source = candidate_source(candidates)
-        if isinstance(candidates, (str, os.PathLike)):
-            entries = read_candidates(candidates, errors, spectrum_id_column=spectrum_id_column)
-        else:
-            rows = candidates.itertuples(index=False, name=None)
-            entries = read_candidate_rows(
-                list(candidates.columns), rows, source, errors, spectrum_id_column=spectrum_id_column
-            )
+        rows = candidates.itertuples(index=False, name=None)
+        entries = read_candidate_rows(
+            list(candidates.columns), rows, source, errors, spectrum_id_column=spectrum_id_column
+        )
         candidate_set = CandidateSet.from_entries(entries)
         for entry, reason in candidate_set.rejected:
             errors.append(RecordError(source, entry.record, reason, entry.candidate.name))

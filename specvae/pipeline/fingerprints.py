@@ -42,6 +42,15 @@ class CandidateFingerprints:
     def __contains__(self, inchikey: object) -> bool:
         return inchikey in self.row_of
 
+    def packed_rows(self, inchikeys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(packed, valid)``: the packed full fingerprints ``(n, n_bytes)`` uint8 of the given InChIKeys, zero rows
+        where ``valid`` is False (no fingerprint)."""
+        rows = np.fromiter((self.row_of.get(key, -1) for key in inchikeys), dtype=np.int64, count=len(inchikeys))
+        valid = rows >= 0
+        packed = self.packed[np.where(valid, rows, 0)]
+        packed[~valid] = 0
+        return packed, valid
+
     def full_bits(self, inchikeys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(bits, valid)``: full fingerprints ``(n, n_bits)`` bool of the given InChIKeys, zero rows where ``valid``
         is False (no fingerprint)."""

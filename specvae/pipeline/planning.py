@@ -103,7 +103,13 @@ def candidate_matches(
         if len(tried) == 1:
             if adduct is None:
                 return found
-            return [replace(match, adduct=adduct.name) if match.observed_mass is not None else match for match in found]
+            label = adduct.name
+            return [
+                CandidateMatch(match.candidate, match.observed_mass, label)
+                if match.observed_mass is not None
+                else match
+                for match in found
+            ]
         for match in found:
             label = adduct.name if adduct is not None and match.observed_mass is not None else None
             labelled = replace(match, adduct=label)
@@ -131,7 +137,8 @@ def plan_queries(
 ) -> list[SpectrumQuery]:
     """Each query with its model's ion mode, its visible intensity share and its candidates; a spectrum without a
     model, a precursor mass or any visible peak goes to ``errors`` under its record number and is dropped. One
-    without candidates is reported too, and kept (with no matches), so that it gets a status row in the output."""
+    without candidates is reported too, and kept (with no matches), so that it gets a status row in the output.
+    The bad rows of a candidate list are reported when the first spectrum that needs the list is planned."""
     planned: list[SpectrumQuery] = []
     binners: dict[str, SpectrumBinner] = {}
     for query in queries:
@@ -140,11 +147,14 @@ def plan_queries(
             fraction = visible_fraction(binners.setdefault(mode, loaded.binner), query.spectrum)
             matches = candidate_matches(candidate_set, query.spectrum, mode, tolerance_ppm, adducts)
         except EmptyCandidateListError as error:
+            errors.extend(candidate_set.take_problems())
             errors.append(RecordError(query.source, query.record, str(error), query.spectrum_id))
             matches = []
         except SpecvaeError as error:
+            errors.extend(candidate_set.take_problems())
             errors.append(RecordError(query.source, query.record, str(error), query.spectrum_id))
             continue
+        errors.extend(candidate_set.take_problems())  # the bad rows of the candidate list this spectrum needed
         query.ion_mode, query.matches, query.binned_intensity_fraction = mode, matches, fraction
         planned.append(query)
     return planned

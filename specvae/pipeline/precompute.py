@@ -33,9 +33,11 @@ def precompute_fingerprints(
         print(f"{len(found.row_of)} fingerprints, {found.n_computed} computed now")
     """
     candidate_set = read_candidate_set(candidates, errors)
+    distinct = candidate_set.distinct_candidates()
+    errors.extend(candidate_set.take_problems())
     cache = FingerprintCache(cache_path, definition, rebuild_damaged=rebuild_cache)
     found = candidate_fingerprints(
-        candidate_set.distinct_candidates(),
+        distinct,
         definition,
         cache=cache,
         n_workers=n_workers,

@@ -87,10 +87,11 @@ def test_small_inputs_in_chunks_of_one_match_one_process(tiny_models, client, tm
     _same(local, remote)
     assert [a.spectrum_id for a in remote] == ["pos-1", "neg-1", "odd-adduct"]
     assert list(remote_errors) == list(local_errors)
-    # The invalid SMILES is reported with the candidate file's row; the spectrum without precursor with its record.
+    # The spectrum without precursor is reported with its record when it is cleaned; the invalid SMILES with the
+    # candidate file's row when its list is built, for the first spectrum that needs it.
     assert [(e.file, e.record, e.title) for e in remote_errors] == [
-        (str(candidates), 4, "bad"),
         (str(spectra), 2, "no-precursor"),
+        (str(candidates), 4, "bad"),
     ]
 
 
