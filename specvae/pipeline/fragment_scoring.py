@@ -63,6 +63,6 @@ def add_fragment_formula_scores(queries: Sequence[SpectrumQuery], models: Mappin
             scoring,
         )
         fragment_scores = np.zeros(len(query.matches))
-        fragment_scores[scored] = -scoring.weight * shares
+        fragment_scores[scored] = 0.0 - scoring.weight * shares  # 0.0, not -0.0, where all is explained
         query.fragment_scores = fragment_scores
         query.scores = query.scores + fragment_scores

@@ -72,8 +72,9 @@ def test_example_explanations_add_up_to_the_ranking_score(explained_example):
         for row in annotation.ranked:
             explanation = row.explanation
             total = explanation.baseline_score + sum(bit.contribution for bit in explanation.supporting)
-            total += sum(bit.contribution for bit in explanation.opposing)
+            total += sum(bit.contribution for bit in explanation.opposing) + explanation.fragment_formula_score
             assert total == pytest.approx(row.score, rel=1e-9, abs=1e-9)
+            assert explanation.fragment_formula_score <= 0  # the shipped models also score fragment formulas
             assert explanation.supporting and explanation.opposing
             assert all(a.contribution >= b.contribution > 0 for a, b in pairwise(explanation.supporting))
             assert all(a.contribution <= b.contribution < 0 for a, b in pairwise(explanation.opposing))
@@ -133,6 +134,7 @@ def test_explain_columns_of_the_command_add_up_to_the_score(tmp_path):
                 listed += value
         # Cells are rounded (contributions to 0.01, the rest to 6 digits): 10 items × 0.005 at most.
         total = float(row["baseline_score"]) + listed + float(row["other_bits_score"])
+        total += float(row["fragment_formula_score"])
         assert total == pytest.approx(float(row["score"]), abs=0.06)
 
 
@@ -148,6 +150,7 @@ def test_explain_json_has_the_full_lists(tmp_path):
             bits = explanation["supporting"] + explanation["opposing"]
             assert len(bits) > 10
             total = explanation["baseline_score"] + sum(bit["contribution"] for bit in bits)
+            total += explanation["fragment_formula_score"]
             assert total == pytest.approx(candidate["score"], rel=1e-9)
 
 
