@@ -1,7 +1,8 @@
 """CASMI 2016 accuracy measured through ``specvae annotate``, set beside ``specvae benchmark casmi2016``.
 
-The benchmark has its own fast path (columnar candidate lists, one prediction batch per ion mode, full-length
-scoring weights); users run ``specvae annotate``. This script checks that the two give the same ranks:
+Both run the stages of :mod:`specvae.pipeline` (the benchmark plans its queries from the contest's challenges and
+reads its own columnar lists; ``specvae annotate`` reads what a user writes), so their ranks must be equal. This
+script checks that from the outside, as a user would:
 
 1. writes into ``--work-dir`` what a user would write: ``challenges.mgf``, the two official challenge files
    concatenated (their TITLEs are the challenge names), and ``candidates.csv``, the official lists as per-spectrum

@@ -272,8 +272,15 @@ def plan_chunk(
     read_errors, query_errors = ErrorReport(), ErrorReport()
     with quiet_matchms():
         queries = clean_records(records, read_errors)
+        cache = annotator.fingerprint_cache
         queries = plan_queries(
-            queries, annotator.models, candidate_set, options.tolerance_ppm, options.adduct, query_errors
+            queries,
+            annotator.models,
+            candidate_set,
+            options.tolerance_ppm,
+            options.adduct,
+            query_errors,
+            None if cache is None else cache.stored_keys,
         )
     binned = {
         mode: loaded.binner.bin([query.spectrum for query in queries_of_mode(queries, mode)])

@@ -38,38 +38,56 @@ class Candidate:
 
     ``molecular_formula`` and ``monoisotopic_mass`` may be left out when the structure is given: they are then
     worked out on first use (:func:`structure_formula_and_mass`), so that a list whose rows state their InChIKey
-    costs no structure parse until a row's formula, mass or fingerprint is asked for. Slots: a pool holds a
-    million of these.
+    costs no structure parse until a row's formula, mass or fingerprint is asked for. The InChIKey may be left out
+    too (a pool of bare SMILES): it is then worked out with a full parse when first asked for (:meth:`settle_key`
+    gives it one known otherwise), and ``identifier`` defaults to it. ``record`` is the row's number in its file,
+    when it came from one. Slots: a pool holds a million of these.
     """
 
-    __slots__ = ("identifier", "name", "smiles", "inchikey", "inchi", "mol", "_molecular_formula", "_monoisotopic_mass")
+    __slots__ = (
+        "_identifier",
+        "name",
+        "smiles",
+        "_inchikey",
+        "inchi",
+        "mol",
+        "_molecular_formula",
+        "_monoisotopic_mass",
+        "record",
+        "_key_problem",
+    )
 
     def __init__(
         self,
-        identifier: str,
+        identifier: str | None,
         name: str | None,
         smiles: str | None,
-        inchikey: str,
+        inchikey: str | None,
         molecular_formula: str | None = None,
         monoisotopic_mass: float | None = None,
         inchi: str | None = None,
         mol: Chem.Mol | None = None,
+        record: int | None = None,
     ) -> None:
-        self.identifier = identifier
+        self._identifier = identifier or None
         self.name = name
         self.smiles = smiles
-        self.inchikey = inchikey
+        self._inchikey = inchikey or None
         self.inchi = inchi
         self.mol = mol
         self._molecular_formula = molecular_formula or None
         self._monoisotopic_mass = monoisotopic_mass
+        self.record = record
+        self._key_problem: str | None = None
+        if self._inchikey is None and not (smiles or inchi or mol is not None):
+            raise InvalidStructureError("no InChIKey and no structure to work one out from")
 
     def _fields(self) -> tuple:
         return (
-            self.identifier,
+            self._identifier,
             self.name,
             self.smiles,
-            self.inchikey,
+            self._inchikey,
             self._molecular_formula,
             self._monoisotopic_mass,
             self.inchi,
@@ -84,10 +102,52 @@ class Candidate:
 
     def __repr__(self) -> str:
         return (
-            f"Candidate(identifier={self.identifier!r}, name={self.name!r}, smiles={self.smiles!r}, "
-            f"inchikey={self.inchikey!r}, molecular_formula={self._molecular_formula!r}, "
+            f"Candidate(identifier={self._identifier!r}, name={self.name!r}, smiles={self.smiles!r}, "
+            f"inchikey={self._inchikey!r}, molecular_formula={self._molecular_formula!r}, "
             f"monoisotopic_mass={self._monoisotopic_mass!r}, inchi={self.inchi!r})"
         )
+
+    @property
+    def identifier(self) -> str:
+        """The identifier the file gives, else the InChIKey."""
+        return self._identifier or self.inchikey
+
+    @identifier.setter
+    def identifier(self, value: str) -> None:
+        self._identifier = value or None
+
+    @property
+    def inchikey(self) -> str:
+        """The InChIKey as stated, or worked out on first use (raises :class:`InvalidStructureError` when the
+        structure cannot be read)."""
+        if self._inchikey is None:
+            self._work_out_key()
+        return self._inchikey
+
+    @property
+    def key_known(self) -> bool:
+        """Whether the InChIKey is known without parsing the structure."""
+        return self._inchikey is not None
+
+    def settle_key(self, inchikey: str) -> None:
+        """Give a candidate without a stated key the one it is known by (a cache stored this very SMILES text under
+        it), so that no parse is needed to work it out."""
+        if self._inchikey is None:
+            self._inchikey = inchikey
+
+    @property
+    def key_problem(self) -> str | None:
+        """Why the InChIKey could not be worked out, once that was tried and failed; None otherwise."""
+        return self._key_problem
+
+    @property
+    def label(self) -> str:
+        """How reports name the candidate before its InChIKey is known: its identifier, its row, or its SMILES."""
+        if self._identifier:
+            return self._identifier
+        if self._inchikey:
+            return self._inchikey
+        return f"record {self.record}" if self.record is not None else (self.smiles or self.inchi or "")[:60]
 
     @property
     def inchikey14(self) -> str:
@@ -111,13 +171,37 @@ class Candidate:
 
     def _work_out_formula_and_mass(self) -> None:
         try:
-            formula, mass = structure_formula_and_mass(self.smiles, self.inchi, self.mol)
+            self.fill_formula_and_mass()
         except InvalidStructureError as error:
-            raise InvalidStructureError(f"candidate {self.identifier!r}: {error}") from None
+            raise InvalidStructureError(f"candidate {self.label!r}: {error}") from None
+
+    def fill_formula_and_mass(self) -> None:
+        """Work out the formula and mass the row does not state now (:func:`structure_formula_and_mass`); raises
+        :class:`InvalidStructureError` saying why the structure cannot be read."""
+        if self._molecular_formula is not None and self._monoisotopic_mass is not None:
+            return
+        formula, mass = structure_formula_and_mass(self.smiles, self.inchi, self.mol)
         if self._molecular_formula is None:
             self._molecular_formula = formula
         if self._monoisotopic_mass is None:
             self._monoisotopic_mass = mass
+
+    def _work_out_key(self) -> None:
+        """The InChIKey from a full parse (the molecule is not kept); a failure is remembered and raised again."""
+        if self._key_problem is None:
+            try:
+                mol = self.mol if self.mol is not None else parse_structure(self.smiles, self.inchi)
+                key, formula, mass = structure_properties(mol)
+            except InvalidStructureError as error:
+                self._key_problem = str(error)
+            else:
+                self._inchikey = key
+                if self._molecular_formula is None:
+                    self._molecular_formula = formula
+                if self._monoisotopic_mass is None:
+                    self._monoisotopic_mass = mass
+                return
+        raise InvalidStructureError(self._key_problem)
 
     def molecule(self) -> Chem.Mol:
         """The RDKit molecule, parsed on first call (see :func:`parse_structure`) and then kept.
@@ -256,14 +340,17 @@ def candidate_from_fields(
     molecular_formula: str | None = None,
     monoisotopic_mass: str | float | None = None,
     parse: bool = False,
+    defer_key: bool = False,
+    record: int | None = None,
 ) -> Candidate:
     """A candidate from the fields of a table row or a SMILES line.
 
     When a well-formed ``inchikey`` is given and ``parse`` is false, the row is trusted and nothing is parsed now:
     the formula and mass, when not given, are worked out on first use (:func:`structure_formula_and_mass`), the
-    molecule when a fingerprint is computed. Otherwise the structure is parsed now (:func:`parse_structure`) and
-    InChIKey, formula and mass are computed. Raises :class:`InvalidStructureError` for an unparseable structure
-    (when parsed now) or a row without one.
+    molecule when a fingerprint is computed. Without a key, ``defer_key`` (and not ``parse``) leaves the key to be
+    worked out when first asked for (a pool of bare SMILES, indexed by mass first); otherwise the structure is
+    parsed now (:func:`parse_structure`) and InChIKey, formula and mass are computed. Raises
+    :class:`InvalidStructureError` for an unparseable structure (when parsed now) or a row without one.
     """
     smiles = (smiles or "").strip() or None
     inchi = (inchi or "").strip() or None
@@ -281,11 +368,15 @@ def candidate_from_fields(
             molecular_formula=formula or None,
             monoisotopic_mass=mass,
             inchi=inchi,
+            record=record,
         )
+    if defer_key and not parse:
+        return Candidate(identifier, name, smiles, None, formula or None, mass, inchi, record=record)
     mol = parse_structure(smiles, inchi)
     candidate = candidate_from_mol(mol, identifier=identifier, name=name, smiles=smiles, inchikey=key or None)
     candidate.inchi = inchi
     candidate.mol = None  # the text stays: a fingerprint is made from it, and a pool of molecules takes gigabytes
+    candidate.record = record
     return candidate
 
 

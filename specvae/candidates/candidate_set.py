@@ -168,6 +168,7 @@ class CandidateSet:
         self.duplicates_dropped = duplicates_dropped
         self.rejected = list(rejected)  # (entry, reason): rows whose structure contradicts their InChIKey
         self._problems: list[RecordError] = []  # found while building deferred lists, not yet taken
+        self.source = "<candidates>"  # the file, when read from one: reports of candidates found bad later name it
         self._lists: dict[str, tuple[Candidate, ...] | DeferredList] | None = (
             None
             if lists is None
@@ -201,12 +202,21 @@ class CandidateSet:
 
     @classmethod
     def pool(cls, entries: Iterable[CandidateEntry | Candidate]) -> CandidateSet:
-        """One pool for every spectrum (spectrum ids in the entries, if any, are ignored)."""
-        kept, rejected = reject_disagreeing_keys(list(entries))
+        """One pool for every spectrum (spectrum ids in the entries, if any, are ignored).
+
+        Candidates whose InChIKey is not known yet (bare SMILES, keys worked out on first use) are kept as they
+        are: their repeats are dropped within the mass window that holds them (see
+        :func:`specvae.pipeline.planning.settle_keys`), where a repeat has the same mass.
+        """
+        entries = list(entries)
+        candidates = [entry.candidate if isinstance(entry, CandidateEntry) else entry for entry in entries]
+        keyed = [entry for entry, candidate in zip(entries, candidates, strict=True) if candidate.key_known]
+        deferred = [candidate for candidate in candidates if not candidate.key_known]
+        kept, rejected = reject_disagreeing_keys(keyed)
         unique, dropped = collapse_duplicates(
             entry.candidate if isinstance(entry, CandidateEntry) else entry for entry in kept
         )
-        return cls(pool=unique, duplicates_dropped=dropped, rejected=rejected)
+        return cls(pool=unique + deferred, duplicates_dropped=dropped, rejected=rejected)
 
     @classmethod
     def from_entries(cls, entries: Sequence[CandidateEntry]) -> CandidateSet:
@@ -222,12 +232,16 @@ class CandidateSet:
         """The same set with only the candidates ``keep`` accepts (e.g. a formula or element filter)."""
         if self._pool is not None:
             kept = [candidate for candidate in self._pool if keep(candidate)]
-            return CandidateSet(pool=kept, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
+            subset = CandidateSet(pool=kept, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
+            subset.source = self.source
+            return subset
         lists: dict[str, Sequence[Candidate] | DeferredList] = {
             key: value.filtered(keep) if isinstance(value, DeferredList) else [c for c in value if keep(c)]
             for key, value in (self._lists or {}).items()
         }
-        return CandidateSet(lists=lists, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
+        subset = CandidateSet(lists=lists, duplicates_dropped=self.duplicates_dropped, rejected=self.rejected)
+        subset.source = self.source
+        return subset
 
     def take_problems(self) -> list[RecordError]:
         """The problems found in the rows of the lists built since the last call (each reported once)."""
@@ -257,14 +271,17 @@ class CandidateSet:
             return len(self._pool)
         return sum(len(self._list(spectrum_id)) for spectrum_id in self._lists or {})
 
+    def candidates(self) -> list[Candidate]:
+        """Every candidate (pool order, or list after list), deferred lists built, no InChIKey worked out."""
+        lists = [self._pool] if self._pool is not None else [self._list(key) for key in self._lists or {}]
+        return [candidate for candidates in lists for candidate in candidates]
+
     def distinct_candidates(self) -> list[Candidate]:
         """Every candidate once per InChIKey (the first met: pool order, or list after list): what a cache of the
-        set's fingerprints holds."""
-        lists = [self._pool] if self._pool is not None else [self._list(key) for key in self._lists or {}]
+        set's fingerprints holds. Keys not known yet are worked out (see :meth:`Candidate.inchikey`)."""
         distinct: dict[str, Candidate] = {}
-        for candidates in lists:
-            for candidate in candidates:
-                distinct.setdefault(candidate.inchikey, candidate)
+        for candidate in self.candidates():
+            distinct.setdefault(candidate.inchikey, candidate)
         return list(distinct.values())
 
     @property

@@ -352,8 +352,10 @@ def entry_of_row(
     columns: dict[str, int],
     errors: ErrorReport | None,
     parse_structures: bool = False,
+    defer_key: bool = False,
 ) -> CandidateEntry | None:
-    """The candidate of one split row (record ``record`` of ``source``), or None with the problem reported."""
+    """The candidate of one split row (record ``record`` of ``source``), or None with the problem reported.
+    ``defer_key``: a row without an InChIKey is not parsed now (see :func:`candidate_from_fields`)."""
     width = len(row)
     values = {name: row[index].strip() if index < width else "" for name, index in columns.items()}
     title = values.get("identifier") or values.get("name") or None
@@ -371,6 +373,8 @@ def entry_of_row(
             molecular_formula=values.get("molecular_formula"),
             monoisotopic_mass=values.get("monoisotopic_mass"),
             parse=parse_structures,
+            defer_key=defer_key,
+            record=record,
         )
     except InvalidStructureError as error:
         _report(errors, source, record, str(error), title)

@@ -11,13 +11,17 @@ The check that a row's structure is the one its InChIKey names when rows disagre
 anywhere in the file give with different structure texts is contested, and its rows are checked (with RDKit) when
 their list is built; so are keys contested within a list once its rows without an InChIKey have theirs.
 
-A table without a spectrum-id column is a pool, read at once: every candidate's mass is needed to index it.
+A table without a spectrum-id column is a pool, read at once: every candidate's mass is needed to index it. Its rows
+without an InChIKey are not parsed: their mass is read off the SMILES, their key worked out when a spectrum's mass
+window holds them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+
+from tqdm import tqdm
 
 from specvae.candidates.candidate import INCHIKEY_PATTERN, Candidate, stated_mass
 from specvae.candidates.candidate_set import (
@@ -29,14 +33,18 @@ from specvae.candidates.candidate_set import (
     collapse_duplicates,
 )
 from specvae.candidates.table import TableRows, entry_of_row
-from specvae.errors import ErrorReport, RecordError
+from specvae.errors import ErrorReport, InvalidStructureError, RecordError
 from specvae.spectra.textio import open_text
 
 EMPTY_REASON = "empty candidate list: the file holds no usable candidate"
 
 
 def read_table_candidate_set(
-    path: str | os.PathLike[str], errors: ErrorReport, *, spectrum_id_column: str | None = None
+    path: str | os.PathLike[str],
+    errors: ErrorReport,
+    *,
+    spectrum_id_column: str | None = None,
+    progress: bool | None = None,
 ) -> CandidateSet:
     """The candidates of a CSV/TSV table (see :mod:`specvae.candidates.table` for the columns and the layout
     rules): per-spectrum lists built on first use, or a pool. Problems go to ``errors``; raises
@@ -46,13 +54,7 @@ def read_table_candidate_set(
         table = TableRows(stream, source, errors, spectrum_id_column)
         columns = table.columns
         if "spectrum_id" not in columns:
-            entries = [entry for record, row in table if (entry := entry_of_row(source, record, row, columns, errors))]
-            candidate_set = CandidateSet.pool(entries)
-            for entry, reason in candidate_set.rejected:
-                errors.append(RecordError(source, entry.record, reason, entry.candidate.name))
-            if not entries:
-                errors.add(source, "file", EMPTY_REASON)
-            return candidate_set
+            return _pool(table, errors, progress)
         rows_by_spectrum, contested = _rows_by_spectrum(table, errors)
     verdicts: dict[tuple[str, tuple[str | None, str | None]], str | None] = {}
     lists = {
@@ -62,6 +64,38 @@ def read_table_candidate_set(
     if not lists:
         errors.add(source, "file", EMPTY_REASON)
     return CandidateSet(lists=lists)
+
+
+def _pool(table: TableRows, errors: ErrorReport, progress: bool | None) -> CandidateSet:
+    """The table as one pool, indexed by mass in one pass: a row without an InChIKey gets its mass from its SMILES
+    read without sanitising (a twentieth of a full parse) and its key only when a spectrum's mass window holds it
+    (:func:`specvae.pipeline.planning.settle_keys`); a row whose SMILES does not even read is reported now."""
+    source, columns = table.source, table.columns
+    entries = []
+    rows = tqdm(table, desc="indexing candidates by mass", unit=" rows", disable=_quiet(progress), mininterval=2)
+    for record, row in rows:
+        entry = entry_of_row(source, record, row, columns, errors, defer_key=True)
+        if entry is None:
+            continue
+        try:
+            entry.candidate.fill_formula_and_mass()
+        except InvalidStructureError as error:
+            title = _cell(row, columns.get("identifier")) or _cell(row, columns.get("name")) or None
+            errors.add(source, record, str(error), title)
+            continue
+        entries.append(entry)
+    candidate_set = CandidateSet.pool(entries)
+    candidate_set.source = source
+    for entry, reason in candidate_set.rejected:
+        errors.append(RecordError(source, entry.record, reason, entry.candidate.name))
+    if not entries:
+        errors.add(source, "file", EMPTY_REASON)
+    return candidate_set
+
+
+def _quiet(progress: bool | None) -> bool | None:
+    """tqdm's ``disable``: None shows the bar only on a terminal."""
+    return None if progress is None else not progress
 
 
 def _rows_by_spectrum(table: TableRows, errors: ErrorReport) -> tuple[dict[str, list[tuple[int, list[str]]]], set[str]]:

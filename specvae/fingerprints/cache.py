@@ -155,6 +155,7 @@ class FingerprintCache:
         self._invalid_reason: dict[str, str] = {}
         self._n_rows = self._n_invalid = 0  # rows in the file, which may exceed the index if keys repeat
         self._file_signature: tuple[int, int, int] | None = None
+        self._digest_index: tuple[tuple[int, int, int] | None, np.ndarray, np.ndarray] | None = None
         self._guarded(self._refresh)
 
     def _guarded(self, action):
@@ -395,6 +396,46 @@ class FingerprintCache:
         digests = [structure_digest(structures[i]) for i in valid_positions]
         self._append([missing[i] for i in valid_positions], packed[valid_positions], failed, digests)
         return len(missing)
+
+    def stored_keys(self, texts: Sequence[str]) -> list[str | None]:
+        """The InChIKey each SMILES text is stored under, or None where the cache holds no row made from that very
+        text.
+
+        Why: a pool of bare SMILES needs each candidate's key to find its fingerprint, and working a key out costs
+        a full RDKit parse; a row made from the same text was parsed, checked against its key and stored with the
+        text's digest, so the digest finds the key. (The fingerprint is then read by :meth:`lookup`, which checks
+        the row as always.) The digests are indexed once per version of the file.
+        """
+        return self._guarded(lambda: self._stored_keys(list(texts)))
+
+    def _stored_keys(self, texts: list[str]) -> list[str | None]:
+        self._refresh()
+        if not self._row_of or not texts:
+            return [None] * len(texts)
+        if self._digest_index is None or self._digest_index[0] != self._file_signature:
+            self._digest_index = (self._file_signature, *self._read_digest_index())
+        _, digests, keys = self._digest_index
+        wanted = np.frombuffer(b"".join(structure_digest(text) for text in texts), dtype=f"V{DIGEST_LENGTH}")
+        positions = np.minimum(np.searchsorted(digests, wanted), max(len(digests) - 1, 0))
+        found = digests[positions] == wanted if len(digests) else np.zeros(len(texts), dtype=bool)
+        return [keys[position].decode("ascii") if hit else None for position, hit in zip(positions, found, strict=True)]
+
+    def _read_digest_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stored rows' structure digests, sorted (molecule rows, with zero digests, left out), and their keys."""
+        try:
+            with open_verified_cache(self.path) as raw, h5py.File(raw, "r") as handle:
+                digests = np.ascontiguousarray(handle["structure_digests"][:], dtype=np.uint8)
+                keys = handle["inchikeys"][:]
+        except _READ_ERRORS as error:
+            raise FingerprintCacheError(
+                f"{self.path}: cannot read the structure digests ({type(error).__name__}: {error})"
+            ) from None
+        if digests.shape != (len(keys), DIGEST_LENGTH):
+            raise FingerprintCacheError(f"{self.path}: damaged fingerprint cache: its datasets differ in length")
+        packed = digests.view(f"V{DIGEST_LENGTH}").ravel()
+        usable = np.flatnonzero(digests.any(axis=1))
+        order = usable[np.argsort(packed[usable], kind="stable")]
+        return packed[order], keys[order]
 
     def get_or_compute(
         self,

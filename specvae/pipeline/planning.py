@@ -6,7 +6,8 @@ A spectrum's candidates are its own list (per-spectrum candidate files) or the p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -14,7 +15,7 @@ from matchms import Spectrum
 
 from specvae.adducts import Adduct, as_adduct
 from specvae.candidates import Candidate, CandidateMatch, CandidateSet
-from specvae.errors import EmptyCandidateListError, ErrorReport, RecordError, SpecvaeError
+from specvae.errors import EmptyCandidateListError, ErrorReport, InvalidStructureError, RecordError, SpecvaeError
 from specvae.pipeline.models import LoadedModel, model_for
 from specvae.pipeline.query import SpectrumQuery
 from specvae.spectra.binning import SpectrumBinner
@@ -70,11 +71,13 @@ def candidate_matches(
     ion_mode: str,
     tolerance_ppm: float,
     adducts: Sequence[Adduct] | None,
+    settle: Callable[[list[CandidateMatch]], list[CandidateMatch]] | None = None,
 ) -> list[CandidateMatch]:
     """The candidates of ``spectrum``, each labelled with the adduct its mass was matched under.
 
     With several adducts, those of the spectrum's ion mode are tried each and the union is returned; a
-    structure found under two adducts appears once, under the one with the smaller mass error. Raises
+    structure found under two adducts appears once, under the one with the smaller mass error. ``settle``
+    (:func:`settle_keys`) gives each adduct's matches their InChIKeys when a pool's rows state none. Raises
     :class:`EmptyCandidateListError` when no adduct finds a candidate, and what
     :meth:`CandidateSet.for_spectrum` raises (no precursor m/z, unknown adduct).
     """
@@ -95,6 +98,8 @@ def candidate_matches(
     for adduct in tried:
         try:
             found = candidate_set.for_spectrum(spectrum, tolerance_ppm=tolerance_ppm, adduct=adduct)
+            if settle is not None:
+                found = settle(found)
         except EmptyCandidateListError as error:
             if len(tried) == 1:
                 raise
@@ -134,18 +139,25 @@ def plan_queries(
     tolerance_ppm: float,
     adducts: Sequence[Adduct] | None,
     errors: ErrorReport,
+    stored_keys: Callable[[Sequence[str]], list[str | None]] | None = None,
 ) -> list[SpectrumQuery]:
     """Each query with its model's ion mode, its visible intensity share and its candidates; a spectrum without a
     model, a precursor mass or any visible peak goes to ``errors`` under its record number and is dropped. One
     without candidates is reported too, and kept (with no matches), so that it gets a status row in the output.
-    The bad rows of a candidate list are reported when the first spectrum that needs the list is planned."""
+    The bad rows of a candidate list are reported when the first spectrum that needs the list is planned.
+    ``stored_keys`` (a fingerprint cache's :meth:`~specvae.fingerprints.FingerprintCache.stored_keys`) spares
+    the parse that works out the key of a pool row stating none."""
     planned: list[SpectrumQuery] = []
     binners: dict[str, SpectrumBinner] = {}
+
+    def settle(matches: list[CandidateMatch]) -> list[CandidateMatch]:
+        return settle_keys(matches, candidate_set.source, errors, stored_keys)
+
     for query in queries:
         try:
             mode, loaded = model_for(query.spectrum, models)
             fraction = visible_fraction(binners.setdefault(mode, loaded.binner), query.spectrum)
-            matches = candidate_matches(candidate_set, query.spectrum, mode, tolerance_ppm, adducts)
+            matches = candidate_matches(candidate_set, query.spectrum, mode, tolerance_ppm, adducts, settle)
         except EmptyCandidateListError as error:
             errors.extend(candidate_set.take_problems())
             errors.append(RecordError(query.source, query.record, str(error), query.spectrum_id))
@@ -158,6 +170,54 @@ def plan_queries(
         query.ion_mode, query.matches, query.binned_intensity_fraction = mode, matches, fraction
         planned.append(query)
     return planned
+
+
+def settle_keys(
+    matches: list[CandidateMatch],
+    source: str,
+    errors: ErrorReport,
+    stored_keys: Callable[[Sequence[str]], list[str | None]] | None = None,
+) -> list[CandidateMatch]:
+    """The matches with every candidate's InChIKey known, each key once.
+
+    A pool of bare SMILES is indexed by mass without parsing its rows (:mod:`specvae.candidates.table_set`); the
+    rows a spectrum's mass window holds get their keys here: from ``stored_keys`` when a cache stored the very same
+    SMILES text under a key (no parse), else from a full parse. A row that does not parse is reported once (to
+    ``errors``, under ``source`` and its record) and left out. Rows that turn out to repeat a key (they have the same
+    mass, so they meet in the same windows) are dropped but the earliest in the file, as a pool with stated keys drops
+    them when it is read.
+    """
+    pending = [match.candidate for match in matches if not match.candidate.key_known]
+    if not pending:
+        return matches
+    if stored_keys is not None:
+        texts = [candidate.smiles or "" for candidate in pending]
+        for candidate, key in zip(pending, stored_keys(texts), strict=True):
+            if key is not None:
+                candidate.settle_key(key)
+    settled = []
+    for match in matches:
+        candidate = match.candidate
+        if not candidate.key_known:
+            reported_before = candidate.key_problem is not None
+            try:
+                candidate.inchikey  # noqa: B018 - works the key out
+            except InvalidStructureError as error:
+                if not reported_before:
+                    record = candidate.record if candidate.record is not None else candidate.label
+                    errors.append(RecordError(source, record, str(error), candidate.name))
+                continue
+        settled.append(match)
+    earliest: dict[str, CandidateMatch] = {}
+    for match in settled:
+        previous = earliest.get(match.candidate.inchikey)
+        if previous is None or _row_of(match) < _row_of(previous):
+            earliest[match.candidate.inchikey] = match
+    return [match for match in settled if earliest[match.candidate.inchikey] is match]
+
+
+def _row_of(match: CandidateMatch) -> float:
+    return math.inf if match.candidate.record is None else match.candidate.record
 
 
 def unique_candidates(queries: Iterable[SpectrumQuery]) -> list[Candidate]:

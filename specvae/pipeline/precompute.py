@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 
+from specvae.candidates import CandidateMatch
 from specvae.errors import ErrorReport
 from specvae.fingerprints import FingerprintCache, FingerprintDefinition
 from specvae.pipeline.candidates import candidate_source, read_candidate_set
 from specvae.pipeline.fingerprints import CandidateFingerprints, candidate_fingerprints
+from specvae.pipeline.planning import settle_keys
 
 
 def precompute_fingerprints(
@@ -33,8 +35,9 @@ def precompute_fingerprints(
         print(f"{len(found.row_of)} fingerprints, {found.n_computed} computed now")
     """
     candidate_set = read_candidate_set(candidates, errors)
-    distinct = candidate_set.distinct_candidates()
+    every = [CandidateMatch(candidate, None) for candidate in candidate_set.candidates()]
     errors.extend(candidate_set.take_problems())
+    distinct = [match.candidate for match in settle_keys(every, candidate_set.source, errors)]
     cache = FingerprintCache(cache_path, definition, rebuild_damaged=rebuild_cache)
     found = candidate_fingerprints(
         distinct,
