@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 def _first_massbank_records(relative: str, n_records: int, path):
     """The first ``n_records`` MGF blocks of a real MassBank file, written to ``path``."""
-    from conftest import real_data_path  # noqa: I001
+    from shared_helpers import real_data_path  # noqa: I001
 
     with gzip.open(real_data_path(relative), "rt") as handle, path.open("w") as out:
         blocks = 0

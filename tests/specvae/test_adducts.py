@@ -6,9 +6,9 @@ import gzip
 import re
 
 import pytest
-from conftest import real_data_path
 from rdkit import Chem
 from rdkit.Chem import Descriptors
+from shared_helpers import real_data_path
 
 from specvae.adducts import (
     COMMON_ADDUCTS,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import real_data_path
+from shared_helpers import real_data_path
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "data_manifests"
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import write_tiny_model
+from shared_helpers import write_tiny_model
 from test_baseline import train_tiny_model
 
 from specvae.annotator import Annotator

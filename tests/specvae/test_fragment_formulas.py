@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_tiny_model
 from matchms import Spectrum
 from rdkit import Chem
+from shared_helpers import write_tiny_model
 from tests_specvae_inputs import MGF
 
 from specvae.adducts import parse_adduct

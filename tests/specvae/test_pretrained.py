@@ -6,7 +6,7 @@ import csv
 
 import pytest
 from click.testing import CliRunner
-from conftest import real_data_path
+from shared_helpers import real_data_path
 
 from specvae.annotator import Annotator, pretrained_model_path
 from specvae.model_file import read_metadata

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_tiny_model
+from shared_helpers import write_tiny_model
 
 from specvae.benchmark.leakage import BenchmarkRefusedError, check_training_overlap
 from specvae.benchmark.models import build_systems

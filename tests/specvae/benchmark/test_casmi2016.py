@@ -15,7 +15,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import real_data_path, write_tiny_model
+from shared_helpers import real_data_path, write_tiny_model
 
 from specvae.benchmark import load_casmi2016, run_benchmark, write_report
 from specvae.benchmark.casmi2016 import CANDIDATE_FILE, SOLUTION_FILE, SPECTRUM_FILES

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_tiny_model
 from rdkit import Chem
+from shared_helpers import write_tiny_model
 
 from specvae.benchmark import load_casmi2017
 from specvae.benchmark.challenges import BenchmarkDataError

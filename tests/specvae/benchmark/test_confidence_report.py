@@ -220,7 +220,7 @@ def test_shipped_models_on_casmi2016_give_annotates_confidence(tmp_path):
     import importlib.util
     import sys
 
-    from conftest import real_data_path
+    from shared_helpers import real_data_path
 
     from specvae.annotator import Annotator, pretrained_model_path
     from specvae.benchmark import load_casmi2016

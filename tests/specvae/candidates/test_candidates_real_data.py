@@ -6,7 +6,7 @@ import csv
 import itertools
 
 import pytest
-from conftest import real_data_path
+from shared_helpers import real_data_path
 
 from specvae.candidates import CandidateSet, read_candidates
 from specvae.candidates.candidate import structure_properties

@@ -8,9 +8,9 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import real_data_path
 from rdkit import Chem
 from rdkit.Chem import MACCSkeys, rdFingerprintGenerator
+from shared_helpers import real_data_path
 
 from specvae.fingerprints.compute import compute_fingerprints, fingerprint_molecule, parse_structure
 from specvae.fingerprints.definition import FingerprintDefinition

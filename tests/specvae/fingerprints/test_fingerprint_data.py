@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import real_data_path
 from rdkit import Chem, rdBase
+from shared_helpers import real_data_path
 
 from specvae.fingerprints.cache import FingerprintCache
 from specvae.fingerprints.compute import compute_fingerprints

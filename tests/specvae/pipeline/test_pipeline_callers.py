@@ -181,7 +181,7 @@ def test_annotate_dask_and_benchmark_give_identical_scores_and_ranks(tiny_models
 @pytest.mark.data
 @pytest.mark.slow
 def test_three_callers_agree_on_real_casmi2016_challenges_with_the_shipped_models(client, tmp_path):
-    from conftest import real_data_path
+    from shared_helpers import real_data_path
 
     from specvae.benchmark import load_casmi2016
     from specvae.pipeline import pretrained_model_path

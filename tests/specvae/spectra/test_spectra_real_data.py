@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import real_data_path
+from shared_helpers import real_data_path
 
 from specvae.adducts import parse_adduct
 from specvae.errors import ErrorReport, SpectrumRejectedError
