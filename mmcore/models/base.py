@@ -80,6 +80,11 @@ def check_feature_dim(modality: Modality, input_dim: int | None) -> None:
     if input_dim is None:
         return
     encoder = modality.encoder
+    first = next(encoder.parameters(), None)
+    if first is not None and first.is_meta:
+        # A model built on the meta device (shapes only, as a model file is checked before its weights are
+        # allocated): running it would import torch's compiler stack (seconds) to check what the real build checks.
+        return
     was_training = encoder.training
     try:
         encoder.eval()
