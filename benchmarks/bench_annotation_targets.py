@@ -292,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--seed-cache", type=Path, required=True, help="fingerprint cache of the CASMI candidates")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cold-runs", type=int, default=1)
+    parser.add_argument("--cold-runs", type=int, default=1, help="0: no cold CASMI run (it takes many minutes)")
+    parser.add_argument("--pool-runs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="--workers of the annotate runs")
     parser.add_argument("--only", default="ten,casmi,pool", help="comma-separated cases")
     parser.add_argument("-o", "--output", type=Path)
@@ -317,17 +318,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         m = measure("casmi", "warm", spectra, candidates, cache, args.runs, Target(10.0), work, args.workers)
         m.in_process_seconds = in_process_seconds(spectra, candidates, cache, 10, args.runs)
         measurements.append(m)
-        cold = work / "cold" / "casmi_cold.h5"
-        cold.parent.mkdir(exist_ok=True)
-        measurements.append(
-            measure("casmi", "cold", spectra, candidates, cold, args.cold_runs, Target(120.0), work, args.workers, True)
-        )
+        if args.cold_runs > 0:
+            cold = work / "cold" / "casmi_cold.h5"
+            cold.parent.mkdir(exist_ok=True)
+            cold_target = Target(120.0)
+            measurements.append(
+                measure(
+                    "casmi", "cold", spectra, candidates, cold, args.cold_runs, cold_target, work, args.workers, True
+                )
+            )
     if "pool" in cases:
         spectra, _ = ten_inputs(data_dir / "casmi2016", work)
         pool = pool_inputs(data_dir, work)
         cache = warm_cache(args.seed_cache, work, "warm_pool")
         measurements.append(
-            measure("pool", "seeded", spectra, pool, cache, args.cold_runs, Target(None, 2.0), work, args.workers)
+            measure("pool", "seeded", spectra, pool, cache, args.pool_runs, Target(None, 2.0), work, args.workers)
         )
 
     command = shlex.join(["python", "benchmarks/bench_annotation_targets.py", *(argv or sys.argv[1:])])
