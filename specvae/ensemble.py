@@ -29,7 +29,7 @@ from specvae.architecture import ArchitectureConfig
 from specvae.confidence import METADATA_KEY as CONFIDENCE_KEY
 from specvae.ensemble_network import ENSEMBLE, FingerprintEnsemble
 from specvae.errors import SpecvaeError
-from specvae.model_file import ModelMetadata, load_model, read_metadata, write_model_tensors
+from specvae.model_file import ModelMetadata, load_model, write_model_tensors
 from specvae.training import validation_inputs_of
 from specvae.training_set_writer import TrainingSetError
 
@@ -128,7 +128,7 @@ def build_ensemble(
         "command": command,
     }
     if training_set is not None:
-        training["validation_metrics"] = _validation_metrics(ensemble, member_paths, training_set)
+        training["validation_metrics"] = _validation_metrics(ensemble, first, member_paths[0], training_set)
     training["seconds"] = round(time.perf_counter() - started, 1)
     metadata = ModelMetadata(
         architecture=architecture,
@@ -148,12 +148,14 @@ def build_ensemble(
 
 
 def _validation_metrics(
-    ensemble: FingerprintEnsemble, member_paths: Sequence[str | os.PathLike[str]], training_set: str | os.PathLike[str]
+    ensemble: FingerprintEnsemble,
+    first: ModelMetadata,
+    first_path: str | os.PathLike[str],
+    training_set: str | os.PathLike[str],
 ) -> dict[str, float]:
     """Validation retrieval of the ensemble, on the validation spectra the first member's training used."""
-    first = read_metadata(member_paths[0])
     try:
-        inputs = validation_inputs_of(first, training_set, member_paths[0])
+        inputs = validation_inputs_of(first, training_set, first_path)
     except TrainingSetError as error:
         raise EnsembleError(str(error)) from None
     return inputs.metric(ensemble, None)
