@@ -183,4 +183,28 @@ def describe_model(metadata: ModelMetadata) -> str:
             f"(checked against benchmark answers)",
             described[2],
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + _describe_ranking(training))
+
+
+def _describe_ranking(training: dict) -> list[str]:
+    """How the ranking was fitted after training: the fragment-formula weight and the rank-1 confidence, with the
+    validation figures they were chosen on (nothing for a file without them)."""
+    lines = []
+    fragments = training.get("fragment_formulas")
+    if fragments:
+        grid = {row["weight"]: row for row in fragments.get("grid", [])}
+        chosen, alone = grid.get(fragments["weight"]), grid.get(0.0)
+        gain = f": top-1 {alone['top1']:.3f} -> {chosen['top1']:.3f}" if chosen and alone else ""
+        lines.append(
+            f"fragments:     formula weight {fragments['weight']:g} ({fragments.get('ppm'):g} ppm, "
+            f"≥ {fragments.get('min_tolerance_da'):g} Da), chosen on {fragments.get('n_spectra')} "
+            f"{fragments.get('fitted_on')} vs {fragments.get('n_nearest')} nearest{gain}"
+        )
+    confidence = training.get("confidence")
+    if confidence:
+        loss, constant = confidence.get("log_loss", float("nan")), confidence.get("log_loss_constant", float("nan"))
+        lines.append(
+            f"confidence:    fitted on {confidence.get('n_spectra')} {confidence.get('fitted_on')}: log-loss "
+            f"{loss:.3f} (constant {constant:.3f})"
+        )
+    return lines
