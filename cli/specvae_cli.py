@@ -319,6 +319,12 @@ def info(model_path, as_json) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True)
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False))
+@click.option(
+    "--merge-collision-energies",
+    is_flag=True,
+    help="Also train on one spectrum per training structure, adduct and instrument type that merges its "
+    "collision energies (as a stepped-energy acquisition records them); validation and test keep single spectra.",
+)
 @fingerprint_option
 def prepare(
     spectrum_files,
@@ -333,6 +339,7 @@ def prepare(
     seed,
     workers,
     errors_path,
+    merge_collision_energies,
     fingerprint_name,
 ) -> None:
     """Build a training set from spectrum files with structures (e.g. MassBank MGF, gzip allowed)."""
@@ -359,6 +366,7 @@ def prepare(
         seed=seed,
         n_workers=workers,
         errors=errors,
+        merge_collision_energies=merge_collision_energies,
     )
     click.echo(json.dumps(summary.__dict__, indent=2), err=True)
     if errors_path:

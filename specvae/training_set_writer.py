@@ -35,6 +35,7 @@ from specvae.candidates.candidate import inchikey_first_block
 from specvae.errors import ErrorReport, RecordError
 from specvae.fingerprints import FingerprintDefinition, compute_fingerprints
 from specvae.spectra.binning import SpectrumBinner
+from specvae.spectra.merging import merge_spectra
 from specvae.spectra.metadata import spectrum_ion_mode, spectrum_title
 from specvae.spectra.reading import iter_clean_records
 
@@ -56,6 +57,7 @@ class PrepareSummary:
     n_unpaired_spectra: int = 0
     n_structures: int = 0
     structures_per_split: dict[str, int] = field(default_factory=dict)
+    n_merged_spectra: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str) -> None:
@@ -118,11 +120,15 @@ def prepare_training_set(
     n_workers: int = 1,
     errors: ErrorReport | None = None,
     progress: bool = True,
+    merge_collision_energies: bool = False,
 ) -> PrepareSummary:
     """Build the HDF5 training set at ``output`` (written atomically) and return what was kept and dropped.
 
     ``licenses=None`` keeps every record; otherwise a record whose LICENSE is not listed is dropped.
     Spectra whose structure's first block is in ``exclude_inchikey14`` are dropped (benchmark answers).
+    ``merge_collision_energies`` adds, for every structure of the training split, one spectrum merging all its
+    spectra of one ion mode, adduct and instrument type (:func:`specvae.spectra.merging.merge_spectra`), when there
+    are two or more; the validation and test splits keep their single spectra, so validation figures stay comparable.
     """
     binner = binner or SpectrumBinner()
     fingerprint = (fingerprint or FingerprintDefinition()).without_mask()
@@ -189,6 +195,13 @@ def prepare_training_set(
     )
     first_blocks = [inchikey_first_block(key) for key in valid_keys]
     splits = [split_of(block, seed, validation_fraction, test_fraction) for block in first_blocks]
+    if merge_collision_energies:
+        merged_spectra, merged_rows, merged_structure = _merged_training_spectra(
+            spectra, rows, spectrum_structure, splits
+        )
+        spectra, rows = spectra + merged_spectra, rows + merged_rows
+        spectrum_structure = np.concatenate([spectrum_structure, np.asarray(merged_structure, dtype=np.int64)])
+        summary.n_merged_spectra = len(merged_spectra)
     matrix = binner.bin(spectra)
 
     summary.n_spectra = len(spectra)
@@ -210,6 +223,34 @@ def prepare_training_set(
         output, matrix, rows, spectrum_structure, valid_keys, first_blocks, splits, structure_smiles, packed, attributes
     )
     return summary
+
+
+def _merged_training_spectra(
+    spectra: list, rows: list[_SpectrumRow], spectrum_structure: np.ndarray, splits: list[str]
+) -> tuple[list, list[_SpectrumRow], list[int]]:
+    """One merged spectrum per (training structure, ion mode, adduct, instrument type) with two or more spectra."""
+    groups: dict[tuple, list[int]] = {}
+    for index, (row, structure) in enumerate(zip(rows, spectrum_structure, strict=True)):
+        if structure >= 0 and splits[structure] == "train":
+            groups.setdefault((int(structure), row.ion_mode, row.adduct, row.instrument), []).append(index)
+    merged_spectra, merged_rows, merged_structure = [], [], []
+    for (structure, ion_mode, adduct, instrument), members in groups.items():
+        if len(members) < 2:
+            continue
+        first = rows[members[0]]
+        merged_spectra.append(merge_spectra([spectra[index] for index in members]))
+        merged_rows.append(
+            _SpectrumRow(
+                structure_key=first.structure_key,
+                ion_mode=ion_mode,
+                adduct=adduct,
+                instrument=instrument,
+                license="; ".join(sorted({rows[index].license for index in members})),
+                identifier=f"merged {len(members)} spectra from {first.identifier}",
+            )
+        )
+        merged_structure.append(structure)
+    return merged_spectra, merged_rows, merged_structure
 
 
 def _strings(values: Sequence[str]) -> np.ndarray:
