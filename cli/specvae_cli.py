@@ -12,10 +12,15 @@ from pathlib import Path
 import click
 
 from mmcore.interrupts import raise_on_sigterm
+from specvae.matchms_import import defer_matchms_initialisation
 from specvae_cli.cache_options import cache_error_message as _cache_error_message
 from specvae_cli.cache_options import rebuild_cache_option, report_moved_aside
 from specvae_cli.path_checks import check_output_paths
 from specvae_cli.training_options import CALIBRATION_CHOICES, convergence_options
+
+# Before any command imports matchms: its package initialisation (scikit-learn, pynndescent, networkx,
+# matplotlib; about 4 s) then runs only if a command uses more of matchms than spectra and their filters.
+defer_matchms_initialisation()
 
 # Exit codes: 0 when the run finished, bad records included (they are reported on stderr and in --errors: a
 # workflow engine treats 1 as failure, and one bad candidate among thousands is not a failed run); 1 for a run

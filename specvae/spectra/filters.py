@@ -37,19 +37,20 @@ from collections.abc import Callable
 
 import numpy as np
 from matchms import Spectrum
-from matchms.filtering import (
-    add_compound_name,
-    add_precursor_mz,
-    clean_compound_name,
-    correct_charge,
-    derive_adduct_from_name,
-    derive_formula_from_name,
-    derive_ionmode,
-    interpret_pepmass,
-    make_charge_int,
-    normalize_intensities,
-    select_by_mz,
-)
+
+# Each filter from its own module: ``from matchms.filtering import ...`` would run matchms.filtering's package
+# initialisation, which imports every matchms filter and with them scikit-learn (see specvae.matchms_import).
+from matchms.filtering.metadata_processing.add_compound_name import add_compound_name
+from matchms.filtering.metadata_processing.add_precursor_mz import add_precursor_mz
+from matchms.filtering.metadata_processing.clean_compound_name import clean_compound_name
+from matchms.filtering.metadata_processing.correct_charge import correct_charge
+from matchms.filtering.metadata_processing.derive_adduct_from_name import derive_adduct_from_name
+from matchms.filtering.metadata_processing.derive_formula_from_name import derive_formula_from_name
+from matchms.filtering.metadata_processing.derive_ionmode import derive_ionmode
+from matchms.filtering.metadata_processing.interpret_pepmass import interpret_pepmass
+from matchms.filtering.metadata_processing.make_charge_int import make_charge_int
+from matchms.filtering.peak_processing.normalize_intensities import normalize_intensities
+from matchms.filtering.peak_processing.select_by_mz import select_by_mz
 
 from specvae.errors import SpectrumRejectedError
 

@@ -23,9 +23,17 @@ from specvae.errors import ErrorReport, InputFileError, SpectrumRejectedError
 from specvae.spectra.filters import clean_spectrum
 from specvae.spectra.mgf import iter_mgf
 from specvae.spectra.msp import iter_msp
-from specvae.spectra.mzml import iter_mzml
 from specvae.spectra.records import SpectrumRecord, quiet_matchms
 from specvae.spectra.textio import format_suffix
+
+
+def iter_mzml(path: str | os.PathLike[str]) -> Iterator[SpectrumRecord]:
+    """:func:`specvae.spectra.mzml.iter_mzml`, imported on first use: the mzML reader needs pyteomics and psims
+    (about 0.6 s to import), which reading MGF or MSP files does not."""
+    from specvae.spectra.mzml import iter_mzml as read_mzml
+
+    return read_mzml(path)
+
 
 _READERS: dict[str, Callable[[str | os.PathLike[str]], Iterator[SpectrumRecord]]] = {
     ".mgf": iter_mgf,
