@@ -2,7 +2,7 @@
 
 Why not ``DataLoader(shuffle=True)``: its order depends on the global random state, so a run resumed from a
 checkpoint would see other batches than an uninterrupted one. Here the order of epoch ``e`` is the
-permutation drawn from ``numpy.random.default_rng([seed, e])``, so any epoch can be replayed alone.
+permutation drawn from :func:`order_generator` ``(seed, e)``, so any epoch can be replayed alone.
 
 Distributed training shards one global order: process ``r`` of ``W`` takes positions ``r, r + W, ...``
 (:class:`StratifiedShardSampler`), so that with a per-process batch of ``B / W`` the union of the ``W``
@@ -23,6 +23,20 @@ from torch import Tensor
 from torch.utils.data import Sampler, TensorDataset
 
 from mmcore.data.dataset import MultimodalBatch, collate_multimodal
+
+ORDER_STREAM = 1
+"""The spawn key of the data order's random stream (see :func:`order_generator`)."""
+
+
+def order_generator(seed: int, epoch: int) -> np.random.Generator:
+    """The generator of epoch ``epoch``'s data order: its own child stream of ``(seed, epoch)``.
+
+    Why a spawn key: ``default_rng([seed, 0])`` is the same stream as ``default_rng(seed)`` (numpy pads the
+    entropy with zeros), which the supervision masks and the validation split draw from, so epoch 0 would
+    visit the samples in the very order that picked the paired share (every paired sample first). A
+    ``SeedSequence`` with a spawn key gives the order a stream of its own for every seed and epoch.
+    """
+    return np.random.default_rng(np.random.SeedSequence([seed, epoch], spawn_key=(ORDER_STREAM,)))
 
 
 class BatchSource(Protocol):
@@ -51,7 +65,7 @@ class EpochSampler(Sampler[int]):
     def order(self) -> np.ndarray:
         if not self.shuffle:
             return np.arange(self.n_samples)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(self.n_samples)
+        return order_generator(self.seed, self.epoch).permutation(self.n_samples)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.order().tolist())
@@ -118,7 +132,7 @@ def presence_groups(dataset: object) -> np.ndarray:
 def stratified_order(groups: np.ndarray, seed: int, epoch: int, round_size: int = 1) -> np.ndarray:
     """The global sample order of ``epoch``: the seeded permutation, regrouped into single-pattern rounds.
 
-    Start from ``default_rng([seed, epoch]).permutation(n)``. Each group's members, in that order, are cut
+    Start from ``order_generator(seed, epoch).permutation(n)``. Each group's members, in that order, are cut
     into rounds of ``round_size``; the < ``round_size`` members a group has left over are pooled group by
     group and cut into mixed rounds; what is left then (< ``round_size`` samples, different ones every
     epoch) is dropped. Rounds are ordered by where their first member stands in the permutation. With
@@ -134,7 +148,7 @@ def stratified_order(groups: np.ndarray, seed: int, epoch: int, round_size: int 
         raise ValueError(f"round_size must be >= 1, got {round_size}")
     groups = np.asarray(groups)
     n_samples = len(groups)
-    permutation = np.random.default_rng([seed, epoch]).permutation(n_samples)
+    permutation = order_generator(seed, epoch).permutation(n_samples)
     if round_size == 1:
         return permutation
     rounds: list[np.ndarray] = []  # (n_rounds, round_size) blocks

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from mmcore.data.dataset import MultimodalDataset
-from mmcore.data.loader import EpochSampler, MultimodalLoader
+from mmcore.data.loader import EpochSampler, MultimodalLoader, stratified_order
+from mmcore.training.supervision import supervision_masks
 
 
 def test_order_is_a_function_of_seed_and_epoch():
@@ -26,6 +27,23 @@ def test_order_is_a_function_of_seed_and_epoch():
     fresh.set_epoch(3)
     assert list(fresh) != first
     assert list(EpochSampler(50, seed=4)) != list(EpochSampler(50, seed=3))
+
+
+def test_order_has_a_stream_of_its_own_not_the_supervision_masks_one():
+    # default_rng([seed, 0]) is default_rng(seed): the epoch-0 order once replayed the permutation that picks
+    # the paired share (and the validation split), so every paired sample came first.
+    n_samples = 200
+    for seed in (0, 1, 7):
+        supervision_stream = np.random.default_rng(seed).permutation(n_samples)
+        masks = supervision_masks(n_samples, ["a", "b"], 0.1, seed)
+        paired = (masks["a"] & masks["b"]).numpy()
+        for epoch in range(3):
+            sampler = EpochSampler(n_samples, seed=seed)
+            sampler.set_epoch(epoch)
+            order = np.array(list(sampler))
+            assert not np.array_equal(order, supervision_stream)
+            assert not paired[order[: int(paired.sum())]].all()
+            assert np.array_equal(stratified_order(np.zeros(n_samples, dtype=int), seed, epoch), order)
 
 
 def test_sequential_sampler_keeps_the_order():

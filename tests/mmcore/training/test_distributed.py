@@ -33,6 +33,7 @@ from mmcore.data.loader import (
     MultimodalLoader,
     SequentialShardSampler,
     StratifiedShardSampler,
+    order_generator,
     presence_groups,
     stratified_order,
 )
@@ -132,7 +133,7 @@ def test_round_size_one_is_the_plain_epoch_permutation():
 def test_rounds_share_one_pattern_and_follow_the_seeded_permutation():
     groups = _random_groups([11, 7, 5], seed=1)
     order = stratified_order(groups, seed=2, epoch=1, round_size=4)
-    permutation = np.random.default_rng([2, 1]).permutation(len(groups))
+    permutation = order_generator(2, 1).permutation(len(groups))
     position = np.argsort(permutation)  # where each sample stands in the permutation
     # Full rounds: 2 of group 0, 1 of group 1, 1 of group 2. Leftovers 3, 3 and 1 are pooled group by group
     # into one mixed round (3 of group 0, 1 of group 1); the last 3 leftovers are dropped.
