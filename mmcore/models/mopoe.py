@@ -25,9 +25,12 @@ would be the prior, is left out as in the authors' code),
 every present modality reconstructed from the drawn subset's product; in expectation over the draw this is
 eq. 12. The same rule holds for any number of modalities (the paper writes it for M).
 
-Efficiency: each present modality is encoded once, the 2ⁿ − 1 subset products come from one batched
-:func:`~mmcore.distributions.product_of_experts` call, and the drawn subset is gathered per sample, so a step
-decodes each modality once whatever n is.
+Efficiency: the subset is drawn first, and a sample's loss depends only on the experts of its drawn subset, so
+each modality is encoded only for the samples whose drawn subset holds it (2ⁿ⁻¹ of the 2ⁿ − 1 subsets do), only
+the drawn subset's product is formed, and each modality is decoded once, for the samples that have it. The
+loss and its gradients are those of encoding every sample and forming every subset's product (a test compares
+the two); a network with batch statistics (batch normalisation) still runs on the whole batch. The posterior
+forms all 2ⁿ − 1 products from one batched :func:`~mmcore.distributions.product_of_experts` call.
 """
 
 from __future__ import annotations
@@ -37,14 +40,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mmcore.distributions import DiagonalGaussian, MixtureOfExperts, kl_standard_normal
+from mmcore.distributions import DiagonalGaussian, MixtureOfExperts, kl_standard_normal, product_of_experts
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
 from mmcore.models.registry import register
 from mmcore.models.subsets import (
     Subset,
     membership_matrix,
+    mixes_samples,
     nonempty_subsets,
+    scatter_rows,
     stack_experts,
     subset_is_observed,
     subset_products,
@@ -91,24 +96,36 @@ class MoPoE(MultimodalVAE):
         return MixtureOfExperts(products, components_mask)
 
     def loss(self, data: Data, mask: Mask | None = None, beta: float = 1.0) -> LossOutput:
-        products, observed, presence = self._subset_posteriors(data, mask)
+        present = self.presence(data, mask)
+        names = self.modality_names
         batch = self.batch_size(data)
-        chosen = self.draw_subsets(observed)  # (B,)
-        index = chosen.reshape(1, -1, 1).expand(1, -1, self.latent_dim)
-        posterior = DiagonalGaussian(
-            products.mean.gather(0, index).squeeze(0), products.logvar.gather(0, index).squeeze(0)
-        )
+        presence = torch.stack([present[name] for name in names])  # (M, B)
+        chosen = self.draw_subsets(subset_is_observed(self.membership, presence))  # (B,)
+        # The experts in each sample's drawn subset (M, B): the only ones its loss depends on. A sample with no
+        # modality uses none, and its product is the prior.
+        uses = self.membership.index_select(0, chosen).T & presence
+        means, logvars = self._drawn_experts(data, present, uses)
+        posterior = product_of_experts(means, logvars, uses)
         z = self.rsample(posterior)
 
         terms: dict[str, Tensor] = {}
         loss = z.new_zeros(())
-        for row, name in enumerate(self.modality_names):
+        counts = presence.sum(1).tolist()
+        for row, name in enumerate(names):
             if name not in data:
                 terms[f"nll/{name}"] = z.new_zeros(())
                 continue
-            present = presence[row]
-            log_likelihood = self.log_likelihood(name, z, zero_missing(data[name], present))
-            nll = -torch.where(present, log_likelihood, torch.zeros_like(log_likelihood)).sum() / batch
+            present_row = presence[row]
+            if counts[row] == batch:
+                log_likelihood = self.log_likelihood(name, z, data[name])
+            elif mixes_samples(self.decoders[name]):
+                log_likelihood = self.log_likelihood(name, z, zero_missing(data[name], present_row))
+                log_likelihood = torch.where(present_row, log_likelihood, torch.zeros_like(log_likelihood))
+            else:
+                # Decode only the samples that have the modality: the others' terms are zero anyway.
+                rows = present_row.nonzero().squeeze(-1)
+                log_likelihood = self.log_likelihood(name, z.index_select(0, rows), data[name].index_select(0, rows))
+            nll = -log_likelihood.sum() / batch
             terms[f"nll/{name}"] = nll
             loss = loss + self.reconstruction_weights[name] * nll
         # A sample without modalities drew the product of nothing, N(0, I), whose KL is exactly zero.
@@ -116,3 +133,37 @@ class MoPoE(MultimodalVAE):
         terms["kl/subset"] = kl
         loss = loss + beta * kl
         return LossOutput(loss=loss, terms=terms)
+
+    def _drawn_experts(self, data: Data, present: dict[str, Tensor], uses: Tensor) -> tuple[Tensor, Tensor]:
+        """Means and log-variances ``(M, B, latent)`` of the experts ``uses`` marks; other entries are zero.
+
+        A sample's loss depends only on the experts of its drawn subset, so each modality is encoded for
+        those samples alone (about 2ⁿ⁻¹ of the 2ⁿ − 1 subsets hold a given modality): the same loss and
+        gradients as encoding every sample, with fewer rows through the encoders.
+        """
+        batch = uses.shape[1]
+        counts = uses.sum(1).tolist()
+        means, logvars = [], []
+        for row, name in enumerate(self.modality_names):
+            encoder = self.encoders[name]
+            if name not in data:
+                means.append(None)
+                logvars.append(None)
+            elif counts[row] == batch:
+                expert = encoder(data[name])
+                means.append(expert.mean)
+                logvars.append(expert.logvar)
+            elif mixes_samples(encoder):
+                expert = encoder(zero_missing(data[name], present[name]))
+                means.append(expert.mean)
+                logvars.append(expert.logvar)
+            else:
+                rows = uses[row].nonzero().squeeze(-1)
+                expert = encoder(data[name].index_select(0, rows))
+                means.append(scatter_rows(expert.mean, rows, batch))
+                logvars.append(scatter_rows(expert.logvar, rows, batch))
+        encoded = next(mean for mean in means if mean is not None)
+        placeholder = torch.zeros_like(encoded)
+        means = [placeholder if mean is None else mean for mean in means]
+        logvars = [placeholder if logvar is None else logvar for logvar in logvars]
+        return torch.stack(means), torch.stack(logvars)

@@ -44,6 +44,24 @@ def zero_missing(x: Tensor, present: Tensor) -> Tensor:
     return torch.where(present.reshape(-1, *([1] * (x.dim() - 1))), x, torch.zeros_like(x))
 
 
+def mixes_samples(network: nn.Module) -> bool:
+    """Whether a network's output for one sample can depend on the other samples of its batch.
+
+    Batch normalisation with batch statistics (in training, or without running statistics) does. Models
+    run such a network on the whole batch, as the user built it, and feed it only the rows they need
+    otherwise: a row-wise network gives every row the same output either way, so the loss is the same.
+    """
+    return any(
+        isinstance(module, nn.modules.batchnorm._BatchNorm) and (module.training or not module.track_running_stats)
+        for module in network.modules()
+    )
+
+
+def scatter_rows(values: Tensor, rows: Tensor, batch: int) -> Tensor:
+    """``values`` computed for the samples ``rows`` (indices) placed in a zero ``(batch, ...)`` tensor."""
+    return values.new_zeros((batch, *values.shape[1:])).index_copy(0, rows, values)
+
+
 def stack_experts(
     encoders: nn.ModuleDict, data: Data, present: Mapping[str, Tensor], names: Sequence[str]
 ) -> tuple[Tensor, Tensor, Tensor]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from helpers import (
     batch_with_presence,
@@ -17,8 +18,9 @@ from helpers import (
     use_fixed_noise,
 )
 
-from mmcore.distributions import MixtureOfExperts
+from mmcore.distributions import DiagonalGaussian, MixtureOfExperts, kl_standard_normal
 from mmcore.models.mopoe import MoPoE
+from mmcore.models.subsets import stack_experts, subset_products, zero_missing
 
 LATENT = 3
 INPUT = 6
@@ -90,6 +92,59 @@ def test_loss_by_hand_when_each_sample_has_a_single_possible_subset(monkeypatch)
     clean = {name: torch.where(mask[name].unsqueeze(-1), x, 0.0) for name, x in data.items()}
     expected = loss_by_hand(model, clean, mask, subsets, noise, beta=1.0)
     torch.testing.assert_close(output.loss, expected, rtol=1e-10, atol=1e-10)
+
+
+def straightforward_loss(model, data, mask, chosen, noise, beta):
+    """Every expert on every (zeroed) sample, the products of all 2ⁿ − 1 subsets, the drawn one gathered, every
+    modality decoded for every sample and the absent ones masked out: what the loss computes with fewer rows."""
+    present = model.presence(data, mask)
+    means, logvars, presence = stack_experts(model.encoders, data, present, model.modality_names)
+    products = subset_products(means, logvars, presence, model.membership, prior_expert=False)
+    index = chosen.reshape(1, -1, 1).expand(1, -1, LATENT)
+    mean, logvar = products.mean.gather(0, index)[0], products.logvar.gather(0, index)[0]
+    z = mean + torch.exp(0.5 * logvar) * noise
+    batch = len(chosen)
+    loss = beta * kl_standard_normal(DiagonalGaussian(mean, logvar)).sum() / batch
+    for name in model.modality_names:
+        log_likelihood = model.log_likelihood(name, z, zero_missing(data[name], present[name]))
+        nll = -torch.where(present[name], log_likelihood, torch.zeros_like(log_likelihood)).sum() / batch
+        loss = loss + model.reconstruction_weights[name] * nll
+    return loss
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_loss_and_gradients_equal_the_straightforward_computation(monkeypatch, batch_norm):
+    model = make_model(3, seed=6)
+    if batch_norm:  # a network whose rows depend on each other is run on the whole batch
+        for encoder in model.encoders.values():
+            encoder.body = torch.nn.Sequential(encoder.body, torch.nn.BatchNorm1d(8).double())
+        model.decoders["m1"] = torch.nn.Sequential(torch.nn.BatchNorm1d(LATENT).double(), model.decoders["m1"])
+    generator = torch.Generator().manual_seed(7)
+    presence = torch.rand(3, 40, generator=generator) < 0.6
+    presence[:, :8] = True  # some paired samples; the last column keeps nothing
+    presence[:, -1] = False
+    data, mask = batch_with_presence({f"m{i}": presence[i].int().tolist() for i in range(3)}, INPUT, seed=8)
+    observed = (~model.membership.unsqueeze(-1) | presence.unsqueeze(0)).all(1)
+    torch.manual_seed(9)
+    chosen = model.draw_subsets(observed)
+    assert len(set(chosen.tolist())) == 7
+    monkeypatch.setattr(model, "draw_subsets", lambda observed: chosen)
+    noise = torch.randn(40, LATENT, generator=generator, dtype=torch.float64)
+    use_fixed_noise(monkeypatch, model, noise)
+
+    def loss_and_gradients(compute):
+        model.zero_grad(set_to_none=True)
+        loss = compute()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    loss, gradients = loss_and_gradients(lambda: model.loss(data, mask, beta=0.7).loss)
+    expected, expected_gradients = loss_and_gradients(
+        lambda: straightforward_loss(model, data, mask, chosen, noise, beta=0.7)
+    )
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    for gradient, expected_gradient in zip(gradients, expected_gradients, strict=True):
+        torch.testing.assert_close(gradient, expected_gradient, rtol=1e-10, atol=1e-12)
 
 
 def test_subset_draw_is_uniform_among_the_subsets_a_sample_has():
