@@ -366,6 +366,22 @@ class FingerprintCache:
         errors.sort(key=lambda error: error.index)
         return CachedFingerprints(fingerprints, valid, errors, n_computed=n_computed)
 
+    def storage_order(self, inchikeys: Sequence[str]) -> list[int]:
+        """Positions of ``inchikeys`` in the order the cache stores them; keys it lacks come last, in their order.
+
+        Why: a lookup reads the bounding range of the rows it asks for, and a long request is looked up in
+        batches. Batches taken in storage order each read their own stretch of the file; batches in the
+        caller's order each span nearly all of it (CASMI 2016: five batches of 50,000 decompressed the 71 MB of
+        bits five times, about 0.7 s each). A cache that cannot be read leaves the order as given.
+        """
+        keys = list(inchikeys)
+        try:
+            self._refresh()
+        except FingerprintCacheError:  # the lookup reports it (or moves the file aside) as it would anyway
+            return list(range(len(keys)))
+        row_of, last = self._row_of, len(self._row_of)
+        return sorted(range(len(keys)), key=lambda position: row_of.get(keys[position], last))
+
     def _compute_missing(
         self,
         first_position: dict[str, int],

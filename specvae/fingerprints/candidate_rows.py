@@ -214,6 +214,7 @@ def _from_structures(
             errors[rows[error.index]] = _at(error, rows[error.index])
         return errors, len(rows)
     n_computed = 0
+    rows = [rows[position] for position in cache.storage_order([keys[row] for row in rows])]
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         found = cache.lookup(

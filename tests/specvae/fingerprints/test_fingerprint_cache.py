@@ -430,3 +430,13 @@ def test_the_fuzz_campaigns_hanging_cache_is_refused_in_a_fresh_process(tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert f"{path}: damaged fingerprint cache: its contents do not match the sha256" in done.stdout
+
+
+def test_storage_order_follows_the_stored_rows_and_puts_missing_keys_last(tmp_path: Path) -> None:
+    path = tmp_path / "fp.h5"
+    cache = FingerprintCache(path, DEFINITION)
+    assert cache.storage_order(KEYS[::-1]) == [0, 1, 2, 3, 4]  # nothing stored yet: the order as given
+    cache.get_or_compute(KEYS[:3], SMILES[:3])
+    asked = [KEYS[4], KEYS[2], KEYS[3], KEYS[0], KEYS[1]]
+    # stored rows 0, 1, 2 (KEYS[0], KEYS[1], KEYS[2]) first, then the two missing keys in the order asked
+    assert FingerprintCache(path, DEFINITION).storage_order(asked) == [3, 4, 1, 0, 2]
