@@ -38,7 +38,8 @@ per dimension, as in the authors' code. Its scale is fixed unless ``learn_prior_
 ``--learn-prior``), which learns one log-scale per latent dimension (for either family).
 
 Efficiency: each present modality is encoded once per step; the K·|S| draws are decoded by each decoder in
-one batched call ``(K, M, batch, latent)``; the DReG weighting is a gradient hook on the draws, so no
+one batched call ``(K, M, batch, latent)``, and with missing data only the draws that count (of present
+components of samples that have the modality); the DReG weighting is a gradient hook on the draws, so no
 second forward pass is needed.
 """
 
@@ -54,7 +55,7 @@ from mmcore.distributions import DiagonalGaussian, DiagonalLaplace, MixtureOfExp
 from mmcore.modality import Modality
 from mmcore.models.base import Data, LossOutput, Mask, MultimodalVAE
 from mmcore.models.registry import register
-from mmcore.models.subsets import stack_experts, zero_missing
+from mmcore.models.subsets import mixes_samples, stack_experts, zero_missing
 
 ESTIMATORS = ("elbo", "iwae", "dreg")
 VARIANTS = ("stratified", "looser")
@@ -177,9 +178,11 @@ class MMVAE(MultimodalVAE):
 
         terms: dict[str, Tensor] = {}
         weighted_log_likelihood = torch.zeros_like(log_q)
-        for name in names:
-            log_likelihood = self.log_likelihood(name, z, zero_missing(data[name], present[name]))
-            log_likelihood = torch.where(present[name], log_likelihood, torch.zeros_like(log_likelihood))
+        # The draws whose log-likelihood of each modality counts: a present component of a sample that has it.
+        counted = valid & has_any  # (M, B)
+        counts = (counted & presence.unsqueeze(1)).flatten(1).sum(1).tolist()
+        for row, name in enumerate(names):
+            log_likelihood = self._component_log_likelihood(name, z, data[name], present[name], counted, counts[row])
             weighted_log_likelihood = weighted_log_likelihood + self.reconstruction_weights[name] * log_likelihood
             nll = -average_over_components(log_likelihood, valid, n_components)
             terms[f"nll/{name}"] = torch.where(has_any, nll, torch.zeros_like(nll)).sum() / batch
@@ -200,6 +203,26 @@ class MMVAE(MultimodalVAE):
         else:
             objective = bound
         return LossOutput(loss=-objective.sum() / batch, terms=terms)
+
+    def _component_log_likelihood(
+        self, name: str, z: Tensor, x: Tensor, present: Tensor, counted: Tensor, n_counted: int
+    ) -> Tensor:
+        """log p(x_name | z) ``(K, M, B)`` for the draws of present components of samples that have the modality,
+        zero elsewhere.
+
+        Every other entry is masked out of the bound, the KL and their gradients, so its draws are not decoded
+        (with missing data, a third or more of them); a decoder with batch statistics decodes them all.
+        """
+        n_draws, n_components, batch = z.shape[:3]
+        if n_counted == n_components * batch or mixes_samples(self.decoders[name]):
+            log_likelihood = self.log_likelihood(name, z, zero_missing(x, present))
+            return torch.where(present, log_likelihood, torch.zeros_like(log_likelihood))
+        columns = (counted & present).flatten().nonzero().squeeze(-1)  # over (M·B)
+        flat_z = z.reshape(n_draws, n_components * batch, -1).index_select(1, columns)
+        x_columns = x.index_select(0, columns % batch)
+        log_likelihood = self.log_likelihood(name, flat_z, x_columns)  # (K, n_counted)
+        full = log_likelihood.new_zeros(n_draws, n_components * batch).index_copy(1, columns, log_likelihood)
+        return full.reshape(n_draws, n_components, batch)
 
     # ------------------------------------------------------------------ the bounds
     def _bound(self, log_weights: Tensor, valid: Tensor, n_components: Tensor) -> Tensor:

@@ -252,6 +252,45 @@ def test_dreg_encoder_gradient_matches_the_hand_computed_estimator_for_two_sampl
         torch.testing.assert_close(model_gradients[name], grad, rtol=1e-4, atol=1e-6)
 
 
+def straightforward_log_likelihood(model: MMVAE):
+    """Every draw of every component decoded, the samples without the modality masked out afterwards."""
+
+    def compute(name, z, x, present, counted, n_counted):
+        log_likelihood = model.log_likelihood(name, z, torch.where(present.unsqueeze(-1), x, 0.0))
+        return torch.where(present, log_likelihood, torch.zeros_like(log_likelihood))
+
+    return compute
+
+
+@pytest.mark.parametrize(
+    ("estimator", "variant"), [("dreg", "looser"), ("dreg", "stratified"), ("iwae", "looser"), ("elbo", "looser")]
+)
+def test_decoding_only_the_counted_draws_gives_the_straightforward_loss_and_gradients(monkeypatch, estimator, variant):
+    model = make_model(3, seed=4, estimator=estimator, variant=variant, n_importance_samples=4).double()
+    generator = torch.Generator().manual_seed(5)
+    presence = torch.rand(3, 30, generator=generator) < 0.5
+    presence[:, :6] = True
+    presence[:, -2:] = False  # samples with nothing are computed as if complete, then dropped
+    data = {f"m{i}": torch.randn(30, 6, generator=generator, dtype=torch.float64) for i in range(3)}
+    mask = {f"m{i}": presence[i] for i in range(3)}
+    monkeypatch.setattr(model, "noise", FixedNoise(6))
+
+    def loss_and_gradients():
+        model.zero_grad(set_to_none=True)
+        output = model.loss(data, mask, beta=0.6)
+        output.loss.backward()
+        return output, [p.grad.clone() for p in model.parameters()]
+
+    output, grads = loss_and_gradients()
+    monkeypatch.setattr(model, "_component_log_likelihood", straightforward_log_likelihood(model))
+    expected, expected_grads = loss_and_gradients()
+    torch.testing.assert_close(output.loss, expected.loss, rtol=1e-12, atol=1e-12)
+    for name, value in expected.terms.items():
+        torch.testing.assert_close(output.terms[name], value, rtol=1e-12, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)
+
+
 def test_dreg_loss_runs_without_gradient():
     model = make_model(2, estimator="dreg")
     with torch.no_grad():
