@@ -30,6 +30,9 @@ unpaired one its unimodal ELBO. Loss terms: ``nll/<m>`` sums modality m's negati
 ELBO that reconstructs it; ``kl/joint`` (each sample's full-set ELBO), ``kl/<m>`` and ``kl/random_subsets``
 are the KLs of those ELBOs. The sum over samples is divided by the batch size.
 
+Efficiency: each present modality is encoded once for every ELBO, and each decoder decodes only the draws of
+the ELBOs that count its modality for a sample (with missing data the others are not decoded at all).
+
 The subset helpers (:mod:`mmcore.models.subsets`) are shared with the other product-of-experts models:
 MoPoE-VAE's posterior is a mixture over the same subset products.
 """
@@ -48,6 +51,7 @@ from mmcore.models.registry import register
 from mmcore.models.subsets import (
     Subset,
     membership_matrix,
+    mixes_samples,
     nonempty_subsets,
     stack_experts,
     subset_is_observed,
@@ -128,11 +132,9 @@ class MVAE(MultimodalVAE):
             # Decode only the latent draws of the ELBOs that reconstruct this modality.
             rows = [t for t, subset in enumerate(subsets) if name in subset]
             row_index = torch.tensor(rows, device=z.device)
-            x = zero_missing(data[name], present[name])
-            log_likelihood = self.log_likelihood(name, z.index_select(0, row_index), x)
             # The full-set ELBO of a partial sample reconstructs only the modalities it has.
-            counted = observed.index_select(0, row_index) & present[name]
-            nll = -torch.where(counted, log_likelihood, torch.zeros_like(log_likelihood)).sum() / batch
+            counted = observed.index_select(0, row_index) & present[name]  # (R, B)
+            nll = -self._counted_log_likelihood(name, z.index_select(0, row_index), data[name], counted).sum() / batch
             terms[f"nll/{name}"] = nll
             loss = loss + self.reconstruction_weights[name] * nll
 
@@ -146,3 +148,20 @@ class MVAE(MultimodalVAE):
             terms["kl/random_subsets"] = kl[1 + n :].sum()
         loss = loss + beta * kl.sum()
         return LossOutput(loss=loss, terms=terms)
+
+    def _counted_log_likelihood(self, name: str, z: Tensor, x: Tensor, counted: Tensor) -> Tensor:
+        """log p(x_name | z) of the ELBO draws ``z`` ``(R, B, latent)`` where ``counted`` ``(R, B)``, zero elsewhere.
+
+        With missing data only the counted draws are decoded (the others would be masked out); a decoder with
+        batch statistics decodes them all, as the user built it.
+        """
+        n_rows, batch = counted.shape
+        n_counted = int(counted.sum())
+        if n_counted == n_rows * batch or mixes_samples(self.decoders[name]):
+            log_likelihood = self.log_likelihood(name, z, zero_missing(x, counted.any(0)))
+            return torch.where(counted, log_likelihood, torch.zeros_like(log_likelihood))
+        columns = counted.flatten().nonzero().squeeze(-1)  # over (R·B)
+        log_likelihood = self.log_likelihood(
+            name, z.reshape(n_rows * batch, -1).index_select(0, columns), x.index_select(0, columns % batch)
+        )
+        return log_likelihood.new_zeros(n_rows * batch).index_copy(0, columns, log_likelihood)

@@ -172,3 +172,33 @@ def test_posterior_is_the_product_of_present_experts_and_the_prior():
 
 def test_build_model_passes_the_number_of_random_subsets():
     assert build_model("mvae", tiny_modalities(2, INPUT, LATENT), LATENT, n_random_subsets=2).n_random_subsets == 2
+
+
+def test_decoding_only_the_counted_draws_gives_the_straightforward_loss_and_gradients(monkeypatch):
+    model = make_model(3, n_random_subsets=2, seed=3)
+    generator = torch.Generator().manual_seed(4)
+    presence = torch.rand(3, 30, generator=generator) < 0.6
+    presence[:, :6] = True
+    presence[:, -1] = False
+    data, mask = batch_with_presence({f"m{i}": presence[i].int().tolist() for i in range(3)}, INPUT, seed=5)
+
+    def straightforward(name, z, x, counted):
+        """Every draw decoded, the ones that do not count masked out afterwards."""
+        log_likelihood = model.log_likelihood(name, z, torch.where(mask[name].unsqueeze(-1), x, 0.0))
+        return torch.where(counted, log_likelihood, torch.zeros_like(log_likelihood))
+
+    def loss_and_gradients():
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(6)  # the same random subsets and noise for both
+        output = model.loss(data, mask, beta=0.9)
+        output.loss.backward()
+        return output, [p.grad.clone() for p in model.parameters()]
+
+    output, grads = loss_and_gradients()
+    monkeypatch.setattr(model, "_counted_log_likelihood", straightforward)
+    expected, expected_grads = loss_and_gradients()
+    torch.testing.assert_close(output.loss, expected.loss, rtol=1e-12, atol=1e-12)
+    for name, value in expected.terms.items():
+        torch.testing.assert_close(output.terms[name], value, rtol=1e-12, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)
