@@ -82,7 +82,7 @@ def _config(name: str, input_dims: Mapping[str, int], latent_dim: int):
         "decoders_dist": {key: "normal" for key in input_dims},
     }
     if name == "mvae":
-        # k=0: no random-subset ELBOs, as mmcore's MVAE default (n_random_subsets=0); warmup=0: β=1 from step one.
+        # k=0: no random-subset ELBOs, as the benchmark's mmcore MVAE (n_random_subsets=0); warmup=0: β=1 from step one.
         return MVAE, MVAEConfig(**common, k=0, warmup=0)
     if name == "mopoe":
         return MoPoE, MoPoEConfig(**common)
