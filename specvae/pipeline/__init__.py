@@ -116,7 +116,9 @@ def annotate_spectra(
     with quiet_matchms():
         queries = clean_records(read_spectrum_records(spectra), errors)
         stored_keys = None if fingerprint_cache is None else fingerprint_cache.stored_keys
-        queries = plan_queries(queries, models, candidate_set, tolerance_ppm, adducts, errors, stored_keys)
+        queries = plan_queries(
+            queries, models, candidate_set, tolerance_ppm, adducts, errors, stored_keys, progress=progress
+        )
     fingerprints = candidate_fingerprints(
         unique_candidates(queries),
         shared_fingerprint(dict(models)),

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 from matchms import Spectrum
+from tqdm import tqdm
 
 from specvae.adducts import Adduct, as_adduct
 from specvae.candidates import Candidate, CandidateMatch, CandidateSet
@@ -140,20 +141,23 @@ def plan_queries(
     adducts: Sequence[Adduct] | None,
     errors: ErrorReport,
     stored_keys: Callable[[Sequence[str]], list[str | None]] | None = None,
+    progress: bool | None = None,
 ) -> list[SpectrumQuery]:
     """Each query with its model's ion mode, its visible intensity share and its candidates; a spectrum without a
     model, a precursor mass or any visible peak goes to ``errors`` under its record number and is dropped. One
     without candidates is reported too, and kept (with no matches), so that it gets a status row in the output.
     The bad rows of a candidate list are reported when the first spectrum that needs the list is planned.
     ``stored_keys`` (a fingerprint cache's :meth:`~specvae.fingerprints.FingerprintCache.stored_keys`) spares
-    the parse that works out the key of a pool row stating none."""
+    the parse that works out the key of a pool row stating none. Planning builds the candidate lists, seconds for a
+    large table (CASMI 2016: about 3 s), hence the bar (``progress``: None shows it on a terminal)."""
     planned: list[SpectrumQuery] = []
     binners: dict[str, SpectrumBinner] = {}
 
     def settle(matches: list[CandidateMatch]) -> list[CandidateMatch]:
         return settle_keys(matches, candidate_set.source, errors, stored_keys)
 
-    for query in queries:
+    disable = None if progress is None else not progress
+    for query in tqdm(queries, desc="planning spectra", unit=" spectra", disable=disable, mininterval=2):
         try:
             mode, loaded = model_for(query.spectrum, models)
             fraction = visible_fraction(binners.setdefault(mode, loaded.binner), query.spectrum)

@@ -92,3 +92,13 @@ def test_the_row_splitter_splits_as_a_fresh_csv_reader_does(line):
     splitter = RowSplitter(",")
     assert outcome(splitter.split) == outcome(lambda text: split_row(text, ","))
     assert splitter.split('after,"a damaged",line\n') == ["after", "a damaged", "line"]
+
+
+def test_reading_a_per_spectrum_table_shows_a_bar_when_asked(tmp_path, capsys):
+    from specvae.candidates.table_set import read_table_candidate_set
+
+    table = _write(tmp_path / "c.csv", [("s1", "a", SMILES_A, KEY_A), ("s2", "b", SMILES_B, KEY_B)])
+    read_table_candidate_set(table, ErrorReport(), progress=True)
+    assert "reading candidates" in capsys.readouterr().err
+    read_table_candidate_set(table, ErrorReport(), progress=False)
+    assert capsys.readouterr().err == ""
