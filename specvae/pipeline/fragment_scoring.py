@@ -36,9 +36,14 @@ def candidate_formula(match: CandidateMatch) -> str | None:
 
 def match_adduct(match: CandidateMatch, ion_mode: str) -> Adduct:
     """The adduct the candidate's mass was matched under, else the ion mode's default ([M+H]+ / [M-H]-)."""
-    if match.adduct:
+    return label_adduct(match.adduct, ion_mode)
+
+
+def label_adduct(label: str | None, ion_mode: str) -> Adduct:
+    """:func:`match_adduct` of a match labelled ``label``."""
+    if label:
         try:
-            return parse_adduct(match.adduct)
+            return parse_adduct(label)
         except ValueError:
             pass
     return default_adduct(ion_mode)
@@ -53,15 +58,24 @@ def add_fragment_formula_scores(queries: Sequence[SpectrumQuery], models: Mappin
             continue
         scored = ~np.isnan(query.scores)
         matches = [match for match, keep in zip(query.matches, scored, strict=True) if keep]
+        # Each distinct (formula, adduct label) once: a list holds many candidates of one formula and one label,
+        # and the adduct depends on the label alone, so its text is parsed once a query, not once a candidate.
+        distinct: dict[tuple[str | None, str | None], int] = {}
+        positions = np.fromiter(
+            (distinct.setdefault((candidate_formula(match), match.adduct), len(distinct)) for match in matches),
+            dtype=np.intp,
+            count=len(matches),
+        )
+        adducts = {label: label_adduct(label, query.ion_mode) for _, label in distinct}
         peaks = query.spectrum.peaks
         shares = unexplained_shares(
-            [candidate_formula(match) for match in matches],
-            [match_adduct(match, query.ion_mode) for match in matches],
+            [formula for formula, _ in distinct],
+            [adducts[label] for _, label in distinct],
             peaks.mz,
             peaks.intensities,
             float(query.spectrum.get("precursor_mz")),
             scoring,
-        )
+        )[positions]
         fragment_scores = np.zeros(len(query.matches))
         fragment_scores[scored] = 0.0 - scoring.weight * shares  # 0.0, not -0.0, where all is explained
         query.fragment_scores = fragment_scores
