@@ -574,14 +574,25 @@ def fit_confidence(model_path, training_set, output, n_nearest, max_spectra, see
 )
 @click.option("--max-spectra", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--ppm", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Fragment m/z tolerance.")
-def fit_fragment_weight(model_path, training_set, spectrum_files, output, n_nearest, max_spectra, seed, ppm) -> None:
-    """Choose how much the fragments a candidate's formula cannot explain lower its score, on the validation spectra
-    of TRAINING_SET (read from SPECTRUM_FILES, the files it was prepared from), and write the model with that weight
-    to --output. A fitted confidence is dropped: fit it again (fit-confidence --spectra)."""
+@click.option(
+    "--ppm",
+    "ppm_grid",
+    type=click.FloatRange(min=0, min_open=True),
+    multiple=True,
+    default=(5.0, 10.0),
+    show_default=True,
+    help="Fragment m/z tolerances to choose from (repeat the option); each at least what it gives at m/z 200.",
+)
+def fit_fragment_weight(
+    model_path, training_set, spectrum_files, output, n_nearest, max_spectra, seed, ppm_grid
+) -> None:
+    """Choose how much the fragments a candidate's formula cannot explain lower its score, and the fragment m/z
+    tolerance, on the validation spectra of TRAINING_SET (read from SPECTRUM_FILES, the files it was prepared from),
+    and write the model with them to --output. A fitted confidence is dropped: fit it again (fit-confidence
+    --spectra)."""
     from specvae.confidence import METADATA_KEY as CONFIDENCE_KEY
     from specvae.errors import SpecvaeError
-    from specvae.fragment_formulas import METADATA_KEY, FragmentFormulaScoring
+    from specvae.fragment_formulas import METADATA_KEY
     from specvae.fragment_weight_fit import fit_fragment_weight_on_training_set
     from specvae.model_file import with_training_entry
 
@@ -596,7 +607,7 @@ def fit_fragment_weight(model_path, training_set, spectrum_files, output, n_near
             n_nearest=n_nearest,
             max_spectra=max_spectra,
             seed=seed,
-            tolerances=FragmentFormulaScoring(weight=0.0, ppm=ppm),
+            ppm_grid=ppm_grid,
         )
         report["command"] = "specvae " + shlex.join(sys.argv[1:])
         entry = {**scoring.to_dict(), **report}

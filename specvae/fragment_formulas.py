@@ -27,7 +27,15 @@ from specvae.adducts import ELECTRON_MASS_DA, Adduct, element_masses
 from specvae.candidates.formula import formula_counts
 
 DEFAULT_PPM = 10.0
-DEFAULT_MIN_TOLERANCE_DA = 0.002
+
+
+def tolerance_floor_da(ppm: float) -> float:
+    """The least m/z tolerance that goes with ``ppm``: what ``ppm`` gives at m/z 200, so that small fragments, whose
+    m/z errors do not shrink with their mass, are not held to a few tenths of a millidalton."""
+    return ppm * 1e-6 * 200.0
+
+
+DEFAULT_MIN_TOLERANCE_DA = tolerance_floor_da(DEFAULT_PPM)
 PRECURSOR_REGION_DA = 1.5
 """Peaks above ``precursor m/z - PRECURSOR_REGION_DA`` (the precursor and its isotopes) are not scored."""
 METADATA_KEY = "fragment_formulas"
@@ -44,6 +52,10 @@ class FragmentFormulaScoring:
     weight: float
     ppm: float = DEFAULT_PPM
     min_tolerance_da: float = DEFAULT_MIN_TOLERANCE_DA
+    possible_ions_only: bool = True
+    """Count only sub-formulas that can be an ion (ring-plus-double-bond equivalent ≥ -0.5): a formula that needs
+    more hydrogens than its skeleton can hold explains a peak by arithmetic, not chemistry. Files fitted before this
+    rule existed state nothing and keep the arithmetic rule (:meth:`from_dict`)."""
 
     def __post_init__(self) -> None:
         for name in ("weight", "ppm", "min_tolerance_da"):
@@ -51,12 +63,13 @@ class FragmentFormulaScoring:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise ValueError(f"fragment-formula {name} must be a finite number >= 0, got {value!r}")
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | bool]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> FragmentFormulaScoring:
-        return cls(**{key: values[key] for key in ("weight", "ppm", "min_tolerance_da") if key in values})
+        stated = {key: values[key] for key in ("weight", "ppm", "min_tolerance_da") if key in values}
+        return cls(**stated, possible_ions_only=bool(values.get("possible_ions_only", False)))
 
 
 def model_fragment_scoring(training: Mapping[str, Any]) -> FragmentFormulaScoring | None:
@@ -98,37 +111,57 @@ def ion_counts(formula: Counter[str], adduct: Adduct) -> Counter[str] | None:
     return +ion
 
 
+_VALENCES = {"C": 4, "Si": 4, "N": 3, "P": 3, "B": 3, "F": 1, "Cl": 1, "Br": 1, "I": 1, "Na": 1, "K": 1, "Li": 1}
+"""Valences of the ring-plus-double-bond rule; any other element counts as divalent (O, S, Se: no change)."""
+
+
 def explained_peaks(
-    ion: Counter[str], mzs: np.ndarray, adduct: Adduct, ppm: float, min_tolerance_da: float
+    ion: Counter[str],
+    mzs: np.ndarray,
+    adduct: Adduct,
+    ppm: float,
+    min_tolerance_da: float,
+    possible_ions_only: bool = False,
 ) -> np.ndarray | None:
     """For each singly charged fragment m/z, whether some sub-formula of ``ion`` has that mass within tolerance;
-    None when the ion holds an element without a known mass.
+    None when the ion holds an element without a known mass. With ``possible_ions_only`` a sub-formula counts only
+    if its ring-plus-double-bond equivalent is at least -0.5, i.e. it has at most ``Σ n·(valence - 2) + 3``
+    hydrogens: CH7+ weighs something, but no ion is made of it.
 
     The heavy-atom combinations (every element but hydrogen) are enumerated once and sorted; each hydrogen count
-    then costs one binary search per peak.
+    then costs a binary search per peak for the combinations within tolerance.
     """
     masses = element_masses()
     if any(element not in masses for element in ion):
         return None
     heavy = [element for element in sorted(ion) if element != "H"]
-    combination_mass = np.zeros(1)
+    combination_mass, hydrogen_room = np.zeros(1), np.zeros(1)
     for element in heavy:
         counts = np.arange(ion[element] + 1)
         combination_mass = (combination_mass[:, None] + counts[None, :] * masses[element]).ravel()
+        hydrogen_room = (hydrogen_room[:, None] + counts[None, :] * (_VALENCES.get(element, 2) - 2)).ravel()
+    order = np.argsort(combination_mass)
+    heavy_masses = combination_mass[order]
+    max_hydrogens = hydrogen_room[order] + 3 if possible_ions_only else np.full(order.size, np.inf)
     hydrogen_mass, hydrogens = masses["H"], ion.get("H", 0)
     charge_sign = 1 if adduct.charge > 0 else -1
     electrons = 0.0 if adduct.intrinsic_charge else charge_sign * ELECTRON_MASS_DA
-    # For every hydrogen count h, a peak is explained when some heavy-atom combination weighs its neutral mass
-    # minus h hydrogens: one binary search per (peak, h) in the sorted combination masses.
-    heavy_masses = np.sort(combination_mass)
+    # For every hydrogen count h, a peak is explained when a heavy-atom combination that has room for h hydrogens
+    # weighs its neutral mass minus h hydrogens: the combinations within tolerance of each (peak, h) target are a
+    # contiguous stretch of the sorted masses, walked one offset at a time (stretches hold a few entries at most).
     mzs = np.asarray(mzs, dtype=np.float64)
-    targets = (mzs + electrons)[:, None] - np.arange(hydrogens + 1)[None, :] * hydrogen_mass  # (peaks, h)
+    hydrogen_counts = np.arange(hydrogens + 1)
+    targets = (mzs + electrons)[:, None] - hydrogen_counts[None, :] * hydrogen_mass  # (peaks, h)
     tolerance = np.maximum(ppm * 1e-6 * mzs, min_tolerance_da)[:, None]
-    position = np.searchsorted(heavy_masses, targets)
-    below = heavy_masses[np.clip(position - 1, 0, heavy_masses.size - 1)]
-    above = heavy_masses[np.clip(position, 0, heavy_masses.size - 1)]
-    nearest = np.minimum(np.abs(targets - below), np.abs(above - targets))
-    return (nearest <= tolerance).any(axis=1)
+    first = np.searchsorted(heavy_masses, targets - tolerance, side="left")
+    stop = np.searchsorted(heavy_masses, targets + tolerance, side="right")
+    explained = np.zeros(targets.shape, dtype=bool)
+    for offset in range(int((stop - first).max(initial=0))):
+        index = first + offset
+        inside = index < stop
+        room = max_hydrogens[np.minimum(index, heavy_masses.size - 1)]
+        explained |= inside & (room >= hydrogen_counts[None, :])
+    return explained.any(axis=1)
 
 
 def unexplained_share(
@@ -139,6 +172,7 @@ def unexplained_share(
     adduct: Adduct,
     ppm: float = DEFAULT_PPM,
     min_tolerance_da: float = DEFAULT_MIN_TOLERANCE_DA,
+    possible_ions_only: bool = False,
 ) -> float:
     """Share (0–1) of the square-root intensity of the fragments below the precursor region that no sub-formula of
     the candidate's ion explains. 1 when the formula is unknown or unreadable (nothing is explained); 0 for a
@@ -153,7 +187,9 @@ def unexplained_share(
         ion = ion_counts(element_counts(formula), adduct)
     except ValueError:
         return 1.0
-    explained = None if ion is None else explained_peaks(ion, mzs[fragments], adduct, ppm, min_tolerance_da)
+    explained = (
+        None if ion is None else explained_peaks(ion, mzs[fragments], adduct, ppm, min_tolerance_da, possible_ions_only)
+    )
     if explained is None:
         return 1.0
     weights = np.sqrt(intensities[fragments])
@@ -175,7 +211,14 @@ def unexplained_shares(
     for index, key in enumerate(zip(formulas, adducts, strict=True)):
         if key not in shares:
             shares[key] = unexplained_share(
-                key[0], mzs, intensities, precursor_mz, key[1], scoring.ppm, scoring.min_tolerance_da
+                key[0],
+                mzs,
+                intensities,
+                precursor_mz,
+                key[1],
+                scoring.ppm,
+                scoring.min_tolerance_da,
+                scoring.possible_ions_only,
             )
         out[index] = shares[key]
     return out

@@ -1,10 +1,13 @@
-"""Choose the weight of the fragment-formula score on validation retrieval (``specvae fit-fragment-weight``).
+"""Choose the weight and tolerance of the fragment-formula score on validation retrieval
+(``specvae fit-fragment-weight``).
 
 Each validation spectrum is ranked against its mass-nearest structures of the training set
 (:mod:`specvae.validation_lists`), by ``fingerprint score - weight × unexplained share``
-(:mod:`specvae.fragment_formulas`) for every weight of a grid; the weight that puts the most answers first wins
-(ties: the most in the top 10, then the smaller weight). The peaks come from the spectrum files the training set
-was prepared from: the training set keeps binned spectra only, and sub-formulas need exact m/z.
+(:mod:`specvae.fragment_formulas`) for every weight of a grid and every fragment m/z tolerance of another; the
+setting that puts the most answers first wins (ties: the most in the top 10, then the smaller weight, then the
+wider tolerance). The tolerance is chosen on data because it depends on the instruments the spectra came from.
+The peaks come from the spectrum files the training set was prepared from: the training set keeps binned spectra
+only, and sub-formulas need exact m/z.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from specvae.adducts import default_adduct, parse_adduct
 from specvae.confidence import rank_one_correctness
 from specvae.errors import SpecvaeError
-from specvae.fragment_formulas import FragmentFormulaScoring, unexplained_shares
+from specvae.fragment_formulas import DEFAULT_PPM, FragmentFormulaScoring, tolerance_floor_da, unexplained_shares
 from specvae.validation_lists import ValidationLists, read_peaks, validation_lists
 
 WEIGHT_GRID = (0.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
@@ -77,9 +80,15 @@ def weight_table(
     return table
 
 
+def best_setting(table: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The row with the highest top-1 share, then top-10 share, then the smallest weight, then the widest tolerance
+    (rows without a ``ppm`` count as one tolerance)."""
+    return max(table, key=lambda row: (row["top1"], row["top10"], -row["weight"], row.get("ppm", 0.0)))
+
+
 def best_weight(table: Sequence[dict[str, float]]) -> float:
-    """The weight with the highest top-1 share, then top-10 share, then the smallest weight."""
-    return max(table, key=lambda row: (row["top1"], row["top10"], -row["weight"]))["weight"]
+    """The weight of :func:`best_setting`."""
+    return best_setting(table)["weight"]
 
 
 def fit_fragment_weight_on_training_set(
@@ -90,21 +99,29 @@ def fit_fragment_weight_on_training_set(
     n_nearest: int = 256,
     max_spectra: int = 2000,
     seed: int = 0,
-    tolerances: FragmentFormulaScoring | None = None,
+    ppm_grid: Sequence[float] = (DEFAULT_PPM,),
+    possible_ions_only: bool = True,
 ) -> tuple[FragmentFormulaScoring, dict[str, Any]]:
-    """The best weight on the model's validation lists and a report (the whole grid, counts, settings)."""
+    """The best weight and tolerance on the model's validation lists and a report (the whole grid, counts,
+    settings). Each tolerance of ``ppm_grid`` comes with its floor :func:`tolerance_floor_da`."""
     from specvae.model_file import read_metadata
 
-    tolerances = tolerances or FragmentFormulaScoring(weight=0.0)
+    if not ppm_grid:
+        raise FragmentWeightError("no fragment m/z tolerance to try")
     lists = validation_lists(model_path, training_set_path, n_nearest=n_nearest, max_spectra=max_spectra, seed=seed)
     peaks = read_peaks(spectrum_files, (one.identifier for one in lists.lists))
     ion_mode = read_metadata(model_path).ion_mode
-    shares = list_shares(lists, peaks, ion_mode, tolerances)
-    table = weight_table(lists, shares)
-    scoring = FragmentFormulaScoring(best_weight(table), tolerances.ppm, tolerances.min_tolerance_da)
+    table, n_spectra = [], 0
+    for ppm in ppm_grid:
+        tolerances = FragmentFormulaScoring(0.0, ppm, tolerance_floor_da(ppm), possible_ions_only)
+        shares = list_shares(lists, peaks, ion_mode, tolerances)
+        n_spectra = sum(share is not None for share in shares)
+        table += [{"ppm": float(ppm), **row} for row in weight_table(lists, shares)]
+    best = best_setting(table)
+    scoring = FragmentFormulaScoring(best["weight"], best["ppm"], tolerance_floor_da(best["ppm"]), possible_ions_only)
     report = {
         "fitted_on": f"validation spectra of {os.fspath(training_set_path)}",
-        "n_spectra": sum(share is not None for share in shares),
+        "n_spectra": n_spectra,
         "n_nearest": n_nearest,
         "seed": seed,
         "grid": table,

@@ -192,12 +192,14 @@ def _describe_ranking(training: dict) -> list[str]:
     lines = []
     fragments = training.get("fragment_formulas")
     if fragments:
-        grid = {row["weight"]: row for row in fragments.get("grid", [])}
+        chosen_ppm = fragments.get("ppm")
+        grid = {row["weight"]: row for row in fragments.get("grid", []) if row.get("ppm", chosen_ppm) == chosen_ppm}
         chosen, alone = grid.get(fragments["weight"]), grid.get(0.0)
         gain = f": top-1 {alone['top1']:.3f} -> {chosen['top1']:.3f}" if chosen and alone else ""
+        rule = ", possible ions only" if fragments.get("possible_ions_only") else ""
         lines.append(
             f"fragments:     formula weight {fragments['weight']:g} ({fragments.get('ppm'):g} ppm, "
-            f"≥ {fragments.get('min_tolerance_da'):g} Da), chosen on {fragments.get('n_spectra')} "
+            f"≥ {fragments.get('min_tolerance_da'):g} Da{rule}), chosen on {fragments.get('n_spectra')} "
             f"{fragments.get('fitted_on')} vs {fragments.get('n_nearest')} nearest{gain}"
         )
     confidence = training.get("confidence")

@@ -62,6 +62,20 @@ def test_a_peak_is_explained_by_a_sub_formula_of_the_ion_only():
     assert explained_peaks({"C": 1, "Xx": 1}, np.array([12.0]), PROTONATED, 10.0, 0.002) is None
 
 
+def test_a_sub_formula_with_more_hydrogens_than_its_skeleton_holds_explains_nothing_under_the_ion_rule():
+    ion = ion_counts(element_counts("C2H6O"), PROTONATED)  # C2H7O+
+    impossible = C + 7 * H - E  # CH7+: a sub-formula by arithmetic (RDBE -1.5), no ion; no other sub-formula is near
+    possible = C + 3 * H - E  # CH3+ (RDBE 0.5)
+    mzs = np.array([impossible, possible, C2H5_ION])
+    assert explained_peaks(ion, mzs, PROTONATED, 10.0, 0.002).tolist() == [True, True, True]
+    assert explained_peaks(ion, mzs, PROTONATED, 10.0, 0.002, possible_ions_only=True).tolist() == [False, True, True]
+    precursor = 2 * C + 7 * H + OX - E
+    intensities = np.array([9.0, 1.0, 1.0])
+    assert unexplained_share("C2H6O", mzs, intensities, precursor, PROTONATED) == 0.0
+    ruled = unexplained_share("C2H6O", mzs, intensities, precursor, PROTONATED, possible_ions_only=True)
+    assert ruled == pytest.approx(3 / 5)
+
+
 def test_the_unexplained_share_weighs_square_root_intensities_below_the_precursor_region():
     precursor = 2 * C + 7 * H + OX - E  # 47.049
     mzs = np.array([CH2N_ION, C2H5_ION, precursor])  # the precursor peak is not scored
@@ -76,7 +90,12 @@ def test_scoring_settings_refuse_bad_values_and_a_zero_weight_means_none():
     with pytest.raises(ValueError, match="weight"):
         FragmentFormulaScoring(weight=-1.0)
     assert model_fragment_scoring({METADATA_KEY: {"weight": 0.0}}) is None
-    assert model_fragment_scoring({METADATA_KEY: {"weight": 30.0, "ppm": 5.0}}) == FragmentFormulaScoring(30.0, 5.0)
+    # a file fitted before the ion rule states none and keeps counting every sub-formula
+    old_file = model_fragment_scoring({METADATA_KEY: {"weight": 30.0, "ppm": 5.0}})
+    assert old_file == FragmentFormulaScoring(30.0, 5.0, possible_ions_only=False)
+    stated = FragmentFormulaScoring(30.0, 5.0).to_dict()
+    assert stated["possible_ions_only"] is True
+    assert model_fragment_scoring({METADATA_KEY: stated}) == FragmentFormulaScoring(30.0, 5.0)
     assert model_fragment_scoring({}) is None
 
 
