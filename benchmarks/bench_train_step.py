@@ -15,7 +15,7 @@ compared too, but only the side-by-side ratio is robust to load.
 
 Run with an interpreter that has both this project and MultiVae (see ``benchmarks/README.md``)::
 
-    /tmp/mvenv/bin/python benchmarks/bench_train_step.py --threads 2,1 -o benchmarks/results/train_step.md
+    /work/multivae_venv/bin/python benchmarks/bench_train_step.py --threads 2,1 -o benchmarks/results/train_step.md
 
 Without MultiVae (``--reference none``, or ``auto`` when it is not installed) only mmcore is timed.
 """
