@@ -26,7 +26,6 @@ import numpy as np
 from matchms import Spectrum
 
 from specvae.adducts import Adduct
-from specvae.candidates import CandidateSet
 from specvae.errors import ErrorReport, RecordError, SpecvaeError
 from specvae.fingerprints import FingerprintCache
 from specvae.pipeline import annotate_spectra
@@ -45,7 +44,8 @@ from specvae.pipeline.planning import (
     parse_adducts,
     visible_fraction,
 )
-from specvae.pipeline.prediction import PREDICTION_BATCH_SIZE, predict_in_canonical_batches
+from specvae.pipeline.prediction import PREDICTION_BATCH_SIZE, predict_in_canonical_batches, predict_queries
+from specvae.pipeline.query import SpectrumQuery
 from specvae.pipeline.ranking import NO_FINGERPRINT_REASON
 from specvae.pipeline.results import (
     STATUS_NO_CANDIDATES,
@@ -163,7 +163,7 @@ class Annotator:
     ) -> dict[str, dict[str, np.ndarray]]:
         with quiet_matchms():
             queries = clean_records(read_spectrum_records(spectra), errors)
-        by_mode: dict[str, list[tuple[str, Spectrum]]] = {}
+        served: list[SpectrumQuery] = []
         for query in queries:
             try:
                 mode, loaded = model_for(query.spectrum, self.models)
@@ -171,31 +171,18 @@ class Annotator:
             except SpecvaeError as error:
                 errors.append(RecordError(query.source, query.record, str(error), query.spectrum_id))
                 continue
-            by_mode.setdefault(mode, []).append((query.spectrum_id, query.spectrum))
+            query.ion_mode = mode
+            served.append(query)
+        predict_queries(served, self.models)
         predictions: dict[str, dict[str, np.ndarray]] = {}
-        for mode, items in by_mode.items():
-            loaded = self.models[mode]
-            probabilities = predict_in_canonical_batches(loaded.model, loaded.binner.bin([s for _, s in items]))
-            predictions[mode] = {identifier: row for (identifier, _), row in zip(items, probabilities, strict=True)}
+        for query in served:  # the modes in the order their first spectrum comes
+            predictions.setdefault(query.ion_mode, {})[query.spectrum_id] = query.prediction
         return predictions
 
     # ---------------------------------------------------------------- candidates
-    @staticmethod
-    def candidate_set(
-        candidates: Any,
-        errors: ErrorReport,
-        *,
-        spectrum_id_column: str | None = None,
-        formula: str | None = None,
-        elements: str | None = None,
-    ) -> CandidateSet:
-        """The :class:`CandidateSet` of what :meth:`annotate` accepts as ``candidates`` (a file, a pandas
-        DataFrame with the columns of a candidate table, a CandidateSet, SMILES / RDKit molecules /
-        :class:`Candidate` objects), restricted to ``formula`` / ``elements`` when given
-        (:func:`~specvae.candidates.candidate_filter`). Bad records go to ``errors``."""
-        return read_candidate_set(
-            candidates, errors, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
-        )
+    candidate_set = staticmethod(read_candidate_set)
+    """The :class:`CandidateSet` of what :meth:`annotate` accepts as ``candidates``: the pipeline's
+    :func:`~specvae.pipeline.candidates.read_candidate_set`, so that both read candidates alike."""
 
     # ---------------------------------------------------------------- annotation
     def annotate(

@@ -114,8 +114,8 @@ def challenge_queries(challenges: Sequence[Challenge]) -> list[SpectrumQuery]:
 
 
 def loaded_models(system: System) -> dict[str, LoadedModel]:
-    """The system's models as the pipeline takes them, by ion mode."""
-    return {mode: LoadedModel(model.network, model.metadata, str(model.path)) for mode, model in system.models.items()}
+    """The system's models as the pipeline takes them, by ion mode (a benchmark model is a pipeline model)."""
+    return dict(system.models)
 
 
 def scored_queries(

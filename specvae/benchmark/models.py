@@ -17,37 +17,24 @@ from torch import nn
 
 from specvae.ensemble_network import ENSEMBLE
 from specvae.feedforward_network import FEEDFORWARD
-from specvae.fingerprints import FingerprintDefinition
-from specvae.model_file import ModelMetadata, load_model
-from specvae.spectra.binning import SpectrumBinner
+from specvae.pipeline.models import LoadedModel, pretrained_model_path
 
 SYSTEM_NAMES = {"svae": "SVAE", "vaevae": "VAEVAE", FEEDFORWARD: "feed-forward", ENSEMBLE: "ensemble"}
 
 
-@dataclass
-class BenchmarkModel:
-    """A loaded model with what ranking needs around it."""
-
-    path: Path
-    network: nn.Module
-    metadata: ModelMetadata
+class BenchmarkModel(LoadedModel):
+    """A loaded model (the pipeline's :class:`~specvae.pipeline.models.LoadedModel`, so systems rank with the
+    pipeline's own stages) with what the report says about it."""
 
     @property
-    def ion_mode(self) -> str:
-        return self.metadata.ion_mode
+    def network(self) -> nn.Module:
+        """The network that predicts (the pipeline calls it ``model``)."""
+        return self.model
 
     @property
     def kind(self) -> str:
         """The fusion model's registry name, or ``"feedforward"``."""
         return self.metadata.architecture.fusion
-
-    @property
-    def binner(self) -> SpectrumBinner:
-        return SpectrumBinner.from_dict(self.metadata.binning)
-
-    @property
-    def fingerprint(self) -> FingerprintDefinition:
-        return FingerprintDefinition.from_dict(self.metadata.fingerprint)
 
     @property
     def training_structures(self) -> set[str] | None:
@@ -66,7 +53,7 @@ class BenchmarkModel:
         architecture = self.metadata.architecture
         return {
             "path": str(self.path),
-            "file_name": self.path.name,
+            "file_name": Path(self.path).name,
             "ion_mode": self.ion_mode,
             "kind": self.kind,
             "latent_dim": architecture.latent_dim,
@@ -89,8 +76,7 @@ class BenchmarkModel:
 
 def load_benchmark_model(path: str | os.PathLike[str]) -> BenchmarkModel:
     """Load a model file of any kind (fusion model, feed-forward network, ensemble; CPU, eval mode)."""
-    network, metadata = load_model(path)
-    return BenchmarkModel(Path(path), network.eval(), metadata)
+    return BenchmarkModel.load(path)
 
 
 @dataclass
@@ -125,8 +111,6 @@ def build_systems(
     ``main_paths`` empty means the models shipped with specvae (those present for the chosen modes); their label
     then ends in ``shipped_label_suffix``.
     """
-    from specvae.pipeline.models import pretrained_model_path
-
     suffix = ""
     if not main_paths:
         main_paths = [pretrained_model_path(mode) for mode in ion_modes if pretrained_model_path(mode).is_file()]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from matchms import Spectrum
 
@@ -20,6 +21,8 @@ from specvae.spectra.binning import SpectrumBinner
 from specvae.spectra.metadata import spectrum_ion_mode
 
 ION_MODES = ("positive", "negative")
+
+_Loaded = TypeVar("_Loaded", bound="LoadedModel")
 
 
 def pretrained_model_path(ion_mode: str) -> Path:
@@ -36,6 +39,18 @@ class LoadedModel:
     model: MultimodalVAE
     metadata: ModelMetadata
     path: str
+
+    @classmethod
+    def load(cls: type[_Loaded], path: str | os.PathLike[str]) -> _Loaded:
+        """The model file at ``path`` (any kind the file format holds: fusion model, feed-forward network,
+        ensemble), in eval mode, with its metadata checked against its checksum."""
+        model, metadata = load_model(path)
+        return cls(model, metadata, str(path))
+
+    @property
+    def ion_mode(self) -> str:
+        """The ion mode stored in the model file: the spectra this model serves."""
+        return self.metadata.ion_mode
 
     @property
     def binner(self) -> SpectrumBinner:
@@ -60,10 +75,10 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, LoadedMode
     """The model files by the ion mode stored in each; raises ``ValueError`` for two models of one mode."""
     models: dict[str, LoadedModel] = {}
     for path in paths:
-        model, metadata = load_model(path)
-        if metadata.ion_mode in models:
-            raise ValueError(f"two models for {metadata.ion_mode} mode: {models[metadata.ion_mode].path} and {path}")
-        models[metadata.ion_mode] = LoadedModel(model, metadata, str(path))
+        loaded = LoadedModel.load(path)
+        if loaded.ion_mode in models:
+            raise ValueError(f"two models for {loaded.ion_mode} mode: {models[loaded.ion_mode].path} and {path}")
+        models[loaded.ion_mode] = loaded
     return models
 
 
