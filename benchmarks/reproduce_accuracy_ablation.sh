@@ -112,6 +112,9 @@ row() {
         --compare "SVAE seed 0=$RUNS/svae_nl200_pool10_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
+    precursor)  # the precursor m/z error as a term: results/accuracy/precursor_mass_error.md
+      (cd benchmarks && python precursor_mass_error.py "$RUNS/svae1_ff_positive.specvae" \
+        "$RUNS/svae1_ff_negative.specvae" --fingerprint-cache "$RUNS/casmi_fp.h5") ;;
     formula) python benchmarks/formula_explanation.py "$RUNS/train_nl200.h5" \
       "$RUNS/svae_nl200_pool10_positive.specvae" "$RUNS/svae_nl200_pool10_negative.specvae" \
       --fingerprint-cache "$RUNS/casmi_fp.h5" ;;
