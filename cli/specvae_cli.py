@@ -169,7 +169,7 @@ def annotate(
     from specvae.annotator import Annotator, parse_adducts
     from specvae.candidates import candidate_filter, describe_table_columns
     from specvae.errors import ErrorReport, SpecvaeError
-    from specvae.output import write_annotations
+    from specvae.output import write_annotation_stream
     from specvae.spectra.textio import format_suffix
 
     if example:
@@ -218,14 +218,15 @@ def annotate(
             results = annotate_distributed(
                 annotator, spectra, candidates, scheduler=scheduler, chunk_size=chunk_size, **arguments
             )
-        else:
-            results = annotator.annotate(spectra, candidates, explain=explain, **arguments)
+            n_annotated = write_annotation_stream(results, output, output_format)
+        else:  # each spectrum's rows reach the (temporary) output file as soon as it is ranked
+            annotations = annotator.iter_annotations(spectra, candidates, explain=explain, **arguments)
+            n_annotated = write_annotation_stream(annotations, output, output_format, explained=explain)
     except (SpecvaeError, ValueError, OSError) as error:
         raise click.ClickException(_cache_error_message(error)) from error
     _report_moved_caches(annotator.fingerprint_cache)
-    write_annotations(results, output, output_format)
     if output != "-":
-        click.echo(f"{len(results.annotated())} spectra annotated -> {output}", err=True)
+        click.echo(f"{n_annotated} spectra annotated -> {output}", err=True)
     _finish(errors, errors_path, strict)
 
 

@@ -28,7 +28,7 @@ from matchms import Spectrum
 from specvae.adducts import Adduct
 from specvae.errors import ErrorReport, RecordError, SpecvaeError
 from specvae.fingerprints import FingerprintCache
-from specvae.pipeline import annotate_spectra
+from specvae.pipeline import iter_annotations
 from specvae.pipeline.candidates import candidate_source, read_candidate_set
 from specvae.pipeline.models import (
     ION_MODES,
@@ -215,14 +215,59 @@ class Annotator:
         relative to the list's average candidate (see :mod:`specvae.explanation`).
 
         Problems go to ``errors``; without it, a :class:`SkippedRecordsWarning` says how many records were left
-        out (none is dropped silently).
+        out (none is dropped silently). :meth:`iter_annotations` hands out the same results one spectrum at a time.
         """
         with reported_errors(errors, "annotate") as report:
+            results = AnnotationResults()
+            results.explained = explain
+            results.extend(
+                self.iter_annotations(
+                    spectra,
+                    candidates,
+                    errors=report,
+                    top_k=top_k,
+                    tolerance_ppm=tolerance_ppm,
+                    adduct=adduct,
+                    spectrum_id_column=spectrum_id_column,
+                    formula=formula,
+                    elements=elements,
+                    collapse_stereo=collapse_stereo,
+                    explain=explain,
+                )
+            )
+            return results
+
+    def iter_annotations(
+        self,
+        spectra: str | os.PathLike[str] | Spectrum | Iterable[Spectrum],
+        candidates: Any,
+        *,
+        top_k: int | None = 10,
+        tolerance_ppm: float = 10.0,
+        adduct: str | Adduct | Sequence[str | Adduct] | None = None,
+        errors: ErrorReport | None = None,
+        spectrum_id_column: str | None = None,
+        formula: str | None = None,
+        elements: str | None = None,
+        collapse_stereo: bool = False,
+        explain: bool = False,
+    ) -> Iterator[SpectrumAnnotation]:
+        """:meth:`annotate` as a stream: each spectrum's :class:`SpectrumAnnotation`, in input order, as soon as it
+        is ranked, so that a long run shows (or writes) its first results while later spectra are still read. The
+        candidates are read when the iteration starts; ``spectra`` may be a generator, read as it goes. The
+        annotations are those :meth:`annotate` returns; ``errors`` gets the bad records when the stream ends.
+
+        Example::
+
+            for annotation in annotator.iter_annotations("spectra.mgf", "pool.csv", top_k=5):
+                print(annotation.spectrum_id, [row.name for row in annotation.ranked])
+        """
+        with reported_errors(errors, "iter_annotations") as report:
             adducts = parse_adducts(adduct)  # a bad adduct fails before any file is read
             candidate_set = self.candidate_set(
                 candidates, report, spectrum_id_column=spectrum_id_column, formula=formula, elements=elements
             )
-            return annotate_spectra(
+            yield from iter_annotations(
                 self.models,
                 spectra,
                 candidate_set,

@@ -8,11 +8,13 @@ import json
 import math
 import os
 import sys
+from collections.abc import Iterable
+from typing import TextIO
 
 import h5py
 import numpy as np
 
-from mmcore.atomic import atomic_output, atomic_write_text
+from mmcore.atomic import atomic_output
 from specvae.architecture import ArchitectureConfig
 from specvae.model_file import ModelMetadata
 
@@ -70,30 +72,63 @@ def annotations_to_tsv(rows: list[dict], columns: tuple[str, ...] = OUTPUT_COLUM
 def write_annotations(results, path: str | os.PathLike[str], output_format: str = "tsv") -> None:
     """Write the results to ``path`` atomically (``"-"``: standard output). Explained results (``explained``) get
     the explanation's summary columns in TSV and its full lists (``"explanation"``) in JSON."""
-    rows = results.rows()
-    explained = getattr(results, "explained", False)
-    if output_format == "json":
-        text = json.dumps(
-            [
-                {
-                    "spectrum_id": annotation.spectrum_id,
-                    "ion_mode": annotation.ion_mode,
-                    "n_candidates": annotation.n_candidates,
-                    "status": annotation.status,
-                    "candidates": [_json_candidate(row, explained) for row in annotation.ranked],
-                }
-                for annotation in results
-            ],
-            indent=1,
-        )
-    elif output_format == "tsv":
-        text = annotations_to_tsv(rows, results.columns() if explained else OUTPUT_COLUMNS)
-    else:
+    write_annotation_stream(results, path, output_format, explained=getattr(results, "explained", False))
+
+
+def write_annotation_stream(
+    annotations: Iterable, path: str | os.PathLike[str], output_format: str = "tsv", *, explained: bool = False
+) -> int:
+    """Write :class:`~specvae.pipeline.SpectrumAnnotation` objects as they come (e.g. from
+    :meth:`~specvae.Annotator.iter_annotations`); returns how many had ranked candidates.
+
+    Why a stream: each spectrum's rows reach the file as soon as the spectrum is ranked, so that a long run shows
+    its first results early. The rows go to a temporary file beside ``path`` that replaces it only when the last
+    spectrum is written: ``path`` is never left half-written, and a failed run leaves it as it was (``"-"``:
+    standard output, written as it comes). The bytes are those of the whole table written at once
+    (:func:`annotations_to_tsv`, or one JSON array with an indent of 1); ``explained`` adds the explanation's
+    columns as :func:`write_annotations` says.
+    """
+    if output_format not in ("tsv", "json"):
         raise ValueError(f"unknown output format {output_format!r}; expected 'tsv' or 'json'")
     if str(path) == "-":
-        sys.stdout.write(text)
+        return _write_stream(annotations, sys.stdout, output_format, explained)
+    with atomic_output(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        return _write_stream(annotations, handle, output_format, explained)
+
+
+def _write_stream(annotations: Iterable, handle: TextIO, output_format: str, explained: bool) -> int:
+    n_annotated = n_written = 0
+    if output_format == "tsv":
+        columns = OUTPUT_COLUMNS + EXPLANATION_COLUMNS if explained else OUTPUT_COLUMNS
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(columns)
     else:
-        atomic_write_text(path, text)
+        handle.write("[")
+    for annotation in annotations:
+        n_annotated += bool(annotation.ranked)
+        if output_format == "tsv":
+            for row in annotation.output_rows():
+                values = row.as_dict(explained)
+                writer.writerow([_cell(values[column]) for column in columns])
+        else:
+            entry = json.dumps(_json_annotation(annotation, explained), indent=1)
+            # As json.dumps(whole list, indent=1) writes it: each entry on new lines, indented one more level.
+            handle.write((",\n" if n_written else "\n") + "\n".join(" " + line for line in entry.split("\n")))
+        n_written += 1
+        handle.flush()
+    if output_format == "json":
+        handle.write("\n]" if n_written else "]")
+    return n_annotated
+
+
+def _json_annotation(annotation, explained: bool) -> dict:
+    return {
+        "spectrum_id": annotation.spectrum_id,
+        "ion_mode": annotation.ion_mode,
+        "n_candidates": annotation.n_candidates,
+        "status": annotation.status,
+        "candidates": [_json_candidate(row, explained) for row in annotation.ranked],
+    }
 
 
 def _json_candidate(row, explained: bool) -> dict:

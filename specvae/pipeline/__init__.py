@@ -5,12 +5,17 @@
     read ─▶ clean ─▶ plan queries ─▶ candidate fingerprints (cache) ─▶ predict ─▶ score ─▶ rank ─▶ write
     spectra.py       planning.py     fingerprints.py                  prediction.py scoring.py ranking.py output
 
+:func:`annotate_spectra` runs them as a stream (:mod:`specvae.pipeline.streaming`): spectra are read and planned one
+by one, and each chunk whose prediction batches are complete is fingerprinted, scored and ranked, so that
+:func:`iter_annotations` hands out the first spectra's results while later ones are still read.
+
 One record type flows through them: :class:`SpectrumQuery`, one spectrum that each stage fills in (its cleaned
 spectrum, then its model's ion mode and its candidates, then its predicted fingerprint, then one score per
 candidate); ranking turns it into a :class:`SpectrumAnnotation`. The callers differ only in how they feed the
 stages:
 
-- :meth:`specvae.Annotator.annotate` (the notebook API and ``specvae annotate``) runs :func:`annotate_spectra`;
+- :meth:`specvae.Annotator.annotate` and :meth:`specvae.Annotator.iter_annotations` (the notebook API and
+  ``specvae annotate``) run :func:`iter_annotations`;
 - :func:`specvae.distributed.annotate_distributed` runs read on the client, clean and plan on Dask workers,
   candidate fingerprints on the client (the cache's only writer), and predict, score and rank on the workers,
   chunk by chunk, with the same functions;
@@ -59,7 +64,7 @@ from specvae.pipeline.results import (
 )
 from specvae.pipeline.scoring import score_queries
 from specvae.pipeline.spectra import SpectraInput, clean_records, read_spectrum_records
-from specvae.spectra.records import quiet_matchms
+from specvae.pipeline.streaming import iter_annotations
 
 __all__ = [
     "ION_MODES",
@@ -78,6 +83,7 @@ __all__ = [
     "candidate_fingerprints",
     "candidate_source",
     "clean_records",
+    "iter_annotations",
     "load_models",
     "parse_adducts",
     "plan_queries",
@@ -112,30 +118,24 @@ def annotate_spectra(
     """Every stage in order: the ranked candidates of each spectrum that was read, cleaned and given a model, in
     input order. ``models``: one per ion mode (:func:`load_models`); ``adducts``: :func:`parse_adducts`'s list, or
     None for each spectrum's own; ``source_of_candidates`` names the candidates in reports. Problems go to
-    ``errors``."""
-    with quiet_matchms():
-        queries = clean_records(read_spectrum_records(spectra), errors)
-        stored_keys = None if fingerprint_cache is None else fingerprint_cache.stored_keys
-        queries = plan_queries(
-            queries, models, candidate_set, tolerance_ppm, adducts, errors, stored_keys, progress=progress
+    ``errors``. :func:`iter_annotations` hands out the same annotations one by one, as each is ranked."""
+    results = AnnotationResults()
+    results.explained = explain
+    results.extend(
+        iter_annotations(
+            models,
+            spectra,
+            candidate_set,
+            errors,
+            fingerprint_cache=fingerprint_cache,
+            n_workers=n_workers,
+            top_k=top_k,
+            tolerance_ppm=tolerance_ppm,
+            adducts=adducts,
+            collapse_stereo=collapse_stereo,
+            explain=explain,
+            source_of_candidates=source_of_candidates,
+            progress=progress,
         )
-    fingerprints = candidate_fingerprints(
-        unique_candidates(queries),
-        shared_fingerprint(dict(models)),
-        cache=fingerprint_cache,
-        n_workers=n_workers,
-        progress=progress,
-        errors=errors,
-        source=source_of_candidates,
     )
-    predict_queries(queries, models)
-    score_queries(queries, fingerprints, models)
-    return rank_queries(
-        queries,
-        models,
-        top_k=top_k,
-        collapse_stereo=collapse_stereo,
-        explain=explain,
-        fingerprints=fingerprints,
-        errors=errors,
-    )
+    return results

@@ -7,7 +7,7 @@ A spectrum's candidates are its own list (per-spectrum candidate files) or the p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -150,14 +150,31 @@ def plan_queries(
     ``stored_keys`` (a fingerprint cache's :meth:`~specvae.fingerprints.FingerprintCache.stored_keys`) spares
     the parse that works out the key of a pool row stating none. Planning builds the candidate lists, seconds for a
     large table (CASMI 2016: about 3 s), hence the bar (``progress``: None shows it on a terminal)."""
-    planned: list[SpectrumQuery] = []
+    return list(
+        iter_plan_queries(queries, models, candidate_set, tolerance_ppm, adducts, errors, stored_keys, progress)
+    )
+
+
+def iter_plan_queries(
+    queries: Iterable[SpectrumQuery],
+    models: Mapping[str, LoadedModel],
+    candidate_set: CandidateSet,
+    tolerance_ppm: float,
+    adducts: Sequence[Adduct] | None,
+    errors: ErrorReport,
+    stored_keys: Callable[[Sequence[str]], list[str | None]] | None = None,
+    progress: bool | None = None,
+    description: str = "planning spectra",
+) -> Iterator[SpectrumQuery]:
+    """:func:`plan_queries` one query at a time, so that the later stages can start on the first spectra while
+    the others are still read. The bar (``description``) counts the queries taken from ``queries``."""
     binners: dict[str, SpectrumBinner] = {}
 
     def settle(matches: list[CandidateMatch]) -> list[CandidateMatch]:
         return settle_keys(matches, candidate_set.source, errors, stored_keys)
 
     disable = None if progress is None else not progress
-    for query in tqdm(queries, desc="planning spectra", unit=" spectra", disable=disable, mininterval=2):
+    for query in tqdm(queries, desc=description, unit=" spectra", disable=disable, mininterval=2):
         try:
             mode, loaded = model_for(query.spectrum, models)
             fraction = visible_fraction(binners.setdefault(mode, loaded.binner), query.spectrum)
@@ -172,8 +189,7 @@ def plan_queries(
             continue
         errors.extend(candidate_set.take_problems())  # the bad rows of the candidate list this spectrum needed
         query.ion_mode, query.matches, query.binned_intensity_fraction = mode, matches, fraction
-        planned.append(query)
-    return planned
+        yield query
 
 
 def settle_keys(

@@ -44,7 +44,11 @@ def read_spectrum_records(spectra: SpectraInput) -> Iterator[SpectrumRecord]:
 def clean_records(records: Iterable[SpectrumRecord], errors: ErrorReport) -> list[SpectrumQuery]:
     """A query per record whose spectrum survives cleaning (:func:`~specvae.spectra.filters.clean_spectrum`);
     unreadable and rejected records go to ``errors`` under their record number."""
-    queries = []
+    return list(iter_clean_records(records, errors))
+
+
+def iter_clean_records(records: Iterable[SpectrumRecord], errors: ErrorReport) -> Iterator[SpectrumQuery]:
+    """:func:`clean_records` one record at a time, so that a stream of spectra is cleaned as it is read."""
     for record in records:
         if record.spectrum is None:
             errors.append(record.to_record_error())
@@ -56,5 +60,4 @@ def clean_records(records: Iterable[SpectrumRecord], errors: ErrorReport) -> lis
             continue
         fallback = record.title if record.file == SPECTRUM_OBJECTS else f"record {record.record}"
         identifier = spectrum_title(spectrum) or fallback or f"record {record.record}"
-        queries.append(SpectrumQuery(identifier, record.record, spectrum, source=record.file))
-    return queries
+        yield SpectrumQuery(identifier, record.record, spectrum, source=record.file)
