@@ -104,6 +104,7 @@ def _write_stream(annotations: Iterable, handle: TextIO, output_format: str, exp
         writer.writerow(columns)
     else:
         handle.write("[")
+    handle.flush()
     for annotation in annotations:
         n_annotated += bool(annotation.ranked)
         if output_format == "tsv":

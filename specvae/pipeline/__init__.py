@@ -26,7 +26,7 @@ So the three give the same scores and ranks for the same spectra, candidates and
 run: each stage reports the record it could not handle to the :class:`~specvae.errors.ErrorReport` (file, record,
 reason) and passes the others on.
 
-Example (the stages one by one; :func:`annotate_spectra` does the same)::
+Example (the stages one by one, each over all spectra; :func:`annotate_spectra` gives the same results)::
 
     from specvae.pipeline import *
     models = load_models(["positive.specvae", "negative.specvae"])
