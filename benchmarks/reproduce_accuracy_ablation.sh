@@ -115,6 +115,33 @@ row() {
     precursor)  # the precursor m/z error as a term: results/accuracy/precursor_mass_error.md
       (cd benchmarks && python precursor_mass_error.py "$RUNS/svae1_ff_positive.specvae" \
         "$RUNS/svae1_ff_negative.specvae" --fingerprint-cache "$RUNS/casmi_fp.h5") ;;
+    merged)  # + one merged-energy spectrum per training structure: the feed-forward pair, the negative SVAE seed 1
+      specvae prepare "${MASSBANK[@]}" -o "$RUNS/train_nl200_merged.h5" --exclude-structures "$EXCLUDE" \
+        --neutral-loss-max 200 --merge-collision-energies
+      train_pair feedforward_merged train_nl200_merged specvae benchmark train-baseline "${CONVERGE[@]}"
+      specvae train "$RUNS/train_nl200_merged.h5" -o "$RUNS/svae_merged_seed1_negative.specvae" --mode negative \
+        --seed 1 --spectrum-reconstruction-pool 10 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_svae_merged_seed1_negative"
+      specvae ensemble "$RUNS/feedforward_merged_positive.specvae" "$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
+        -o "$RUNS/ffm_svae1_positive.specvae" --training-set "$RUNS/train_nl200_merged.h5"
+      specvae ensemble "$RUNS/feedforward_merged_negative.specvae" "$RUNS/svae_merged_seed1_negative.specvae" \
+        -o "$RUNS/ffm_svaem1_negative.specvae" --training-set "$RUNS/train_nl200_merged.h5" ;;
+    fragment_merged)  # the shipped files: ion rule and tolerance chosen with the weight, then the confidence
+      MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
+      for ensemble in ffm_svae1_positive ffm_svaem1_negative; do
+        specvae fit-fragment-weight "$RUNS/$ensemble.specvae" "$RUNS/train_nl200_merged.h5" "${MB[@]}" \
+          -o "$RUNS/frag_$ensemble.specvae"
+        specvae fit-confidence "$RUNS/frag_$ensemble.specvae" "$RUNS/train_nl200_merged.h5" --spectra "${MB[0]}" \
+          --spectra "${MB[1]}" -o "$RUNS/ship_$ensemble.specvae"
+      done
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_merged" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/ship_ffm_svae1_positive.specvae" --model "$RUNS/ship_ffm_svaem1_negative.specvae" \
+        --compare "ensembles, single energies=$RUNS/frag_positive.specvae" \
+        --compare "ensembles, single energies=$RUNS/frag_negative.specvae" \
+        --compare "without fragment formulas=$RUNS/ffm_svae1_positive.specvae" \
+        --compare "without fragment formulas=$RUNS/ffm_svaem1_negative.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae"
+      python benchmarks/accuracy_table.py benchmarks/results/accuracy/rows.json ;;
     formula) python benchmarks/formula_explanation.py "$RUNS/train_nl200.h5" \
       "$RUNS/svae_nl200_pool10_positive.specvae" "$RUNS/svae_nl200_pool10_negative.specvae" \
       --fingerprint-cache "$RUNS/casmi_fp.h5" ;;
