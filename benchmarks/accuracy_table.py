@@ -87,6 +87,8 @@ def main(rows_path: str) -> None:
             f"{_fmt(negative.get('best_epoch'))}/{_fmt(negative.get('epochs_run'))}"
         )
         present = {"positive": bool(row.get("positive")), "negative": bool(row.get("negative")), "both": True}
+        if casmi and not (present["positive"] and present["negative"]):  # one mode's row: "both" is that mode alone
+            casmi["both"] = casmi["positive" if present["positive"] else "negative"]
         cells = [
             "/".join(_fmt(v) for v in casmi[mode]) if casmi and present[mode] else "–"
             for mode in ("positive", "negative", "both")
