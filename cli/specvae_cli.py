@@ -320,6 +320,14 @@ def info(model_path, as_json) -> None:
     show_default=True,
     help="Also bin each peak's neutral loss (precursor m/z - peak m/z) below this many Da; 0: fragments only.",
 )
+@click.option(
+    "--intensity-transform",
+    type=click.Choice(["sqrt", "log1p", "none"]),
+    default="sqrt",
+    show_default=True,
+    help="Applied to each bin's summed intensity (peaks already scaled to a highest peak of 1 by cleaning), before "
+    "the bins are scaled to a highest bin of 1.",
+)
 @click.option("--validation-fraction", type=float, default=0.1, show_default=True)
 @click.option("--test-fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -340,6 +348,7 @@ def prepare(
     bin_width,
     max_mz,
     neutral_loss_max,
+    intensity_transform,
     validation_fraction,
     test_fraction,
     seed,
@@ -363,7 +372,12 @@ def prepare(
     summary = prepare_training_set(
         spectrum_files,
         output,
-        binner=SpectrumBinner(bin_width_da=bin_width, max_mz_da=max_mz, neutral_loss_max_da=neutral_loss_max),
+        binner=SpectrumBinner(
+            bin_width_da=bin_width,
+            max_mz_da=max_mz,
+            neutral_loss_max_da=neutral_loss_max,
+            intensity_transform=intensity_transform,
+        ),
         fingerprint=fingerprint_preset(fingerprint_name),
         exclude_inchikey14=excluded,
         licenses=None if all_licenses else REDISTRIBUTABLE_LICENSES,

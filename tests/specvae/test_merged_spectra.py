@@ -78,3 +78,22 @@ def test_prepare_adds_one_merged_spectrum_per_training_structure_and_none_elsewh
         bins = set().union(*(set(spectra[index].indices.tolist()) for index in series))
         assert set(spectra[one].indices.tolist()) == bins
     assert TrainingSet.load(plain).spectra.shape[0] == 3 * len(STRUCTURES)
+
+
+def test_prepare_command_takes_the_intensity_transform_and_the_merge(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from specvae_cli.specvae_cli import main
+
+    mgf, output = tmp_path / "series.mgf", tmp_path / "log1p.h5"
+    write_energy_series(mgf)
+    arguments = ["prepare", str(mgf), "-o", str(output), "--bin-width", "1.0", "--intensity-transform", "log1p"]
+    result = CliRunner().invoke(main, [*arguments, "--merge-collision-energies"])
+    assert result.exit_code == 0, result.output
+    training = TrainingSet.load(output)
+    assert training.binner.intensity_transform == "log1p"
+    assert json.loads(training.attributes["summary"])["n_merged_spectra"] > 0
+    single = training.spectra[0].toarray().ravel()  # peaks of 50 and 100, scaled to 0.5 and 1 by cleaning, then log1p
+    assert sorted(single[single > 0]) == pytest.approx([np.log1p(0.5) / np.log1p(1.0), 1.0])
