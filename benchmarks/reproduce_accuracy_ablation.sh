@@ -153,6 +153,14 @@ row() {
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae"
       python benchmarks/accuracy_table.py benchmarks/results/accuracy/rows.json ;;
+    intensity_log1p)  # log1p instead of the square root of the (cleaned, highest peak 1) intensities
+      specvae prepare "${MASSBANK[@]}" -o "$RUNS/train_nl200_log1p.h5" --exclude-structures "$EXCLUDE" \
+        --neutral-loss-max 200 --intensity-transform log1p
+      train_pair feedforward_log1p train_nl200_log1p specvae benchmark train-baseline "${CONVERGE[@]}"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_log1p" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/feedforward_log1p_positive.specvae" --model "$RUNS/feedforward_log1p_negative.specvae" \
+        --compare "feed-forward sqrt=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward sqrt=$RUNS/feedforward_nl200_negative.specvae" ;;
     formula) python benchmarks/formula_explanation.py "$RUNS/train_nl200.h5" \
       "$RUNS/svae_nl200_pool10_positive.specvae" "$RUNS/svae_nl200_pool10_negative.specvae" \
       --fingerprint-cache "$RUNS/casmi_fp.h5" ;;
