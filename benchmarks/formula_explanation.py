@@ -34,7 +34,8 @@ from specvae.model_file import read_metadata
 from specvae.validation_lists import read_peaks, validation_lists
 
 WEIGHTS = (0.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 1e5)
-NO_WEIGHT = FragmentFormulaScoring(weight=0.0)
+NO_WEIGHT = FragmentFormulaScoring(weight=0.0, possible_ions_only=False)
+"""The setting the recorded tables were measured with: 10 ppm, every sub-formula counts."""
 
 
 def validation_rows(training_set: str, model_path: str, massbank_files: list[str]) -> list[dict]:
@@ -70,12 +71,17 @@ def casmi_rows(positive: str, negative: str, fingerprint_cache: str | None) -> l
         spectrum = challenge.spectrum
         formulas = [inchi_formula(inchi) for inchi in challenge.candidates.inchis]
         adducts = [default_adduct(challenge.ion_mode)] * len(formulas)
-        peaks = spectrum.peaks
-        shares = unexplained_shares(
-            formulas, adducts, peaks.mz, peaks.intensities, float(spectrum.get("precursor_mz")), NO_WEIGHT
-        )
+        peaks, precursor_mz = spectrum.peaks, float(spectrum.get("precursor_mz"))
+        shares = unexplained_shares(formulas, adducts, peaks.mz, peaks.intensities, precursor_mz, NO_WEIGHT)
         rows.append(
-            {"scores": result.scores, "formulas": formulas, "shares": shares, "is_answer": answer_mask(challenge)}
+            {
+                "scores": result.scores,
+                "formulas": formulas,
+                "shares": shares,
+                "is_answer": answer_mask(challenge),
+                "ion_mode": challenge.ion_mode,
+                "precursor_mz": precursor_mz,
+            }
         )
     return rows
 

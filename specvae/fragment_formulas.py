@@ -175,8 +175,9 @@ def unexplained_share(
     possible_ions_only: bool = False,
 ) -> float:
     """Share (0–1) of the square-root intensity of the fragments below the precursor region that no sub-formula of
-    the candidate's ion explains. 1 when the formula is unknown or unreadable (nothing is explained); 0 for a
-    spectrum without fragments below the precursor region (nothing to explain)."""
+    the candidate's ion explains (with ``possible_ions_only``, only sub-formulas that can be an ion count:
+    :func:`explained_peaks`). 1 when the formula is unknown or unreadable (nothing is explained); 0 for a spectrum
+    without fragments below the precursor region (nothing to explain)."""
     mzs, intensities = np.asarray(mzs, dtype=np.float64), np.asarray(intensities, dtype=np.float64)
     fragments = (mzs < precursor_mz - PRECURSOR_REGION_DA) & (intensities > 0)
     if not fragments.any():
