@@ -17,6 +17,7 @@ from specvae.candidates import (
 )
 from specvae.candidates.reading import read_candidate_file_set
 from specvae.errors import ErrorReport, InvalidStructureError, RecordError
+from specvae.pipeline.collector import collector_paused
 
 CANDIDATE_OBJECTS = "<candidates>"
 """The source named in reports for candidates given as objects rather than a file."""
@@ -44,10 +45,13 @@ def read_candidate_set(
 ) -> CandidateSet:
     """The :class:`CandidateSet` of a file, a pandas DataFrame with the columns of a candidate table, a
     CandidateSet, or SMILES / RDKit molecules / :class:`Candidate` objects (a pool), restricted to ``formula`` /
-    ``elements`` when given (:func:`~specvae.candidates.candidate_filter`). Bad records go to ``errors``."""
-    candidate_set = _unfiltered_candidate_set(candidates, errors, spectrum_id_column)
-    if formula or elements:
-        candidate_set = candidate_set.filtered(candidate_filter(formula, elements))
+    ``elements`` when given (:func:`~specvae.candidates.candidate_filter`). Bad records go to ``errors``. The
+    garbage collector is paused meanwhile (:mod:`specvae.pipeline.collector`): a large table is hundreds of
+    thousands of small objects."""
+    with collector_paused():
+        candidate_set = _unfiltered_candidate_set(candidates, errors, spectrum_id_column)
+        if formula or elements:
+            candidate_set = candidate_set.filtered(candidate_filter(formula, elements))
     return candidate_set
 
 
