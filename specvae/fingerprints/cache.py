@@ -350,13 +350,16 @@ class FingerprintCache:
             fingerprints = np.zeros((len(keys), self.definition.n_bits), dtype=bool)
             fingerprints[valid] = np.unpackbits(rows, axis=1, count=self.definition.n_bits).view(bool)
         errors = []
-        for position, stored_digest in zip(np.flatnonzero(valid), stored_digests, strict=True):
+        stored_positions = np.flatnonzero(valid)
+        unchecked = ~_same_structure_texts([smiles[position] for position in stored_positions], stored_digests)
+        for position, stored_digest in zip(stored_positions[unchecked], stored_digests[unchecked], strict=True):
             problem = _unverified(keys[position], smiles[position], bytes(stored_digest))
             if problem is not None:
                 valid[position], fingerprints[position] = False, False
                 errors.append(InvalidStructure(int(position), problem[1], problem[0]))
+        known_failures = disagreements.keys() | self._invalid_reason.keys()
         for position, key in enumerate(keys):
-            if key in self._row_of or key not in (disagreements.keys() | self._invalid_reason.keys()):
+            if key in self._row_of or key not in known_failures:
                 continue
             if key in disagreements:
                 disagreement = disagreements[key]
@@ -380,7 +383,8 @@ class FingerprintCache:
         except FingerprintCacheError:  # the lookup reports it (or moves the file aside) as it would anyway
             return list(range(len(keys)))
         row_of, last = self._row_of, len(self._row_of)
-        return sorted(range(len(keys)), key=lambda position: row_of.get(keys[position], last))
+        stored_rows = np.fromiter((row_of.get(key, last) for key in keys), dtype=np.int64, count=len(keys))
+        return np.argsort(stored_rows, kind="stable").tolist()
 
     def _compute_missing(
         self,
@@ -722,10 +726,24 @@ def _rows_failing_checksums(
     width = messages.shape[1]
     buffer = memoryview(messages.tobytes())
     blake2b = hashlib.blake2b
-    for position, checksum in enumerate(checksums.tolist()):
-        digest = blake2b(buffer[position * width : (position + 1) * width], digest_size=8).digest()
-        if int.from_bytes(digest, "little") != checksum:
-            yield position
+    computed = b"".join(
+        blake2b(buffer[start : start + width], digest_size=8).digest() for start in range(0, n_rows * width, width)
+    )
+    # row_checksum reads each digest as a little-endian integer
+    failing = np.frombuffer(computed, dtype="<u8") != np.asarray(checksums, dtype=np.uint64)
+    yield from np.flatnonzero(failing).tolist()
+
+
+def _same_structure_texts(structures: Sequence[StructureInput], stored_digests: np.ndarray) -> np.ndarray:
+    """Whether each requested structure is the very SMILES text its stored row was made from (its digest equals the
+    stored one, ``(n, DIGEST_LENGTH)`` uint8): such a row was checked when it was stored and needs no parse now.
+    A molecule object, whose digest is zeros, is never the same text. One array comparison instead of a call per
+    row: a long request is hundreds of thousands of rows, nearly all of them the same texts."""
+    if not structures:
+        return np.zeros(0, dtype=bool)
+    wanted = np.frombuffer(b"".join(structure_digest(structure) for structure in structures), dtype=np.uint8)
+    wanted = wanted.reshape(len(structures), DIGEST_LENGTH)
+    return (wanted == stored_digests).all(axis=1) & wanted.any(axis=1)
 
 
 def _unverified(key: str, structure: StructureInput, stored_digest: bytes) -> tuple[str, str] | None:

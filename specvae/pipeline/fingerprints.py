@@ -111,7 +111,7 @@ def candidate_fingerprints(
             errors.append(RecordError(source, candidate.identifier, error.reason, candidate.name))
     return CandidateFingerprints(
         definition=definition,
-        row_of={key: row for row, key in enumerate(keys) if found.valid[row]},
+        row_of={key: row for row, (key, valid) in enumerate(zip(keys, found.valid.tolist(), strict=True)) if valid},
         packed=found.fingerprints,
         failures={keys[error.index]: error.reason for error in found.errors},
         n_distinct=len(keys),
