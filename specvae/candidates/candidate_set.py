@@ -22,7 +22,7 @@ The mass error is ``(observed - candidate) / candidate * 1e6`` ppm, observed bei
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from matchms import Spectrum
@@ -35,14 +35,15 @@ from specvae.spectra.metadata import spectrum_adduct, spectrum_identifiers, spec
 DEFAULT_TOLERANCE_PPM = 10.0
 
 
-@dataclass(frozen=True)
-class CandidateMatch:
+class CandidateMatch(NamedTuple):
     """A candidate offered for a spectrum, with the spectrum's neutral mass it is compared with (``None`` when no
     neutral mass is known) and the adduct its mass was matched under (``None`` when none was resolved:
     per-spectrum lists without one).
 
     The mass error is worked out when asked for: a per-spectrum list is not filtered by mass, and a candidate
-    whose file gives no mass would otherwise be parsed only to fill a column of rows nobody prints.
+    whose file gives no mass would otherwise be parsed only to fill a column of rows nobody prints. An immutable
+    named tuple because a run makes one for every candidate of every spectrum (CASMI 2016: 258,237), and a tuple
+    is made in a third of the time a frozen dataclass takes.
     """
 
     candidate: Candidate

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 from matchms import Spectrum
@@ -118,7 +117,7 @@ def candidate_matches(
             ]
         for match in found:
             label = adduct.name if adduct is not None and match.observed_mass is not None else None
-            labelled = replace(match, adduct=label)
+            labelled = match._replace(adduct=label)
             previous = best.get(match.candidate.inchikey)
             if previous is None or _fits_better(labelled, previous):
                 best[match.candidate.inchikey] = labelled
