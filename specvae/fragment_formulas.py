@@ -15,6 +15,7 @@ retrieval (``specvae fit-fragment-weight``) and stored in the model file. The pr
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -129,39 +130,89 @@ def explained_peaks(
     hydrogens: CH7+ weighs something, but no ion is made of it.
 
     The heavy-atom combinations (every element but hydrogen) are enumerated once and sorted; each hydrogen count
-    then costs a binary search per peak for the combinations within tolerance.
+    then costs a binary search per peak for the combinations within tolerance (:class:`FragmentPeaks`).
     """
-    masses = element_masses()
-    if any(element not in masses for element in ion):
-        return None
-    heavy = [element for element in sorted(ion) if element != "H"]
-    combination_mass, hydrogen_room = np.zeros(1), np.zeros(1)
-    for element in heavy:
-        counts = np.arange(ion[element] + 1)
-        combination_mass = (combination_mass[:, None] + counts[None, :] * masses[element]).ravel()
-        hydrogen_room = (hydrogen_room[:, None] + counts[None, :] * (_VALENCES.get(element, 2) - 2)).ravel()
-    order = np.argsort(combination_mass)
-    heavy_masses = combination_mass[order]
-    max_hydrogens = hydrogen_room[order] + 3 if possible_ions_only else np.full(order.size, np.inf)
-    hydrogen_mass, hydrogens = masses["H"], ion.get("H", 0)
-    charge_sign = 1 if adduct.charge > 0 else -1
-    electrons = 0.0 if adduct.intrinsic_charge else charge_sign * ELECTRON_MASS_DA
-    # For every hydrogen count h, a peak is explained when a heavy-atom combination that has room for h hydrogens
-    # weighs its neutral mass minus h hydrogens: the combinations within tolerance of each (peak, h) target are a
-    # contiguous stretch of the sorted masses, walked one offset at a time (stretches hold a few entries at most).
-    mzs = np.asarray(mzs, dtype=np.float64)
-    hydrogen_counts = np.arange(hydrogens + 1)
-    targets = (mzs + electrons)[:, None] - hydrogen_counts[None, :] * hydrogen_mass  # (peaks, h)
-    tolerance = np.maximum(ppm * 1e-6 * mzs, min_tolerance_da)[:, None]
-    first = np.searchsorted(heavy_masses, targets - tolerance, side="left")
-    stop = np.searchsorted(heavy_masses, targets + tolerance, side="right")
-    explained = np.zeros(targets.shape, dtype=bool)
-    for offset in range(int((stop - first).max(initial=0))):
-        index = first + offset
-        inside = index < stop
-        room = max_hydrogens[np.minimum(index, heavy_masses.size - 1)]
-        explained |= inside & (room >= hydrogen_counts[None, :])
-    return explained.any(axis=1)
+    return FragmentPeaks(np.asarray(mzs, dtype=np.float64), ppm, min_tolerance_da).explained(
+        ion, adduct, possible_ions_only
+    )
+
+
+class FragmentPeaks:
+    """The fragment m/z of one spectrum, with what every candidate ion's test of them shares: each peak's tolerance
+    and, per electron mass and hydrogen count, the window of heavy-atom masses that explains it.
+
+    Why a class: a spectrum is tested against every distinct formula of its list (CASMI 2016: 4,582 formulas over
+    208 spectra), and these windows depend on the spectrum, not on the formula. They are worked out once a spectrum,
+    for as many hydrogens as the largest ion asks for; a smaller ion reads its first columns, the same numbers.
+    """
+
+    def __init__(self, mzs: np.ndarray, ppm: float, min_tolerance_da: float) -> None:
+        self.mzs = mzs
+        self._tolerance = np.maximum(ppm * 1e-6 * mzs, min_tolerance_da)[:, None]
+        self._windows: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # by electron mass: (lower, upper)
+
+    def _window(self, electrons: float, hydrogens: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)`` ``(peaks, hydrogens + 1)``: for ``h`` hydrogens, the heavy-atom masses that explain
+        each peak lie within ``[lower[:, h], upper[:, h]]``."""
+        window = self._windows.get(electrons)
+        if window is None or window[0].shape[1] <= hydrogens:
+            hydrogen_counts = np.arange(max(hydrogens + 1, 2 * (0 if window is None else window[0].shape[1])))
+            targets = (self.mzs + electrons)[:, None] - hydrogen_counts[None, :] * element_masses()["H"]
+            window = self._windows[electrons] = (targets - self._tolerance, targets + self._tolerance)
+        return window[0][:, : hydrogens + 1], window[1][:, : hydrogens + 1]
+
+    def explained(self, ion: Counter[str], adduct: Adduct, possible_ions_only: bool = False) -> np.ndarray | None:
+        """:func:`explained_peaks` of these peaks."""
+        masses = element_masses()
+        if any(element not in masses for element in ion):
+            return None
+        heavy = [element for element in sorted(ion) if element != "H"]
+        combination_mass, hydrogen_room = np.zeros(1), np.zeros(1)
+        for element in heavy:
+            element_mass, element_room = _element_steps(element, ion[element])
+            combination_mass = (combination_mass[:, None] + element_mass).ravel()
+            hydrogen_room = (hydrogen_room[:, None] + element_room).ravel()
+        order = np.argsort(combination_mass)
+        heavy_masses = combination_mass[order]
+        hydrogens = ion.get("H", 0)
+        charge_sign = 1 if adduct.charge > 0 else -1
+        electrons = 0.0 if adduct.intrinsic_charge else charge_sign * ELECTRON_MASS_DA
+        # For every hydrogen count h, a peak is explained when a heavy-atom combination that has room for h
+        # hydrogens weighs its neutral mass minus h hydrogens: the combinations within tolerance of each (peak, h)
+        # target are a contiguous stretch of the sorted masses.
+        lower, upper = self._window(electrons, hydrogens)
+        first = np.searchsorted(heavy_masses, lower, side="left")
+        stop = np.searchsorted(heavy_masses, upper, side="right")
+        if not possible_ions_only:
+            return (stop > first).any(axis=1)
+        # Only the (peak, h) pairs with a non-empty stretch are walked, one offset at a time (a few entries at most).
+        peak, hydrogen = np.nonzero(stop > first)
+        first, stop = first[peak, hydrogen], stop[peak, hydrogen]
+        max_hydrogens = hydrogen_room[order] + 3
+        has_room = np.zeros(peak.size, dtype=bool)
+        for offset in range(int((stop - first).max(initial=0))):
+            index = first + offset
+            has_room |= (index < stop) & (max_hydrogens.take(index, mode="clip") >= hydrogen)
+        explained = np.zeros(self.mzs.size, dtype=bool)
+        explained[peak[has_room]] = True
+        return explained
+
+
+@functools.lru_cache(maxsize=4096)
+def _element_steps(element: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mass, room)`` ``(1, count + 1)``: the mass of 0 to ``count`` atoms of ``element`` and the hydrogens they
+    make room for (the ring-plus-double-bond rule of :func:`explained_peaks`). Kept, since the same few elements
+    and counts recur in every list; read-only, as they are shared."""
+    counts = np.arange(count + 1)
+    mass = counts[None, :] * element_masses()[element]
+    room = counts[None, :] * (_VALENCES.get(element, 2) - 2)
+    mass.flags.writeable = room.flags.writeable = False
+    return mass, room
+
+
+def _fragments(mzs: np.ndarray, intensities: np.ndarray, precursor_mz: float) -> np.ndarray:
+    """Which peaks the score looks at: below the precursor region, with some intensity."""
+    return (mzs < precursor_mz - PRECURSOR_REGION_DA) & (intensities > 0)
 
 
 def unexplained_share(
@@ -179,21 +230,26 @@ def unexplained_share(
     :func:`explained_peaks`). 1 when the formula is unknown or unreadable (nothing is explained); 0 for a spectrum
     without fragments below the precursor region (nothing to explain)."""
     mzs, intensities = np.asarray(mzs, dtype=np.float64), np.asarray(intensities, dtype=np.float64)
-    fragments = (mzs < precursor_mz - PRECURSOR_REGION_DA) & (intensities > 0)
+    fragments = _fragments(mzs, intensities, precursor_mz)
     if not fragments.any():
         return 0.0
+    peaks = FragmentPeaks(mzs[fragments], ppm, min_tolerance_da)
+    return _share_of(formula, adduct, peaks, np.sqrt(intensities[fragments]), possible_ions_only)
+
+
+def _share_of(
+    formula: str | None, adduct: Adduct, peaks: FragmentPeaks, weights: np.ndarray, possible_ions_only: bool
+) -> float:
+    """:func:`unexplained_share` of a spectrum with fragments (``weights``: their square-root intensities)."""
     if formula is None:
         return 1.0
     try:
         ion = ion_counts(element_counts(formula), adduct)
     except ValueError:
         return 1.0
-    explained = (
-        None if ion is None else explained_peaks(ion, mzs[fragments], adduct, ppm, min_tolerance_da, possible_ions_only)
-    )
+    explained = None if ion is None else peaks.explained(ion, adduct, possible_ions_only)
     if explained is None:
         return 1.0
-    weights = np.sqrt(intensities[fragments])
     return float(weights[~explained].sum() / weights.sum())
 
 
@@ -206,20 +262,18 @@ def unexplained_shares(
     scoring: FragmentFormulaScoring,
 ) -> np.ndarray:
     """:func:`unexplained_share` of each candidate (``formulas[i]`` under ``adducts[i]``) of one spectrum, each
-    distinct formula and adduct worked out once."""
+    distinct formula and adduct worked out once, and what depends on the spectrum alone once
+    (:class:`FragmentPeaks`)."""
+    mzs, intensities = np.asarray(mzs, dtype=np.float64), np.asarray(intensities, dtype=np.float64)
+    fragments = _fragments(mzs, intensities, precursor_mz)
+    if not fragments.any():
+        return np.zeros(len(formulas), dtype=np.float64)
+    peaks = FragmentPeaks(mzs[fragments], scoring.ppm, scoring.min_tolerance_da)
+    weights = np.sqrt(intensities[fragments])
     shares: dict[tuple[str | None, Adduct], float] = {}
     out = np.empty(len(formulas), dtype=np.float64)
     for index, key in enumerate(zip(formulas, adducts, strict=True)):
         if key not in shares:
-            shares[key] = unexplained_share(
-                key[0],
-                mzs,
-                intensities,
-                precursor_mz,
-                key[1],
-                scoring.ppm,
-                scoring.min_tolerance_da,
-                scoring.possible_ions_only,
-            )
+            shares[key] = _share_of(key[0], key[1], peaks, weights, scoring.possible_ions_only)
         out[index] = shares[key]
     return out
