@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
 METADATA_KEY = "confidence"
 DEFAULT_N_NEAREST = 256
@@ -115,6 +114,8 @@ def fit_confidence(
 ) -> ConfidenceModel:
     """Fit the logistic regression by maximum likelihood (``correct`` may hold fractions: ties), with a small
     L2 penalty on the slopes and the gap slope bounded at ≥ 0 (monotone confidence)."""
+    from scipy.optimize import minimize  # a quarter of a second to import, and only fitting needs it
+
     features = confidence_features(gaps, n_skeletons)
     target = np.asarray(correct, dtype=np.float64)
     if target.size == 0:
