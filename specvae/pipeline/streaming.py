@@ -149,7 +149,7 @@ def iter_annotations(
             return
         with collector_paused():  # the chunk's stages run here; the caller's code runs between the yields
             fingerprints = known.for_queries(ready)
-            score_queries(ready, fingerprints, models)
+            score_queries(ready, fingerprints, models, progress)
             annotations = list(
                 rank_queries(
                     ready,
