@@ -193,51 +193,82 @@ class TableRows:
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         if self.damaged:
             return
-        source, header, delimiter = self.source, self.header, self.delimiter
-        open_quote_line = None  # the line whose quoted field was left open, while the next line is read
-        splitter = RowSplitter(delimiter)
+        header, n_fields = self.header, len(self.header)
+        splitter = RowSplitter(self.delimiter)
+        self._open_quote_line = None  # the line whose quoted field was left open, while the next line is read
+        line_number = 1
         try:
-            for line_number, line in enumerate(self.stream, start=2):
-                record = line_number - 1
-                quote_opened_before, open_quote_line = open_quote_line, None
-                if quote_opened_before is not None and line.count('"') % 2 == 1:
-                    _report(
-                        self.errors,
-                        source,
-                        record,
-                        f"line {line_number}: continues the quoted field left open on line {quote_opened_before} "
-                        "(a field that spans lines); not read",
-                    )
-                    continue
-                try:
-                    row = splitter.split(line)
-                except csv.Error as error:
-                    if line.count('"') % 2 == 1:
-                        open_quote_line = line_number
-                        reason = (
-                            f"line {line_number}: a quoted field is not closed on this line (a stray quote, or a "
-                            "field that spans lines, which a candidate table has no use for); not read"
+            for lines in _line_blocks(self.stream, _LINES_PER_BLOCK):
+                # A line after one that left a quote open is checked on its own, as is every line of a block
+                # that cannot be split as a whole (a problem is then reported for its line).
+                rows = None if self._open_quote_line is not None else splitter.split_block(lines)
+                for position, line in enumerate(lines):
+                    line_number += 1
+                    row = rows[position] if rows is not None else self._split_line(splitter, line_number, line)
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # a blank line, or one reported
+                    if len(row) > n_fields and any(field.strip() for field in row[n_fields:]):
+                        _report(
+                            self.errors,
+                            self.source,
+                            line_number - 1,
+                            f"line {line_number}: {len(row)} fields but the header has {len(header)} "
+                            "(two rows merged by a lost line break?); not read",
+                            _row_title(row, self.columns),
                         )
-                    else:
-                        reason = f"line {line_number}: unreadable {_FORMAT_NAMES[delimiter]} row ({error})"
-                    _report(self.errors, source, record, reason)
-                    continue
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # a blank line
-                if len(row) > len(header) and any(field.strip() for field in row[len(header) :]):
-                    _report(
-                        self.errors,
-                        source,
-                        record,
-                        f"line {line_number}: {len(row)} fields but the header has {len(header)} "
-                        "(two rows merged by a lost line break?); not read",
-                        _row_title(row, self.columns),
-                    )
-                    continue
-                self.n_read += 1
-                yield record, row
+                        continue
+                    self.n_read += 1
+                    yield line_number - 1, row
         except (OSError, EOFError, zlib.error) as error:
-            _report(self.errors, source, "file", f"file is corrupt after {self.n_read} candidates ({error})")
+            _report(self.errors, self.source, "file", f"file is corrupt after {self.n_read} candidates ({error})")
+
+    def _split_line(self, splitter: RowSplitter, line_number: int, line: str) -> list[str] | None:
+        """The fields of one line read on its own, or None when it is not read (the problem is reported)."""
+        record = line_number - 1
+        quote_opened_before, self._open_quote_line = self._open_quote_line, None
+        if quote_opened_before is not None and line.count('"') % 2 == 1:
+            _report(
+                self.errors,
+                self.source,
+                record,
+                f"line {line_number}: continues the quoted field left open on line {quote_opened_before} "
+                "(a field that spans lines); not read",
+            )
+            return None
+        try:
+            return splitter.split(line)
+        except csv.Error as error:
+            if line.count('"') % 2 == 1:
+                self._open_quote_line = line_number
+                reason = (
+                    f"line {line_number}: a quoted field is not closed on this line (a stray quote, or a "
+                    "field that spans lines, which a candidate table has no use for); not read"
+                )
+            else:
+                reason = f"line {line_number}: unreadable {_FORMAT_NAMES[self.delimiter]} row ({error})"
+            _report(self.errors, self.source, record, reason)
+            return None
+
+
+_LINES_PER_BLOCK = 1024
+
+
+def _line_blocks(stream: Iterable[str], size: int) -> Iterator[list[str]]:
+    """The lines of ``stream`` in lists of ``size``. When reading fails (a damaged gzip stream), the lines read
+    before the failure come first, then the error: each line is handed on as it would be one at a time."""
+    block: list[str] = []
+    try:
+        for line in stream:
+            block.append(line)
+            if len(block) == size:
+                yield block
+                block = []
+    except Exception:
+        if block:
+            yield block
+        raise
+    if block:
+        yield block
 
 
 _FORMAT_NAMES = {",": "CSV", "\t": "TSV"}
@@ -264,6 +295,22 @@ class RowSplitter:
                 yield lines.popleft()
 
         return csv.reader(source(), delimiter=self.delimiter, strict=True)
+
+    def split_block(self, lines: list[str]) -> list[list[str]] | None:
+        """The fields of each of ``lines``, or None when some line cannot be read on its own (a quoted field not
+        closed on its line, a malformed one, anything ``csv`` refuses): those lines are then split one by one with
+        :meth:`split`, so that each problem is reported for its line.
+
+        Why: one ``csv`` reader over a block of lines splits them in C, about a microsecond a line faster than
+        handing it the lines one by one. A reader given a list yields exactly one row per line (an empty one for
+        a blank line) unless a quoted field spans lines, which leaves fewer rows than lines; so when the counts
+        agree and nothing was refused, each row is what :meth:`split` gives for its line.
+        """
+        try:
+            rows = list(csv.reader(lines, delimiter=self.delimiter, strict=True))
+        except csv.Error:
+            return None
+        return rows if len(rows) == len(lines) else None
 
     def split(self, line: str) -> list[str]:
         """The fields of one line; raises :class:`csv.Error` as :func:`split_row` does."""

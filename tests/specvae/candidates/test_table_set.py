@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import random
 
 import pytest
 
@@ -102,3 +103,57 @@ def test_reading_a_per_spectrum_table_shows_a_bar_when_asked(tmp_path, capsys):
     assert "reading candidates" in capsys.readouterr().err
     read_table_candidate_set(table, ErrorReport(), progress=False)
     assert capsys.readouterr().err == ""
+
+
+def _damaged_table_lines() -> list[str]:
+    """A per-spectrum table whose damage each reading rule must report, spread over many lines."""
+    good = [f's{i % 3},id{i},{SMILES_A},"{KEY_A}"\n' for i in range(40)]
+    lines = ["spectrum_id,identifier,smiles,inchikey\n", *good[:5]]
+    lines += ['s1,stray,"CCO,KEY\n', 's1,closes,CCO",KEY\n']  # a quote left open, then closed on the next line
+    lines += good[5:12] + ["\n", "   \n"]  # blank lines
+    lines += ['s2,bad,"CC"O,KEY\n']  # a malformed quoted field
+    lines += good[12:20] + [f"s0,merged,{SMILES_A},{KEY_A},s1,other,{SMILES_B},{KEY_B}\n"]
+    lines += [f",orphan,{SMILES_B},{KEY_B}\n", "s2,nul,C\x00C,KEY\n"]  # csv refuses a NUL, a plain split not
+    lines += good[20:31] + ['s1,open-at-end,"CCO\n'] + good[31:]
+    return lines
+
+
+@pytest.mark.parametrize("lines_per_block", [1, 2, 3, 5, 7, 1024])
+@pytest.mark.parametrize("damaged_gzip", [False, True])
+def test_tables_read_in_blocks_give_the_rows_and_reports_of_line_by_line_reading(
+    tmp_path, monkeypatch, lines_per_block, damaged_gzip
+):
+    """Blocks of lines are split together, and a block with a problem line by line: the rows and the reports (their
+    order included) are those of reading every line on its own, however the damage falls across blocks."""
+    import gzip
+
+    from specvae.candidates import table as table_module
+    from specvae.candidates.table import TableRows
+    from specvae.spectra.textio import open_text
+
+    lines = _damaged_table_lines()
+    if damaged_gzip:  # enough text that the stream breaks after many rows were read (random ids resist compression)
+        rng = random.Random(0)
+        lines += [f"s{i % 3},{rng.getrandbits(64):x},{SMILES_B},{KEY_B}\n" for i in range(5000)]
+    text = "".join(lines).encode()
+    path = tmp_path / ("c.csv.gz" if damaged_gzip else "c.csv")
+    path.write_bytes(gzip.compress(text)[: len(gzip.compress(text)) // 2] if damaged_gzip else text)
+
+    def read(block_size):
+        monkeypatch.setattr(table_module, "_LINES_PER_BLOCK", block_size)
+        monkeypatch.setattr(RowSplitter, "split_block", RowSplitter.split_block if block_size > 1 else _no_block)
+        errors = ErrorReport()
+        with open_text(path) as stream:
+            rows = list(TableRows(stream, str(path), errors))
+        return rows, list(errors)
+
+    def _no_block(self, lines):
+        return None  # every line split on its own: the reading rules as stated
+
+    rows, reports = read(lines_per_block)
+    expected_rows, expected_reports = read(1)
+    assert rows == expected_rows
+    assert reports == expected_reports
+    assert len(expected_reports) == 5 + damaged_gzip
+    if damaged_gzip:
+        assert expected_reports[-1].record == "file" and len(expected_rows) > 1000
