@@ -52,7 +52,11 @@ def packed_scores(packed: np.ndarray, tables: np.ndarray, constant: float) -> np
     """Scores ``(n,)`` of packed full fingerprints ``(n, n_bytes)`` under :func:`byte_tables`' tables."""
     if packed.shape[0] == 0:
         return np.zeros(0, dtype=np.float64)
-    gathered = tables[np.arange(tables.shape[0]), packed]  # (n, n_bytes): row i's table entry of each byte
+    # (n, n_bytes): row i's table entry of each byte, gathered through one flat index (byte b's entries start at
+    # b * 256), which is about twice as fast as indexing the table with two index arrays; same values, same order
+    flat_index = packed.astype(np.intp)
+    flat_index += np.arange(tables.shape[0], dtype=np.intp) * tables.shape[1]
+    gathered = tables.ravel().take(flat_index)
     return gathered.sum(axis=1) + constant
 
 

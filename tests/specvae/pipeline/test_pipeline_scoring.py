@@ -39,3 +39,12 @@ def test_a_candidates_score_does_not_depend_on_the_list_it_is_in():
     alone = np.array([packed_scores(packed[row : row + 1], tables, constant)[0] for row in range(300)])
     assert np.array_equal(whole, in_sevens) and np.array_equal(whole, alone)
     assert packed_scores(packed[:0], tables, constant).shape == (0,)
+
+
+def test_packed_scores_are_the_sums_of_the_gathered_table_entries_bit_for_bit():
+    """However the entries are gathered, each candidate's row of table entries is summed in the same order."""
+    definition, full, probabilities = _case(2)
+    packed = np.packbits(full, axis=1)
+    tables, constant = byte_tables(probabilities, definition)
+    gathered = tables[np.arange(tables.shape[0]), packed]
+    assert packed_scores(packed, tables, constant).tobytes() == (gathered.sum(axis=1) + constant).tobytes()
