@@ -30,13 +30,12 @@ from specvae.errors import ErrorReport
 from specvae.fingerprints import FingerprintCache, FingerprintDefinition
 from specvae.pipeline.collector import collector_paused
 from specvae.pipeline.fingerprints import CandidateFingerprints, candidate_fingerprints
+from specvae.pipeline.halves import score_and_rank
 from specvae.pipeline.models import LoadedModel, shared_fingerprint
 from specvae.pipeline.planning import iter_plan_queries, unique_candidates
 from specvae.pipeline.prediction import PREDICTION_BATCH_SIZE, predict_queries
 from specvae.pipeline.query import SpectrumQuery
-from specvae.pipeline.ranking import rank_queries
 from specvae.pipeline.results import SpectrumAnnotation
-from specvae.pipeline.scoring import score_queries
 from specvae.pipeline.spectra import SpectraInput, iter_clean_records, read_spectrum_records
 from specvae.spectra.records import quiet_matchms
 
@@ -149,17 +148,16 @@ def iter_annotations(
             return
         with collector_paused():  # the chunk's stages run here; the caller's code runs between the yields
             fingerprints = known.for_queries(ready)
-            score_queries(ready, fingerprints, models, progress)
-            annotations = list(
-                rank_queries(
-                    ready,
-                    models,
-                    top_k=top_k,
-                    collapse_stereo=collapse_stereo,
-                    explain=explain,
-                    fingerprints=fingerprints,
-                    errors=rank_errors,
-                )
+            annotations = score_and_rank(
+                ready,
+                fingerprints,
+                models,
+                top_k=top_k,
+                collapse_stereo=collapse_stereo,
+                explain=explain,
+                errors=rank_errors,
+                progress=progress,
+                n_workers=n_workers,
             )
         yield from annotations
 
