@@ -264,8 +264,8 @@ class FingerprintCache:
         """Packed rows and structure digests of ``keys`` (all in the index, any order), or None when the file no
         longer has them where the index says (another process replaced it since the index was read).
 
-        Reads the bounding slice of rows, which is fast when the keys were stored together (one candidate list),
-        and checks each row read against its checksum.
+        Reads only the stored chunks that hold the keys (:func:`_rows_of_chunks`) and checks each row read against
+        its checksum.
         """
         n_bytes = (self.definition.n_bits + 7) // 8
         if not keys:
@@ -276,10 +276,10 @@ class FingerprintCache:
             with open_verified_cache(self.path) as raw, h5py.File(raw, "r") as handle:
                 if handle["inchikeys"].shape[0] < high:
                     return None
-                stored_keys = handle["inchikeys"][low:high][rows - low]
-                block = handle["bits"][low:high][rows - low]
-                digests = handle["structure_digests"][low:high][rows - low]
-                checksums = handle["row_checksums"][low:high][rows - low]
+                stored_keys = _rows_of_chunks(handle["inchikeys"], rows)
+                block = _rows_of_chunks(handle["bits"], rows)
+                digests = _rows_of_chunks(handle["structure_digests"], rows)
+                checksums = _rows_of_chunks(handle["row_checksums"], rows)
         except _READ_ERRORS as error:
             raise FingerprintCacheError(
                 f"{self.path}: cannot read rows {low}..{high - 1} of the fingerprint cache ({type(error).__name__}: "
@@ -673,6 +673,30 @@ def open_verified_cache(
     with open(path, mode) as raw:
         verify_cache_header(raw, path if shown_as is None else shown_as)
         yield raw
+
+
+def _rows_of_chunks(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
+    """``dataset[rows]`` (rows in any order), reading only the stored chunks that hold them, each run of
+    consecutive chunks as one slice.
+
+    Why: the rows of one request can be spread over the file (a stream asks for the structures of each chunk of
+    spectra not met before), and decompressing the bounding slice of a CASMI 2016 request decompressed 379 chunks of
+    bits for the 249 that hold the rows asked for.
+    """
+    chunk_rows = dataset.chunks[0] if dataset.chunks else max(dataset.shape[0], 1)
+    chunk_of_row = rows // chunk_rows
+    needed = np.unique(chunk_of_row)
+    run_starts = np.flatnonzero(np.diff(needed, prepend=needed[0] - 2) > 1)
+    run_stops = np.append(run_starts[1:], needed.size)
+    data = np.concatenate(
+        [
+            dataset[needed[start] * chunk_rows : (needed[stop - 1] + 1) * chunk_rows]
+            for start, stop in zip(run_starts, run_stops, strict=True)
+        ]
+    )
+    # every chunk read holds chunk_rows rows but the file's last one, which comes last: chunk i of ``needed``
+    # starts at row i * chunk_rows of ``data``
+    return data[np.searchsorted(needed, chunk_of_row) * chunk_rows + rows % chunk_rows]
 
 
 def _checked_inchikey(key: object, index: int) -> str:

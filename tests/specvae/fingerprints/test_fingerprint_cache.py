@@ -440,3 +440,16 @@ def test_storage_order_follows_the_stored_rows_and_puts_missing_keys_last(tmp_pa
     asked = [KEYS[4], KEYS[2], KEYS[3], KEYS[0], KEYS[1]]
     # stored rows 0, 1, 2 (KEYS[0], KEYS[1], KEYS[2]) first, then the two missing keys in the order asked
     assert FingerprintCache(path, DEFINITION).storage_order(asked) == [3, 4, 1, 0, 2]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 7, 50])
+def test_rows_are_read_from_the_chunks_that_hold_them(tmp_path, chunk_rows):
+    """Reading only the chunks a request needs gives what indexing the whole dataset gives, for rows in any order,
+    repeated, at the ends and in the file's last, partial chunk."""
+    values = np.arange(50 * 3, dtype=np.uint8).reshape(50, 3)
+    with h5py.File(tmp_path / "rows.h5", "w") as handle:
+        dataset = handle.create_dataset("bits", data=values, chunks=(chunk_rows, 3), compression="gzip")
+        generator = np.random.default_rng(chunk_rows)
+        for rows in ([49], [0], [5, 5, 0, 49, 48, 12], generator.permutation(50)[:20], np.arange(50)):
+            rows = np.asarray(rows, dtype=np.int64)
+            assert np.array_equal(cache_module._rows_of_chunks(dataset, rows), values[rows])
