@@ -39,6 +39,8 @@ class ArchitectureConfig:
     spectrum_reconstruction_pool: int = 1
     members: list[dict[str, Any]] = field(default_factory=list)
     """Architectures of the member networks when ``fusion`` is ``"ensemble"`` (empty otherwise)."""
+    formula_features: int = 0
+    """Formula features the network reads after the bins (:mod:`specvae.formula_features`; feed-forward only)."""
 
     def __post_init__(self) -> None:
         # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
@@ -57,6 +59,14 @@ class ArchitectureConfig:
             raise ValueError(f"fusion_options must be a mapping, got {self.fusion_options!r}")
         if not isinstance(self.members, list) or not all(isinstance(member, dict) for member in self.members):
             raise ValueError(f"members must be a list of architectures, got {self.members!r}")
+        if self.formula_features:
+            from specvae.formula_features import N_FORMULA_FEATURES
+
+            if self.formula_features != N_FORMULA_FEATURES:
+                raise ValueError(
+                    f"formula_features must be 0 or {N_FORMULA_FEATURES} (the features this version computes), "
+                    f"got {self.formula_features!r}"
+                )
         for name in ("spectrum_weight", "fingerprint_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

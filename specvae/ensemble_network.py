@@ -40,3 +40,24 @@ class FingerprintEnsemble(SpectrumToFingerprintPredictor):
         data = {SPECTRUM: spectrum}
         predictions = [member.cross_generate(data, [SPECTRUM], [FINGERPRINT])[FINGERPRINT] for member in self.members]
         return torch.stack(predictions).mean(dim=0)
+
+    @property
+    def reads_formulas(self) -> bool:
+        """Whether a member predicts under a given molecular formula."""
+        return any(getattr(member, "n_formula_features", 0) for member in self.members)
+
+    @torch.no_grad()
+    def probabilities_under_formulas(self, spectrum: Tensor, formula_block: Tensor) -> Tensor:
+        """``(k, n_kept_bits)``: the members' mean probabilities for one spectrum ``(1, n_bins)`` under each of ``k``
+        formulas; a member that reads no formula gives its one prediction for every formula."""
+        if not self.reads_formulas:
+            raise ValueError("no member of this ensemble reads a formula")
+        n_formulas = formula_block.shape[0]
+        predictions = []
+        for member in self.members:
+            if getattr(member, "n_formula_features", 0):
+                predictions.append(member.probabilities_under_formulas(spectrum, formula_block))
+            else:
+                plain = member.cross_generate({SPECTRUM: spectrum}, [SPECTRUM], [FINGERPRINT])[FINGERPRINT]
+                predictions.append(plain.expand(n_formulas, -1))
+        return torch.stack(predictions).mean(dim=0)

@@ -26,20 +26,60 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
 
     Layers: ``SparseLinear(n_bins, hidden_dim)``, ReLU, ``Linear(hidden_dim, latent_dim)``, then the decoder MLP
     ``latent_dim -> hidden_dim -> n_kept_bits`` (ReLU between), giving one logit per bit.
+
+    With ``n_formula_features`` (:mod:`specvae.formula_features`), the first layer also reads a molecular formula's
+    features after the bins: the network predicts the bits of a structure *of that formula*
+    (:meth:`probabilities_under_formulas`). A spectrum given with its bins only reads as "no formula" (a zero
+    block), which is how the rest of the pipeline calls it; ``formula_dropout`` (set for training) zeroes the
+    block of that share of the training rows, so the network learns to predict both ways.
     """
 
     kind_name = "the feed-forward baseline"
 
-    def __init__(self, n_bins: int, n_fingerprint_bits: int, hidden_dim: int = 192, latent_dim: int = 64) -> None:
+    def __init__(
+        self,
+        n_bins: int,
+        n_fingerprint_bits: int,
+        hidden_dim: int = 192,
+        latent_dim: int = 64,
+        n_formula_features: int = 0,
+    ) -> None:
         super().__init__()
-        self.encoder = nn.Sequential(SparseLinear(n_bins, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim))
+        self.n_bins = n_bins
+        self.n_formula_features = n_formula_features
+        self.formula_dropout = 0.0
+        self.encoder = nn.Sequential(
+            SparseLinear(n_bins + n_formula_features, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim)
+        )
         self.decoder = MLP(latent_dim, [hidden_dim], n_fingerprint_bits)
         # The trainer sets per-modality weights here; the baseline has one term and ignores them.
         self.reconstruction_weights: dict[str, float] = {}
 
     def logits(self, spectrum: Tensor) -> Tensor:
-        """``(batch, n_kept_bits)`` logits of the bits."""
-        return self.decoder(self.encoder(spectrum))
+        """``(batch, n_kept_bits)`` logits of the bits of ``(batch, n_bins)`` spectra, or of ``(batch, n_bins +
+        n_formula_features)`` spectra with their formulas' features."""
+        return self.decoder(self.encoder(self._with_formula_block(spectrum)))
+
+    def _with_formula_block(self, spectrum: Tensor) -> Tensor:
+        if not self.n_formula_features:
+            return spectrum
+        if spectrum.shape[-1] == self.n_bins:
+            return widen_columns(spectrum, self.n_formula_features)
+        if self.training and self.formula_dropout > 0:
+            return drop_formula_block(spectrum, self.n_bins, self.formula_dropout)
+        return spectrum
+
+    @torch.no_grad()
+    def probabilities_under_formulas(self, spectrum: Tensor, formula_block: Tensor) -> Tensor:
+        """``(k, n_kept_bits)`` probabilities for one spectrum ``(1, n_bins)`` under each of ``k`` formulas
+        (``formula_block`` ``(k, n_formula_features)``, :func:`specvae.formula_features.formula_feature_matrix`).
+        The first layer is linear, so the spectrum's part of it is computed once and each formula's part added."""
+        if not self.n_formula_features:
+            raise ValueError(f"{self.kind_name} reads no formula")
+        first, latent = self.encoder[0], self.encoder[2]
+        spectrum_part = first(widen_columns(spectrum, self.n_formula_features))  # bias included
+        hidden = torch.relu(spectrum_part + formula_block.to(first.weight.dtype) @ first.weight[self.n_bins :])
+        return torch.sigmoid(self.decoder(latent(hidden)))
 
     def loss(
         self, data: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None, beta: float = 1.0
@@ -79,5 +119,36 @@ def build_feedforward_network(architecture: ArchitectureConfig) -> FeedForwardFi
     if architecture.fusion != FEEDFORWARD:
         raise ValueError(f"not a feed-forward architecture (fusion={architecture.fusion!r})")
     return FeedForwardFingerprintNetwork(
-        architecture.n_bins, architecture.n_fingerprint_bits, architecture.hidden_dim, architecture.latent_dim
+        architecture.n_bins,
+        architecture.n_fingerprint_bits,
+        architecture.hidden_dim,
+        architecture.latent_dim,
+        architecture.formula_features,
     )
+
+
+def widen_columns(spectrum: Tensor, n_columns: int) -> Tensor:
+    """``spectrum`` (dense or sparse) with ``n_columns`` zero columns appended."""
+    batch, width = spectrum.shape
+    if spectrum.is_sparse or spectrum.layout == torch.sparse_csr:
+        coo = spectrum.to_sparse_coo().coalesce()
+        return torch.sparse_coo_tensor(
+            coo.indices(), coo.values(), (batch, width + n_columns), check_invariants=False
+        ).coalesce()
+    return torch.cat([spectrum, spectrum.new_zeros(batch, n_columns)], dim=1)
+
+
+def drop_formula_block(spectrum: Tensor, n_bins: int, probability: float) -> Tensor:
+    """``spectrum`` (dense or sparse, the formula block after ``n_bins``) with the block of each row zeroed with
+    ``probability``."""
+    dropped = torch.rand(spectrum.shape[0], device=spectrum.device) < probability
+    if spectrum.is_sparse or spectrum.layout == torch.sparse_csr:
+        coo = spectrum.to_sparse_coo().coalesce()
+        rows, columns = coo.indices()
+        keep = (columns < n_bins) | ~dropped[rows]
+        return torch.sparse_coo_tensor(
+            coo.indices()[:, keep], coo.values()[keep], coo.shape, check_invariants=False
+        ).coalesce()
+    spectrum = spectrum.clone()
+    spectrum[dropped, n_bins:] = 0
+    return spectrum

@@ -38,9 +38,9 @@ def real_data_path(relative: str) -> Path:
 TINY_KEPT_BITS = 64
 
 
-def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "svae") -> Path:
-    """A randomly initialised model (any fusion model, or ``"feedforward"``) on a 1 Da grid with the first 64
-    fingerprint bits kept."""
+def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "svae", formula_features: int = 0) -> Path:
+    """A randomly initialised model (any fusion model, or ``"feedforward"``, which may read ``formula_features``) on
+    a 1 Da grid with the first 64 fingerprint bits kept."""
     from specvae.architecture import ArchitectureConfig
     from specvae.fingerprints import FingerprintDefinition
     from specvae.model_file import ModelMetadata, save_model
@@ -51,7 +51,12 @@ def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "sv
     binner = SpectrumBinner(bin_width_da=1.0, max_mz_da=1000.0)
     definition = FingerprintDefinition().with_kept_bits(np.arange(TINY_KEPT_BITS))
     config = ArchitectureConfig(
-        n_bins=binner.n_bins, n_fingerprint_bits=TINY_KEPT_BITS, fusion=fusion, latent_dim=4, hidden_dim=16
+        n_bins=binner.n_bins,
+        n_fingerprint_bits=TINY_KEPT_BITS,
+        fusion=fusion,
+        latent_dim=4,
+        hidden_dim=16,
+        formula_features=formula_features,
     )
     model = build_network(config)
     metadata = ModelMetadata(
