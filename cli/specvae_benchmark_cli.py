@@ -183,6 +183,13 @@ def casmi2017(**options) -> None:
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Resumable checkpoints and logs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--num-threads", type=int, default=None, help="torch threads (default: torch's choice).")
+@click.option(
+    "--formula-dropout",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=None,
+    help="Also read each spectrum's molecular formula, left out of this share of the training rows "
+    "(the network then predicts with and without a formula).",
+)
 def train_baseline(
     training_set,
     output,
@@ -199,6 +206,7 @@ def train_baseline(
     checkpoint_dir,
     seed,
     num_threads,
+    formula_dropout,
 ) -> None:
     """Train the feed-forward spectrum->fingerprint baseline on TRAINING_SET as `specvae train` trains a VAE."""
     import torch
@@ -223,6 +231,7 @@ def train_baseline(
         learning_rate=learning_rate,
         min_bit_count=min_bit_count,
         seed=seed,
+        formula_dropout=formula_dropout,
     )
     record = train_feedforward_model(training_set, output, options, checkpoint_dir, command=_command_line())
     click.echo(

@@ -21,6 +21,7 @@ import torch
 from mmcore.training import Trainer
 from specvae.architecture import ArchitectureConfig
 from specvae.feedforward_network import FEEDFORWARD, FeedForwardFingerprintNetwork, build_feedforward_network
+from specvae.formula_features import N_FORMULA_FEATURES
 from specvae.model_file import ModelFileError, ModelMetadata, load_model, save_model
 from specvae.training import (
     TrainingOptions,
@@ -63,8 +64,10 @@ def train_feedforward_model(
         fusion=FEEDFORWARD,
         latent_dim=options.latent_dim,
         hidden_dim=options.hidden_dim,
+        formula_features=0 if options.formula_dropout is None else N_FORMULA_FEATURES,
     )
     network = build_feedforward_network(architecture)
+    network.formula_dropout = options.formula_dropout or 0.0
     trainer = Trainer(network, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
     result = trainer.fit(inputs.dataset, inputs.validation_dataset, resume=checkpoint_dir is not None)
     network.to("cpu").eval()

@@ -173,7 +173,8 @@ def _describe_training(training: dict, indent: str = "") -> list[str]:
 
 
 def _describe_network(architecture: ArchitectureConfig) -> str:
-    return f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim})"
+    formula = ", reads the molecular formula" if architecture.formula_features else ""
+    return f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim}{formula})"
 
 
 def describe_model(metadata: ModelMetadata) -> str:

@@ -62,6 +62,9 @@ class TrainingOptions:
     lr_decay_patience: int | None = None
     calibration: str | None = None
     spectrum_reconstruction_pool: int = 1
+    formula_dropout: float | None = None
+    """None: the network reads the spectrum only. A share in [0, 1): it also reads each spectrum's structure formula
+    (:mod:`specvae.formula_features`), left out of that share of the training rows (feed-forward network only)."""
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
@@ -74,6 +77,8 @@ class TrainingOptions:
             # as much as the 127 paired ones together. specvae weighs every sample alike (1 / batch size), as the
             # shipped models were trained; the paper's weighting stays available as fusion option weighting=paper.
             self.fusion_options = {**self.fusion_options, "weighting": "sample"}
+        if self.formula_dropout is not None and not 0.0 <= self.formula_dropout < 1.0:
+            raise ValueError(f"formula_dropout must be None or in [0, 1), got {self.formula_dropout!r}")
         if self.calibration is not None and self.calibration not in CALIBRATION_KINDS:
             raise ValueError(f"calibration must be one of {CALIBRATION_KINDS} or None, got {self.calibration!r}")
 
@@ -118,12 +123,29 @@ class TrainingInputs:
         return self.validation_candidate_bits[self.validation_true_rows]
 
 
+def with_structure_formulas(data: TrainingSet, training_set_path: str | os.PathLike[str]) -> scipy.sparse.csr_matrix:
+    """The set's spectra with their structures' formula features appended (zeros for a spectrum without one), the
+    input of a network that reads formulas: in training it learns from the true formula, and the validation metric
+    measures it given the true formula."""
+    from specvae.formula_features import formula_feature_matrix
+    from specvae.validation_lists import structure_formulas_and_masses
+
+    formulas, _ = structure_formulas_and_masses(training_set_path)
+    features = formula_feature_matrix(formulas)
+    has_structure = data.spectrum_structure >= 0
+    block = np.zeros((data.spectra.shape[0], features.shape[1]), dtype=np.float32)
+    block[has_structure] = features[data.spectrum_structure[has_structure]]
+    return scipy.sparse.hstack([data.spectra, scipy.sparse.csr_matrix(block)], format="csr", dtype=np.float32)
+
+
 def prepare_training_inputs(
     training_set_path: str | os.PathLike[str], options: TrainingOptions, unpaired_smiles: Sequence[str] = ()
 ) -> TrainingInputs:
     """Load one ion mode of a training set, fit the kept-bit mask on the training structures, and build the
     training samples, the validation samples and the validation retrieval metric."""
     data = TrainingSet.load(training_set_path, options.ion_mode)
+    if options.formula_dropout is not None:
+        data.spectra = with_structure_formulas(data, training_set_path)
     train_structures = data.structures_in("train")
     if train_structures.size == 0:
         raise TrainingSetError(f"{training_set_path}: no training structure in {options.ion_mode} mode")
@@ -347,6 +369,10 @@ def train_specvae_model(
     Returns the training record stored in the model file.
     """
     options = options or TrainingOptions()
+    if options.formula_dropout is not None:
+        raise ValueError(
+            "formula_dropout: only the feed-forward network reads formulas (specvae benchmark train-baseline)"
+        )
     started = time.perf_counter()
     torch.manual_seed(options.seed)
     inputs = prepare_training_inputs(training_set_path, options, unpaired_smiles)

@@ -166,3 +166,37 @@ def _binned(loaded):
     matrix = scipy.sparse.csr_matrix((1, loaded.metadata.architecture.n_bins), dtype=np.float32)
     matrix[0, 47] = 1.0
     return matrix
+
+
+def test_train_baseline_with_formula_dropout_writes_a_network_that_reads_formulas(tmp_path) -> None:
+    import scipy.sparse
+
+    from specvae.formula_features import N_FORMULA_FEATURES, formula_feature_matrix
+    from specvae.model_file import load_model
+    from specvae.output import describe_model
+
+    torch.set_num_threads(1)
+    mgf = tmp_path / "train.mgf"
+    write_training_mgf(mgf)
+    training_set = tmp_path / "train.h5"
+    prepare_training_set(
+        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.3, test_fraction=0.0,
+        progress=False,
+    )  # fmt: skip
+    output = tmp_path / "formula.specvae"
+    arguments = ["train-baseline", str(training_set), "-o", str(output), "--epochs", "2", "--batch-size", "8"]
+    arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]
+    result = CliRunner().invoke(benchmark, [*arguments, "--formula-dropout", "0.5"])
+    assert result.exit_code == 0, result.output
+    network, metadata = load_model(output)
+    assert metadata.architecture.formula_features == N_FORMULA_FEATURES
+    assert metadata.training["options"]["formula_dropout"] == 0.5
+    assert "reads the molecular formula" in describe_model(metadata)
+    n_bins = metadata.architecture.n_bins
+    spectrum = torch.zeros(1, n_bins)
+    spectrum[0, 100] = 1.0
+    under = network.probabilities_under_formulas(spectrum, torch.from_numpy(formula_feature_matrix(["C6H6", None])))
+    plain = predict_fingerprint_probabilities(network, scipy.sparse.csr_matrix(spectrum.numpy()))
+    np.testing.assert_allclose(under[1].numpy(), plain[0], rtol=1e-5)  # no formula = the spectrum alone
+    result = CliRunner().invoke(benchmark, [*arguments, "--formula-dropout", "1.0"])
+    assert result.exit_code != 0 and "--formula-dropout" in result.output
