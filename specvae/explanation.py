@@ -111,20 +111,23 @@ class Explanation:
     first), and, for a model that also scores fragment formulas (:mod:`specvae.fragment_formulas`), the
     candidate's ``fragment_formula_score`` (≤ 0: the weight times the share of the spectrum its formula cannot
     explain). Bits with no contribution (shared by every candidate of the list) are left out, so
-    ``score == baseline_score + Σ supporting + Σ opposing + fragment_formula_score`` up to rounding."""
+    ``score == baseline_score + Σ supporting + Σ opposing + fragment_formula_score + formula_conditioning_score``
+    up to rounding (the last is 0 for a model without formula conditioning)."""
 
     score: float
     baseline_score: float
     supporting: tuple[BitContribution, ...] = field(default_factory=tuple)
     opposing: tuple[BitContribution, ...] = field(default_factory=tuple)
     fragment_formula_score: float = 0.0
+    formula_conditioning_score: float = 0.0
+    """What scoring under the candidate's own formula changed (:mod:`specvae.formula_conditioning`; 0 without)."""
 
     def other_bits_score(self, n: int = SUMMARY_LENGTH) -> float:
         """What the bits beyond the first ``n`` supporting and ``n`` opposing ones add up to."""
         listed = sum(bit.contribution for bit in self.supporting[:n]) + sum(
             bit.contribution for bit in self.opposing[:n]
         )
-        return self.score - self.baseline_score - listed - self.fragment_formula_score
+        return self.score - self.baseline_score - listed - self.fragment_formula_score - self.formula_conditioning_score
 
     def summary(self, n: int = SUMMARY_LENGTH) -> dict[str, Any]:
         """The TSV columns (:data:`specvae.output.EXPLANATION_COLUMNS`): the first ``n`` bits each way as
@@ -135,6 +138,7 @@ class Explanation:
             "opposing_bits": format_contributions(self.opposing[:n]),
             "other_bits_score": self.other_bits_score(n),
             "fragment_formula_score": self.fragment_formula_score,
+            "formula_conditioning_score": self.formula_conditioning_score,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,6 +148,7 @@ class Explanation:
             "supporting": [bit.as_dict() for bit in self.supporting],
             "opposing": [bit.as_dict() for bit in self.opposing],
             "fragment_formula_score": self.fragment_formula_score,
+            "formula_conditioning_score": self.formula_conditioning_score,
         }
 
 

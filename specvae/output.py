@@ -41,13 +41,15 @@ OUTPUT_COLUMNS = (
 
 EXPLANATION_COLUMNS = (
     # With --explain / explain=True (specvae.explanation): score = baseline_score + the contributions listed in
-    # supporting_bits and opposing_bits + other_bits_score + fragment_formula_score. Contributions are relative to
+    # supporting_bits and opposing_bits + other_bits_score + fragment_formula_score
+    # + formula_conditioning_score. Contributions are relative to
     # the average candidate of the spectrum's list, whose fingerprint score is baseline_score.
     "baseline_score",
     "supporting_bits",  # up to 5 bits that most raised the score: "label (+1.23); label (+0.98)"
     "opposing_bits",  # up to 5 bits that most lowered it: "label (-1.10); ..."
     "other_bits_score",  # what the other bits add up to
     "fragment_formula_score",  # the fragment-formula term (0 for a model without one)
+    "formula_conditioning_score",  # what scoring under the candidate's own formula changed (0 without)
 )
 
 

@@ -38,9 +38,11 @@ def real_data_path(relative: str) -> Path:
 TINY_KEPT_BITS = 64
 
 
-def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "svae", formula_features: int = 0) -> Path:
+def write_tiny_model(
+    path: Path, ion_mode: str, seed: int = 0, fusion: str = "svae", formula_features: int = 0, first_kept_bit: int = 0
+) -> Path:
     """A randomly initialised model (any fusion model, or ``"feedforward"``, which may read ``formula_features``) on
-    a 1 Da grid with the first 64 fingerprint bits kept."""
+    a 1 Da grid with 64 fingerprint bits kept (from ``first_kept_bit`` on)."""
     from specvae.architecture import ArchitectureConfig
     from specvae.fingerprints import FingerprintDefinition
     from specvae.model_file import ModelMetadata, save_model
@@ -49,7 +51,7 @@ def write_tiny_model(path: Path, ion_mode: str, seed: int = 0, fusion: str = "sv
 
     torch.manual_seed(seed)
     binner = SpectrumBinner(bin_width_da=1.0, max_mz_da=1000.0)
-    definition = FingerprintDefinition().with_kept_bits(np.arange(TINY_KEPT_BITS))
+    definition = FingerprintDefinition().with_kept_bits(np.arange(first_kept_bit, first_kept_bit + TINY_KEPT_BITS))
     config = ArchitectureConfig(
         n_bins=binner.n_bins,
         n_fingerprint_bits=TINY_KEPT_BITS,

@@ -79,7 +79,8 @@ def score_and_rank(
     def child_work() -> _ChildResult:
         child_errors = ErrorReport()
         annotations = run(second, child_errors, False)
-        return [(query.scores, query.fragment_scores) for query in second], annotations, child_errors
+        parts = [(query.scores, query.fragment_scores, query.formula_scores) for query in second]
+        return parts, annotations, child_errors
 
     with _Forked(child_work) as child:
         started = time.monotonic()
@@ -89,8 +90,8 @@ def score_and_rank(
     if received is None:  # the child failed: the same work here
         return annotations + run(second, errors, progress)
     scores, second_annotations, second_errors = received
-    for query, (query_scores, fragment_scores) in zip(second, scores, strict=True):
-        query.scores, query.fragment_scores = query_scores, fragment_scores
+    for query, (query_scores, fragment_scores, formula_scores) in zip(second, scores, strict=True):
+        query.scores, query.fragment_scores, query.formula_scores = query_scores, fragment_scores, formula_scores
     if errors is not None:
         errors.extend(second_errors)
     return annotations + second_annotations

@@ -22,7 +22,8 @@ class SpectrumQuery:
     - predict: ``prediction``, the model's probability of each kept fingerprint bit;
     - score: ``scores``, one per match in the same order, NaN for a candidate without a fingerprint; for a model
       with a fragment-formula weight, ``fragment_scores`` holds each candidate's part of its score from that term
-      (already in ``scores``).
+      (already in ``scores``); for a model with formula conditioning, ``formula_scores`` holds what conditioning
+      added to each score (:mod:`specvae.pipeline.formula_scoring`, already in ``scores``).
 
     Ranking turns a scored query into a :class:`~specvae.pipeline.results.SpectrumAnnotation`.
     """
@@ -37,3 +38,4 @@ class SpectrumQuery:
     prediction: np.ndarray | None = None
     scores: np.ndarray | None = None
     fragment_scores: np.ndarray | None = None
+    formula_scores: np.ndarray | None = None

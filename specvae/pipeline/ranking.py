@@ -72,7 +72,9 @@ def rank_query(
             raise ValueError("explanations need the candidates' fingerprints and the model's fingerprint definition")
         bits, _ = fingerprints.kept_bits([match.candidate.inchikey for match in matches], definition)
         fragment = np.zeros(len(matches)) if query.fragment_scores is None else query.fragment_scores[scored]
-        _add_explanations(annotation, matches, query.prediction, bits, scores - fragment, fragment, definition)
+        formula = np.zeros(len(matches)) if query.formula_scores is None else query.formula_scores[scored]
+        fingerprint = scores - fragment - formula
+        _add_explanations(annotation, matches, query.prediction, bits, fingerprint, fragment, formula, definition)
     return annotation
 
 
@@ -179,10 +181,12 @@ def _add_explanations(
     bits: np.ndarray,
     fingerprint_scores: np.ndarray,
     fragment_scores: np.ndarray,
+    formula_scores: np.ndarray,
     definition: FingerprintDefinition,
 ) -> None:
     """Attach its explanation to each ranked row (rows and ``matches`` are tied by InChIKey: a list holds
-    each structure once): the fingerprint score split by bit, and the fragment-formula term beside it."""
+    each structure once): the fingerprint score split by bit, and the fragment-formula and formula-conditioning
+    terms beside it."""
     position_of = {match.candidate.inchikey: position for position, match in enumerate(matches)}
     positions = [position_of[row.inchikey] for row in annotation.ranked]
 
@@ -192,7 +196,7 @@ def _add_explanations(
         except InvalidStructureError:
             return None
 
-    scores = fingerprint_scores + fragment_scores
+    scores = fingerprint_scores + fragment_scores + formula_scores
     explanations = explain_candidates(
         prediction,
         bits,
@@ -208,4 +212,5 @@ def _add_explanations(
             explanations[position],
             score=float(scores[position]),
             fragment_formula_score=float(fragment_scores[position]),
+            formula_conditioning_score=float(formula_scores[position]),
         )

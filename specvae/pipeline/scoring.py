@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from specvae.fingerprints import FingerprintDefinition
 from specvae.pipeline.fingerprints import CandidateFingerprints
+from specvae.pipeline.formula_scoring import add_formula_conditioned_scores
 from specvae.pipeline.fragment_scoring import add_fragment_formula_scores
 from specvae.pipeline.models import LoadedModel
 from specvae.pipeline.query import SpectrumQuery
@@ -82,8 +83,9 @@ def score_queries(
     models: Mapping[str, LoadedModel],
     progress: bool | None = None,
 ) -> None:
-    """Fill in each predicted query's ``scores``, one per match, with its model's kept bits, and the fragment-formula
-    term of the models that carry one (:mod:`specvae.pipeline.fragment_scoring`). Scoring long lists takes seconds
+    """Fill in each predicted query's ``scores``, one per match, with its model's kept bits, the fragment-formula
+    term of the models that carry one (:mod:`specvae.pipeline.fragment_scoring`) and the formula conditioning of
+    those that carry it (:mod:`specvae.pipeline.formula_scoring`). Scoring long lists takes seconds
     (CASMI 2016's 258,237 candidates: 2-3 s), hence a bar (``progress``: None shows it on a terminal), which
     appears only after two seconds."""
     if any(query.prediction is None for query in queries):
@@ -95,3 +97,6 @@ def score_queries(
         keys = [match.candidate.inchikey for match in query.matches]
         query.scores = candidate_scores(query.prediction, keys, fingerprints, definitions[query.ion_mode])
         add_fragment_formula_scores([query], models)
+        add_formula_conditioned_scores(
+            query, models[query.ion_mode], fingerprints, definitions[query.ion_mode], candidate_scores
+        )
