@@ -175,6 +175,28 @@ row() {
         --compare "feed-forward, fragments only=$RUNS/feedforward_plain_negative.specvae" \
         --compare "SVAE shipped=$RUNS/previous_positive.specvae" --compare "SVAE shipped=$RUNS/previous_negative.specvae"
       python benchmarks/accuracy_table.py benchmarks/results/accuracy/rows.json ;;
+    svae_merged_positive)  # SVAE seed 1 on the merged energies, positive mode, then every pair with the shipped members
+      specvae train "$RUNS/train_nl200_merged.h5" -o "$RUNS/svae_merged_seed1_positive.specvae" --mode positive \
+        --seed 1 --spectrum-reconstruction-pool 10 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_svae_merged_seed1_positive"
+      python benchmarks/ensemble_pairs.py "$RUNS/train_nl200_merged.h5" positive "$RUNS/feedforward_merged_positive.specvae" \
+        "$RUNS/svae_nl200_pool10_seed1_positive.specvae" "$RUNS/svae_merged_seed1_positive.specvae" ;;
+    probability_clip)  # the clip of the bit probabilities before the cross-entropy, on the shipped files
+      python benchmarks/probability_clip.py specvae/pretrained/positive.specvae "$RUNS/train_nl200_merged.h5" \
+        --eps 1e-6,1e-3,1e-2
+      python benchmarks/probability_clip.py specvae/pretrained/negative.specvae "$RUNS/train_nl200.h5" \
+        --eps 1e-6,1e-3,1e-2 ;;
+    formula_input)  # the formula as a network input (results/accuracy/formula_input.md); needs the merged set and
+      # MOSES=path of train.csv.gz from the molsets 0.3.1 wheel (data_manifests/moses.json) for the isomer lists
+      for name_dropout in formula_ff:0 formula_drop:0.5; do
+        name=${name_dropout%%:*} dropout=${name_dropout#*:}
+        python benchmarks/formula_input.py train "$RUNS/train_nl200_merged.h5" positive "$RUNS/${name}_positive.pt" \
+          --formula-dropout "$dropout"
+        python benchmarks/formula_input.py train "$RUNS/train_nl200.h5" negative "$RUNS/${name}_negative.pt" \
+          --formula-dropout "$dropout"
+        python benchmarks/formula_input.py evaluate "$RUNS" --name "$name"
+        python benchmarks/formula_decoys.py "$RUNS" "${MOSES:?set MOSES to MOSES train.csv.gz}" \
+          --max-spectra 100000 --name "$name"
+      done ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
