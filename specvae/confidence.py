@@ -165,15 +165,23 @@ def fit_confidence_on_training_set(
     ``n_nearest`` structures of the whole set nearest in monoisotopic mass to its own structure (itself
     included), as a candidate list would offer (:mod:`specvae.validation_lists`), by the score annotation ranks
     by: with the model's fragment-formula term when it has one, whose peaks come from ``spectrum_files`` (the
-    files the set was prepared from). Its gap, skeleton count and whether rank 1 is right are the data of
-    :func:`fit_confidence`. Returns the fit and a report (counts, log-losses of the fit and of a constant).
+    files the set was prepared from), and its formula conditioning when it has one. Its gap, skeleton count and
+    whether rank 1 is right are the data of :func:`fit_confidence`. Returns the fit and a report (counts,
+    log-losses of the fit and of a constant).
     Raises :class:`ConfidenceError` when the set's bins or fingerprint differ from the model's, or the model
     scores fragments and no spectrum file is given.
     """
+    from specvae.formula_conditioning import model_formula_conditioning
     from specvae.fragment_formulas import model_fragment_scoring
     from specvae.fragment_weight_fit import list_shares
     from specvae.model_file import read_metadata
-    from specvae.validation_lists import ValidationListError, read_peaks, validation_lists
+    from specvae.validation_lists import (
+        ValidationListError,
+        ValidationLists,
+        formula_conditioned_list_scores,
+        read_peaks,
+        validation_lists,
+    )
 
     metadata = read_metadata(model_path)
     fragment_scoring = model_fragment_scoring(metadata.training)
@@ -190,11 +198,18 @@ def fit_confidence_on_training_set(
     if fragment_scoring is not None:
         peaks = read_peaks(spectrum_files, (one.identifier for one in lists.lists))
         shares = list_shares(lists, peaks, metadata.ion_mode, fragment_scoring)
+    kept = [(one, share) for one, share in zip(lists.lists, shares, strict=True) if share is not None]
+    weight = 0.0 if fragment_scoring is None else fragment_scoring.weight
+    fragment_terms = [-weight * share for _, share in kept]
+    list_scores = [one.scores + fragment for (one, _), fragment in zip(kept, fragment_terms, strict=True)]
+    conditioning = model_formula_conditioning(metadata.training)
+    if conditioning is not None:  # the score annotation ranks by (specvae.pipeline.formula_scoring)
+        subset = ValidationLists([one for one, _ in kept], lists.formulas)
+        list_scores = formula_conditioned_list_scores(
+            model_path, training_set_path, subset, list_scores, fragment_terms, conditioning.weight
+        )
     gaps, counts, correct = [], [], []
-    for one, share in zip(lists.lists, shares, strict=True):
-        if share is None:  # its spectrum is not in the given files
-            continue
-        scores = one.scores - (fragment_scoring.weight * share if fragment_scoring is not None else 0.0)
+    for (one, _), scores in zip(kept, list_scores, strict=True):
         gap, n_skeletons = skeleton_gap(scores, one.skeletons)
         gaps.append(gap)
         counts.append(n_skeletons)
@@ -214,6 +229,7 @@ def fit_confidence_on_training_set(
         "log_loss_constant": log_loss(constant, correct_array),
         "seed": seed,
         "with_fragment_formulas": fragment_scoring is not None,
+        "with_formula_conditioning": conditioning is not None,
     }
     return fitted, report
 

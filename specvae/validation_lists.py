@@ -170,3 +170,44 @@ def read_peaks(
                 peaks = spectrum.peaks
                 found[identifier] = (peaks.mz, peaks.intensities, float(spectrum.get("precursor_mz")))
     return found
+
+
+def formula_conditioned_list_scores(
+    model_path: str | os.PathLike[str],
+    training_set_path: str | os.PathLike[str],
+    lists: ValidationLists,
+    list_scores: Sequence[np.ndarray],
+    fragment_terms: Sequence[np.ndarray],
+    weight: float,
+) -> list[np.ndarray]:
+    """The lists' scores as annotation ranks them with formula conditioning (:mod:`specvae.formula_conditioning`):
+    ``list_scores`` (each list's ordinary scores, its ``fragment_terms`` included) combined with each candidate's
+    score under the prediction for its own formula (plus its fragment term), within each formula."""
+    import torch
+
+    from specvae.fingerprints import FingerprintDefinition
+    from specvae.formula_conditioning import formula_conditioned_scores
+    from specvae.formula_features import formula_feature_matrix
+    from specvae.model_file import load_model
+    from specvae.pipeline.prediction import one_torch_thread
+    from specvae.ranking import score_candidates
+    from specvae.training_set_reader import TrainingSet
+
+    model, metadata = load_model(model_path)
+    data = TrainingSet.load(training_set_path, metadata.ion_mode)
+    kept_bits = FingerprintDefinition.from_dict(metadata.fingerprint).select_kept(data.fingerprint_bits())
+    conditioned_lists = []
+    for one, scores, fragment in zip(lists.lists, list_scores, fragment_terms, strict=True):
+        formulas = [lists.formulas[row] for row in one.candidates]
+        distinct = sorted({formula for formula in formulas if formula})
+        spectrum = torch.from_numpy(data.spectra[one.spectrum_row].toarray().astype(np.float32))
+        with one_torch_thread():
+            predictions = model.probabilities_under_formulas(
+                spectrum, torch.from_numpy(formula_feature_matrix(distinct))
+            )
+        conditioned = np.full(len(formulas), np.nan)
+        for formula, prediction in zip(distinct, predictions.numpy(), strict=True):
+            rows = np.array([position for position, other in enumerate(formulas) if other == formula])
+            conditioned[rows] = score_candidates(prediction, kept_bits[one.candidates[rows]]) + fragment[rows]
+        conditioned_lists.append(formula_conditioned_scores(scores, conditioned, formulas, weight))
+    return conditioned_lists
