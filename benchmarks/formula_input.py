@@ -49,11 +49,27 @@ def drop_formula_block(spectrum: torch.Tensor, n_bins: int, probability: float) 
     return spectrum
 
 
+def pool_bins(binned: scipy.sparse.csr_matrix, pool: int) -> scipy.sparse.csr_matrix:
+    """Each run of ``pool`` consecutive bins summed into one (1 Da from 0.1 Da bins with ``pool`` 10)."""
+    if pool == 1:
+        return binned
+    n_bins = binned.shape[1]
+    rows = np.arange(n_bins)
+    pooling = scipy.sparse.csr_matrix((np.ones(n_bins, dtype=np.float32), (rows, rows // pool)))
+    return (binned @ pooling).tocsr()
+
+
 def train(
-    training_set: str, ion_mode: str, output: str, checkpoint_dir: str | None, formula_dropout: float = 0.0
+    training_set: str,
+    ion_mode: str,
+    output: str,
+    checkpoint_dir: str | None,
+    formula_dropout: float = 0.0,
+    pool: int = 1,
 ) -> None:
     """Train the formula-input network: the training set's spectra with each spectrum's structure formula appended
-    (with ``formula_dropout``, each batch row's formula block is left out with that probability)."""
+    (with ``formula_dropout``, each batch row's formula block is left out with that probability; with ``pool``,
+    the network reads groups of that many bins summed, a first layer ``pool`` times smaller)."""
     import specvae.training as training
     import specvae.training_set_reader as reader
     from mmcore.training import Trainer
@@ -68,7 +84,7 @@ def train(
         data = load(cls, path, ion_mode)
         has_structure = (data.spectrum_structure >= 0)[:, None]
         block = np.where(has_structure, table[np.maximum(data.spectrum_structure, 0)], 0.0)
-        data.spectra = scipy.sparse.hstack([data.spectra, scipy.sparse.csr_matrix(block)]).tocsr()
+        data.spectra = scipy.sparse.hstack([pool_bins(data.spectra, pool), scipy.sparse.csr_matrix(block)]).tocsr()
         return data
 
     training.TrainingSet.load = classmethod(load_with_formulas)
@@ -100,6 +116,7 @@ def train(
         "n_bits": inputs.definition.n_kept_bits,
         "definition": inputs.definition.to_dict(),
         "formula_dropout": formula_dropout,
+        "pool": pool,
         "best_epoch": result.best_epoch,
         "metrics": result.best_metrics,
         "history": result.history,
@@ -114,6 +131,7 @@ def load_formula_network(path: str):
     saved = torch.load(path, weights_only=False)  # our own experiment file, not a user's model
     network = FeedForwardFingerprintNetwork(saved["n_inputs"], saved["n_bits"], 192, 64)
     network.load_state_dict(saved["state"])
+    network.input_pool = saved.get("pool", 1)
     return network.eval(), saved
 
 
@@ -122,6 +140,7 @@ def predict_with_formulas(network, binned: scipy.sparse.csr_matrix, formulas: li
     """``(len(formulas), n_bits)`` probabilities for one binned spectrum ``(1, n_bins)`` under each formula: the
     first layer is linear, so its spectrum part is computed once and each formula's part added."""
     first = network.encoder[0]
+    binned = pool_bins(binned, getattr(network, "input_pool", 1))
     n_bins = binned.shape[1]
     spectrum_part = torch.from_numpy(np.asarray(binned.toarray(), dtype=np.float32)) @ first.weight[:n_bins]
     formula_block = torch.from_numpy(np.stack([formula_features(formula) for formula in formulas]))
@@ -402,6 +421,7 @@ def main() -> None:
     train_parser.add_argument("output")
     train_parser.add_argument("--checkpoint-dir")
     train_parser.add_argument("--formula-dropout", type=float, default=0.0, help="share of rows trained without it")
+    train_parser.add_argument("--pool", type=int, default=1, help="read groups of this many bins, summed")
     evaluate_parser = commands.add_parser("evaluate")
     evaluate_parser.add_argument("runs", type=Path)
     evaluate_parser.add_argument("--name", default="formula_ff", help="networks RUNS/NAME_{positive,negative}.pt")
@@ -412,7 +432,7 @@ def main() -> None:
     if arguments.command == "train":
         train(
             arguments.training_set, arguments.ion_mode, arguments.output, arguments.checkpoint_dir,
-            arguments.formula_dropout,
+            arguments.formula_dropout, arguments.pool,
         )  # fmt: skip
     elif arguments.command == "evaluate":
         evaluate(arguments.runs, arguments.name)

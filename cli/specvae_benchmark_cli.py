@@ -190,6 +190,13 @@ def casmi2017(**options) -> None:
     help="Also read each spectrum's molecular formula, left out of this share of the training rows "
     "(the network then predicts with and without a formula).",
 )
+@click.option(
+    "--input-pool",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Read groups of this many consecutive bins summed as one (10: 1 Da from 0.1 Da bins).",
+)
 def train_baseline(
     training_set,
     output,
@@ -207,6 +214,7 @@ def train_baseline(
     seed,
     num_threads,
     formula_dropout,
+    input_pool,
 ) -> None:
     """Train the feed-forward spectrum->fingerprint baseline on TRAINING_SET as `specvae train` trains a VAE."""
     import torch
@@ -232,6 +240,7 @@ def train_baseline(
         min_bit_count=min_bit_count,
         seed=seed,
         formula_dropout=formula_dropout,
+        input_pool=input_pool,
     )
     record = train_feedforward_model(training_set, output, options, checkpoint_dir, command=_command_line())
     click.echo(

@@ -41,6 +41,8 @@ class ArchitectureConfig:
     """Architectures of the member networks when ``fusion`` is ``"ensemble"`` (empty otherwise)."""
     formula_features: int = 0
     """Formula features the network reads after the bins (:mod:`specvae.formula_features`; feed-forward only)."""
+    input_pool: int = 1
+    """Consecutive bins the first layer reads summed as one (feed-forward only)."""
 
     def __post_init__(self) -> None:
         # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
@@ -59,6 +61,16 @@ class ArchitectureConfig:
             raise ValueError(f"fusion_options must be a mapping, got {self.fusion_options!r}")
         if not isinstance(self.members, list) or not all(isinstance(member, dict) for member in self.members):
             raise ValueError(f"members must be a list of architectures, got {self.members!r}")
+        input_pool = self.input_pool
+        if (
+            isinstance(input_pool, bool)
+            or not isinstance(input_pool, int)
+            or input_pool <= 0
+            or self.n_bins % input_pool
+        ):
+            raise ValueError(
+                f"input_pool must be a positive integer dividing n_bins ({self.n_bins}), got {input_pool!r}"
+            )
         if self.formula_features:
             from specvae.formula_features import N_FORMULA_FEATURES
 

@@ -65,6 +65,7 @@ def train_feedforward_model(
         latent_dim=options.latent_dim,
         hidden_dim=options.hidden_dim,
         formula_features=0 if options.formula_dropout is None else N_FORMULA_FEATURES,
+        input_pool=options.input_pool,
     )
     network = build_feedforward_network(architecture)
     network.formula_dropout = options.formula_dropout or 0.0

@@ -31,7 +31,9 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
     features after the bins: the network predicts the bits of a structure *of that formula*
     (:meth:`probabilities_under_formulas`). A spectrum given with its bins only reads as "no formula" (a zero
     block), which is how the rest of the pipeline calls it; ``formula_dropout`` (set for training) zeroes the
-    block of that share of the training rows, so the network learns to predict both ways.
+    block of that share of the training rows, so the network learns to predict both ways. With ``input_pool`` the
+    first layer reads groups of that many consecutive bins summed (1 Da from 0.1 Da bins with 10): a first layer
+    that many times smaller.
     """
 
     kind_name = "the feed-forward baseline"
@@ -43,13 +45,18 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
         hidden_dim: int = 192,
         latent_dim: int = 64,
         n_formula_features: int = 0,
+        input_pool: int = 1,
     ) -> None:
         super().__init__()
+        if n_bins % input_pool:
+            raise ValueError(f"input_pool {input_pool} must divide the {n_bins} bins")
         self.n_bins = n_bins
         self.n_formula_features = n_formula_features
+        self.input_pool = input_pool
         self.formula_dropout = 0.0
+        first_layer_inputs = n_bins // input_pool + n_formula_features
         self.encoder = nn.Sequential(
-            SparseLinear(n_bins + n_formula_features, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim)
+            SparseLinear(first_layer_inputs, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim)
         )
         self.decoder = MLP(latent_dim, [hidden_dim], n_fingerprint_bits)
         # The trainer sets per-modality weights here; the baseline has one term and ignores them.
@@ -58,16 +65,15 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
     def logits(self, spectrum: Tensor) -> Tensor:
         """``(batch, n_kept_bits)`` logits of the bits of ``(batch, n_bins)`` spectra, or of ``(batch, n_bins +
         n_formula_features)`` spectra with their formulas' features."""
-        return self.decoder(self.encoder(self._with_formula_block(spectrum)))
+        return self.decoder(self.encoder(self._first_layer_input(spectrum)))
 
-    def _with_formula_block(self, spectrum: Tensor) -> Tensor:
-        if not self.n_formula_features:
-            return spectrum
-        if spectrum.shape[-1] == self.n_bins:
-            return widen_columns(spectrum, self.n_formula_features)
-        if self.training and self.formula_dropout > 0:
-            return drop_formula_block(spectrum, self.n_bins, self.formula_dropout)
-        return spectrum
+    def _first_layer_input(self, spectrum: Tensor) -> Tensor:
+        """The formula block added (zeros) or dropped (training), then the bins pooled."""
+        if self.n_formula_features and spectrum.shape[-1] == self.n_bins:
+            spectrum = widen_columns(spectrum, self.n_formula_features)
+        elif self.n_formula_features and self.training and self.formula_dropout > 0:
+            spectrum = drop_formula_block(spectrum, self.n_bins, self.formula_dropout)
+        return pool_columns(spectrum, self.n_bins, self.input_pool)
 
     @torch.no_grad()
     def probabilities_under_formulas(self, spectrum: Tensor, formula_block: Tensor) -> Tensor:
@@ -77,8 +83,9 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
         if not self.n_formula_features:
             raise ValueError(f"{self.kind_name} reads no formula")
         first, latent = self.encoder[0], self.encoder[2]
-        spectrum_part = first(widen_columns(spectrum, self.n_formula_features))  # bias included
-        hidden = torch.relu(spectrum_part + formula_block.to(first.weight.dtype) @ first.weight[self.n_bins :])
+        spectrum_part = first(self._first_layer_input(spectrum))  # bias included, zero formula block
+        formula_weights = first.weight[self.n_bins // self.input_pool :]
+        hidden = torch.relu(spectrum_part + formula_block.to(first.weight.dtype) @ formula_weights)
         return torch.sigmoid(self.decoder(latent(hidden)))
 
     def loss(
@@ -124,6 +131,7 @@ def build_feedforward_network(architecture: ArchitectureConfig) -> FeedForwardFi
         architecture.hidden_dim,
         architecture.latent_dim,
         architecture.formula_features,
+        architecture.input_pool,
     )
 
 
@@ -136,6 +144,24 @@ def widen_columns(spectrum: Tensor, n_columns: int) -> Tensor:
             coo.indices(), coo.values(), (batch, width + n_columns), check_invariants=False
         ).coalesce()
     return torch.cat([spectrum, spectrum.new_zeros(batch, n_columns)], dim=1)
+
+
+def pool_columns(spectrum: Tensor, n_bins: int, pool: int) -> Tensor:
+    """``spectrum`` (dense or sparse) with each run of ``pool`` of its first ``n_bins`` columns summed into one;
+    the columns after them (a formula block) kept as they are."""
+    if pool == 1:
+        return spectrum
+    batch, width = spectrum.shape
+    n_pooled = n_bins // pool
+    if spectrum.is_sparse or spectrum.layout == torch.sparse_csr:
+        coo = spectrum.to_sparse_coo().coalesce()
+        rows, columns = coo.indices()
+        pooled_columns = torch.where(columns < n_bins, columns // pool, columns - n_bins + n_pooled)
+        indices = torch.stack([rows, pooled_columns])
+        shape = (batch, width - n_bins + n_pooled)
+        return torch.sparse_coo_tensor(indices, coo.values(), shape, check_invariants=False).coalesce()
+    bins = spectrum[:, :n_bins].reshape(batch, n_pooled, pool).sum(dim=-1)
+    return torch.cat([bins, spectrum[:, n_bins:]], dim=1)
 
 
 def drop_formula_block(spectrum: Tensor, n_bins: int, probability: float) -> Tensor:

@@ -176,7 +176,8 @@ def _describe_training(training: dict, indent: str = "") -> list[str]:
 
 def _describe_network(architecture: ArchitectureConfig) -> str:
     formula = ", reads the molecular formula" if architecture.formula_features else ""
-    return f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim}{formula})"
+    pool = f", bins read in groups of {architecture.input_pool}" if architecture.input_pool > 1 else ""
+    return f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim}{formula}{pool})"
 
 
 def describe_model(metadata: ModelMetadata) -> str:

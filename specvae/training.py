@@ -65,6 +65,8 @@ class TrainingOptions:
     formula_dropout: float | None = None
     """None: the network reads the spectrum only. A share in [0, 1): it also reads each spectrum's structure formula
     (:mod:`specvae.formula_features`), left out of that share of the training rows (feed-forward network only)."""
+    input_pool: int = 1
+    """Consecutive bins the first layer reads summed as one (feed-forward network only)."""
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
@@ -369,9 +371,9 @@ def train_specvae_model(
     Returns the training record stored in the model file.
     """
     options = options or TrainingOptions()
-    if options.formula_dropout is not None:
+    if options.formula_dropout is not None or options.input_pool != 1:
         raise ValueError(
-            "formula_dropout: only the feed-forward network reads formulas (specvae benchmark train-baseline)"
+            "formula_dropout and input_pool: only the feed-forward network has them (specvae benchmark train-baseline)"
         )
     started = time.perf_counter()
     torch.manual_seed(options.seed)

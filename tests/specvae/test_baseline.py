@@ -200,3 +200,10 @@ def test_train_baseline_with_formula_dropout_writes_a_network_that_reads_formula
     np.testing.assert_allclose(under[1].numpy(), plain[0], rtol=1e-5)  # no formula = the spectrum alone
     result = CliRunner().invoke(benchmark, [*arguments, "--formula-dropout", "1.0"])
     assert result.exit_code != 0 and "--formula-dropout" in result.output
+    pooled = tmp_path / "pooled.specvae"
+    arguments[arguments.index(str(output))] = str(pooled)
+    result = CliRunner().invoke(benchmark, [*arguments, "--formula-dropout", "0.5", "--input-pool", "10"])
+    assert result.exit_code == 0, result.output
+    network, metadata = load_model(pooled)
+    assert metadata.architecture.input_pool == 10
+    assert network.encoder[0].in_features == n_bins // 10 + N_FORMULA_FEATURES

@@ -9,7 +9,7 @@ from shared_helpers import write_tiny_model
 
 from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig
 from specvae.ensemble import build_ensemble
-from specvae.feedforward_network import FeedForwardFingerprintNetwork, drop_formula_block
+from specvae.feedforward_network import FeedForwardFingerprintNetwork, drop_formula_block, pool_columns
 from specvae.formula_features import N_FORMULA_FEATURES, formula_feature_matrix
 from specvae.model_file import load_model
 
@@ -92,3 +92,30 @@ def test_the_model_file_keeps_the_formula_input_and_an_ensemble_mixes_it_with_ot
 def test_an_unknown_formula_feature_count_is_refused(count) -> None:
     with pytest.raises(ValueError, match="formula_features"):
         ArchitectureConfig(n_bins=10, n_fingerprint_bits=4, fusion="feedforward", formula_features=count)
+
+
+def test_pooled_bins_are_summed_and_the_formula_block_kept_in_dense_and_sparse_inputs() -> None:
+    batch = torch.cat([spectra(3, 50), torch.from_numpy(formula_feature_matrix(FORMULAS))], dim=1)
+    pooled = pool_columns(batch, 50, 10)
+    assert pooled.shape == (3, 5 + N_FORMULA_FEATURES)
+    torch.testing.assert_close(pooled[:, :5], batch[:, :50].reshape(3, 5, 10).sum(-1))
+    torch.testing.assert_close(pooled[:, 5:], batch[:, 50:])
+    torch.testing.assert_close(pool_columns(batch.to_sparse(), 50, 10).to_dense(), pooled)
+
+
+def test_a_pooled_network_reads_what_an_unpooled_one_reads_from_pooled_bins() -> None:
+    torch.manual_seed(0)
+    pooled = FeedForwardFingerprintNetwork(50, 12, 16, 4, n_formula_features=N_FORMULA_FEATURES, input_pool=10).eval()
+    torch.manual_seed(0)
+    plain = FeedForwardFingerprintNetwork(5, 12, 16, 4, n_formula_features=N_FORMULA_FEATURES).eval()
+    spectrum = spectra(1, 50)
+    block = torch.from_numpy(formula_feature_matrix(FORMULAS))
+    summed = spectrum.reshape(1, 5, 10).sum(-1)
+    torch.testing.assert_close(
+        pooled.probabilities_under_formulas(spectrum, block), plain.probabilities_under_formulas(summed, block)
+    )
+    torch.testing.assert_close(pooled.fingerprint_probabilities(spectrum), plain.fingerprint_probabilities(summed))
+    with pytest.raises(ValueError, match="input_pool"):
+        FeedForwardFingerprintNetwork(50, 12, input_pool=7)
+    with pytest.raises(ValueError, match="input_pool"):
+        ArchitectureConfig(n_bins=50, n_fingerprint_bits=4, fusion="feedforward", input_pool=7)
