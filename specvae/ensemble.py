@@ -11,7 +11,8 @@ counts), each member's record (command, epochs, validation metrics), the union o
 the members' training structures (what a benchmark's leakage check needs: a structure any member saw counts as
 seen), and, when the training set is given, the ensemble's own validation retrieval, measured exactly as training
 measures a single model's. A fitted annotation confidence belongs to one predictor, so members' fits are not
-carried over: run ``specvae fit-confidence`` on the ensemble.
+carried over: run ``specvae fit-confidence`` on the ensemble. An ensemble given as a member adds its members (and
+their records); its own fits (confidence, fragment-formula weight) belong to it alone and are not carried over.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ _TRAINING_DATA_KEYS = (
 
 
 class EnsembleError(SpecvaeError, ValueError):
-    """Members that cannot form one ensemble (other ion mode, bins or kept bits; an ensemble as a member)."""
+    """Members that cannot form one ensemble (other ion mode, bins or kept bits)."""
 
 
 def _check_compatible(paths: Sequence[str | os.PathLike[str]], metadatas: Sequence[ModelMetadata]) -> None:
@@ -68,9 +69,6 @@ def _check_compatible(paths: Sequence[str | os.PathLike[str]], metadatas: Sequen
                     f"{path}: its {what} differ from those of {first_path}; ensemble members must be trained on "
                     "the same training set, ion mode and min bit count"
                 )
-    for path, metadata in zip(paths, metadatas, strict=True):
-        if metadata.architecture.fusion == ENSEMBLE:
-            raise EnsembleError(f"{path}: is an ensemble already; give its members instead")
 
 
 def _decoded(value: Any) -> Any:
@@ -107,12 +105,34 @@ def build_ensemble(
     metadatas = [metadata for _, metadata in loaded]
     _check_compatible(member_paths, metadatas)
     first = metadatas[0]
-    ensemble = FingerprintEnsemble([model for model, _ in loaded]).eval()
+    networks, architectures, summaries, tensors = [], [], [], {}
+    for path, (model, metadata) in zip(member_paths, loaded, strict=True):
+        stored = load_file(str(path), device="cpu")
+        if metadata.architecture.fusion == ENSEMBLE:  # an ensemble given as a member: its members join
+            inner = list(model.members)
+            prefixes = [f"members.{index}." for index in range(len(inner))]
+            architectures += metadata.architecture.members
+            summaries += metadata.training.get("members") or [{} for _ in inner]
+        else:
+            inner, prefixes = [model], [""]
+            architectures.append(metadata.architecture.to_dict())
+            summaries.append(_member_summary(path, metadata))
+        for network, prefix in zip(inner, prefixes, strict=True):
+            # the weights as stored (dtype included): the ensemble predicts exactly what its members predict
+            tensors.update(
+                {
+                    f"members.{len(networks)}.{name[len(prefix) :]}": tensor
+                    for name, tensor in stored.items()
+                    if name.startswith(prefix)
+                }
+            )
+            networks.append(network)
+    ensemble = FingerprintEnsemble(networks).eval()
     architecture = ArchitectureConfig(
         n_bins=first.architecture.n_bins,
         n_fingerprint_bits=first.architecture.n_fingerprint_bits,
         fusion=ENSEMBLE,
-        members=[metadata.architecture.to_dict() for metadata in metadatas],
+        members=architectures,
     )
     structures = sorted(set().union(*(metadata.training_structures for metadata in metadatas)))
     stated = [{key: _decoded(metadata.training.get(key)) for key in _TRAINING_DATA_KEYS} for metadata in metadatas]
@@ -123,7 +143,7 @@ def build_ensemble(
     }
     training: dict[str, Any] = {
         **shared_data,
-        "members": [_member_summary(path, metadata) for path, metadata in zip(member_paths, metadatas, strict=True)],
+        "members": summaries,
         "structures_inchikey14": structures,
         "command": command,
     }
@@ -137,12 +157,6 @@ def build_ensemble(
         ion_mode=first.ion_mode,
         training=training,
     )
-    # The members' weights as stored (dtype included): the ensemble predicts exactly what its members predict.
-    tensors = {
-        f"members.{index}.{name}": tensor
-        for index, path in enumerate(member_paths)
-        for name, tensor in load_file(str(path), device="cpu").items()
-    }
     write_model_tensors(output, tensors, metadata.to_json())
     return metadata
 

@@ -97,10 +97,6 @@ def test_members_that_cannot_be_combined_are_refused_naming_the_file(tmp_path, m
         build_ensemble([members[0], negative], tmp_path / "out.specvae")
     with pytest.raises(EnsembleError, match="at least two"):
         build_ensemble(members[:1], tmp_path / "out.specvae")
-    nested = tmp_path / "nested.specvae"
-    build_ensemble(members[:2], nested)
-    with pytest.raises(EnsembleError, match=r"nested\.specvae: is an ensemble already"):
-        build_ensemble([nested, members[2]], tmp_path / "out.specvae")
     assert not (tmp_path / "out.specvae").exists()
 
 
@@ -152,3 +148,22 @@ def test_the_command_refuses_to_overwrite_a_member(tmp_path, members):
     result = CliRunner().invoke(main, ["ensemble", str(members[0]), str(members[1]), "-o", str(members[0])])
     assert result.exit_code == 2
     assert "MEMBERS" in result.output
+
+
+def test_an_ensemble_given_as_a_member_adds_its_members(tmp_path, members):
+    nested = tmp_path / "nested.specvae"
+    build_ensemble(members[:2], nested)
+    build_ensemble([nested, members[2]], tmp_path / "three.specvae")
+    build_ensemble(members, tmp_path / "flat.specvae")
+    three, three_metadata = load_model(tmp_path / "three.specvae")
+    flat, flat_metadata = load_model(tmp_path / "flat.specvae")
+    assert len(three.members) == 3 and three_metadata.architecture.members == flat_metadata.architecture.members
+    assert [member["file"] for member in three_metadata.training["members"]] == [
+        member["file"] for member in flat_metadata.training["members"]
+    ]
+    spectra = torch.rand(4, flat_metadata.architecture.n_bins, generator=torch.Generator().manual_seed(2)) > 0.97
+    data = {SPECTRUM: spectra.float()}
+    torch.testing.assert_close(
+        three.cross_generate(data, [SPECTRUM], [FINGERPRINT])[FINGERPRINT],
+        flat.cross_generate(data, [SPECTRUM], [FINGERPRINT])[FINGERPRINT],
+    )
