@@ -632,6 +632,48 @@ def fit_fragment_weight(
     click.echo(json.dumps(entry, indent=2), err=True)
 
 
+@main.command("fit-formula-weight")
+@click.argument("model_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("training_set", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--isomers",
+    "library",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="Structure library the isomer decoys come from: one SMILES a line, optionally gzip (e.g. MOSES train.csv.gz).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Model file to write.")
+@click.option("--n-isomers", type=click.IntRange(min=1), default=99, show_default=True, help="Decoys per spectrum.")
+@click.option("--max-spectra", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def fit_formula_weight(model_path, training_set, library, output, n_isomers, max_spectra, seed) -> None:
+    """Choose how far each formula's candidates are ranked by the prediction made under that formula (a model with a
+    network that reads formulas), on the validation spectra of TRAINING_SET each ranked against database isomers of
+    its structure from --isomers, and write the model with it to --output. A fitted confidence is dropped: fit it
+    again (fit-confidence)."""
+    from specvae.confidence import METADATA_KEY as CONFIDENCE_KEY
+    from specvae.errors import SpecvaeError
+    from specvae.formula_conditioning import METADATA_KEY
+    from specvae.formula_weight_fit import fit_formula_weight as fit
+    from specvae.isomer_lists import read_structure_library
+    from specvae.model_file import with_training_entry
+
+    check_output_paths(
+        {"MODEL_PATH": model_path, "TRAINING_SET": training_set, "--isomers": library}, {"--output": output}
+    )
+    try:
+        conditioning, report = fit(
+            model_path, training_set, read_structure_library(library), n_isomers=n_isomers, max_spectra=max_spectra,
+            seed=seed,
+        )  # fmt: skip
+        report["command"] = "specvae " + shlex.join(sys.argv[1:])
+        entry = {**conditioning.to_dict(), **report}
+        with_training_entry(model_path, output, METADATA_KEY, entry, drop=(CONFIDENCE_KEY,))
+    except SpecvaeError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(entry, indent=2), err=True)
+
+
 def _register_subcommands() -> None:
     # `specvae benchmark` lives in its own module; it only parses arguments for specvae.benchmark.
     from specvae_cli.specvae_benchmark_cli import benchmark

@@ -59,6 +59,11 @@ def model_formula_conditioning(training: Mapping[str, Any]) -> FormulaConditioni
     return conditioning if conditioning.weight > 0 else None
 
 
+def model_reads_formulas(model: Any) -> bool:
+    """Whether a loaded model (a network or an ensemble) can predict under a given formula."""
+    return bool(getattr(model, "reads_formulas", False) or getattr(model, "n_formula_features", 0))
+
+
 def _log_sum_exp(values: np.ndarray) -> float:
     top = values.max()
     return float(top + np.log(np.exp(values - top).sum()))

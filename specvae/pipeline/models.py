@@ -15,7 +15,7 @@ from mmcore import MultimodalVAE
 from specvae.confidence import ConfidenceModel, model_confidence
 from specvae.errors import SpecvaeError
 from specvae.fingerprints import FingerprintDefinition
-from specvae.formula_conditioning import FormulaConditioning, model_formula_conditioning
+from specvae.formula_conditioning import FormulaConditioning, model_formula_conditioning, model_reads_formulas
 from specvae.fragment_formulas import FragmentFormulaScoring, model_fragment_scoring
 from specvae.model_file import ModelMetadata, load_model
 from specvae.spectra.binning import SpectrumBinner
@@ -75,8 +75,7 @@ class LoadedModel:
     def formula_conditioning(self) -> FormulaConditioning | None:
         """The model's formula-conditioning weight (:mod:`specvae.formula_conditioning`), or None."""
         conditioning = model_formula_conditioning(self.metadata.training)
-        reads_formulas = getattr(self.model, "reads_formulas", False) or getattr(self.model, "n_formula_features", 0)
-        if conditioning is not None and not reads_formulas:
+        if conditioning is not None and not model_reads_formulas(self.model):
             raise SpecvaeError(f"{self.path}: it has a formula-conditioning weight but no network that reads formulas")
         return conditioning
 
