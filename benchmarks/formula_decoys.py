@@ -5,9 +5,9 @@ come from PubChem or ChemSpider.
 The validation lists of ``fit-fragment-weight`` draw their decoys from the training set's own structures, so a
 model's knowledge of which structures of a formula have MassBank spectra is worth nothing there; CASMI 2016's
 ChemSpider lists reward it (``results/accuracy/formula_input.md``). These lists measure that knowledge without
-CASMI: the same 1,000 validation spectra per ion mode, each against up to ``--decoys`` MOSES structures of its
-structure's formula (lists of fewer than 10 candidates are dropped). Every candidate of a list shares the formula,
-so the fragment-formula term cannot separate them and is left out.
+CASMI: the lists ``specvae fit-formula-weight`` chooses on (:mod:`specvae.isomer_lists`: validation spectra, each
+against up to ``--decoys`` MOSES structures of its structure's formula). Every candidate of a list shares the
+formula, so the fragment-formula term cannot separate them and is left out.
 
 Variants: the shipped pair ("plain"), the formula-input network under the answer's formula, and the pair's and the
 formula network's log-likelihoods mixed with weight ``alpha`` (the score that ``formula_input.py`` normalises
@@ -23,104 +23,50 @@ training sets of the shipped files.
 from __future__ import annotations
 
 import argparse
-import gzip
 import pickle
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse
-from formula_input import SHIPPED, TRAINING_SETS, load_formula_network, predict_with_formulas, shipped_members
+from formula_input import TRAINING_SETS, load_formula_network, predict_with_formulas, shipped_members
+
+from specvae.isomer_lists import read_structure_library
 
 ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-MIN_LIST = 10
 
 
-def library_formulas(csv_gz: Path, cache: Path) -> dict[str, list[str]]:
-    """``{formula: [SMILES, ...]}`` of the library (RDKit's formula; kept in ``cache`` after the first run)."""
-    if cache.exists():
-        with open(cache, "rb") as handle:
-            return pickle.load(handle)
-    from rdkit import Chem, RDLogger
-    from rdkit.Chem import rdMolDescriptors
-    from tqdm import tqdm
-
-    RDLogger.DisableLog("rdApp.*")
-    with gzip.open(csv_gz, "rt") as handle:
-        smiles = [line.strip().split(",")[0] for line in handle][1:]
-    by_formula: dict[str, list[str]] = defaultdict(list)
-    for text in tqdm(smiles, desc="library formulas", unit="mol", mininterval=5):
-        mol = Chem.MolFromSmiles(text)
-        if mol is not None:
-            by_formula[rdMolDescriptors.CalcMolFormula(mol)].append(text)
-    by_formula = dict(by_formula)
-    with open(cache, "wb") as handle:
-        pickle.dump(by_formula, handle)
-    return by_formula
-
-
-def decoy_rows(
-    runs: Path, ion_mode: str, library: dict[str, list[str]], n_decoys: int, max_spectra: int, name: str
-) -> list[dict]:
-    """Log-likelihood of the answer and its decoys under each variant, one row per validation spectrum."""
-    from rdkit import Chem
-
+def decoy_rows(runs: Path, ion_mode: str, library: list[str], n_decoys: int, max_spectra: int, name: str) -> list[dict]:
+    """Log-likelihood of the answer (row 0) and its isomers under each variant, one row per list: the lists
+    ``specvae fit-formula-weight`` chooses on (:func:`specvae.isomer_lists.isomer_lists`)."""
     from specvae.fingerprints import FingerprintDefinition
-    from specvae.fingerprints.compute import compute_fingerprints
+    from specvae.isomer_lists import isomer_lists
     from specvae.pipeline.prediction import predict_in_canonical_batches
     from specvae.ranking import score_candidates
     from specvae.training_set_reader import TrainingSet
-    from specvae.validation_lists import validation_lists
 
     training_set = runs / TRAINING_SETS[ion_mode]
-    lists = validation_lists(
-        SHIPPED / f"{ion_mode}.specvae", training_set, n_nearest=256, max_spectra=max_spectra, seed=0
-    )
-    data = TrainingSet.load(training_set, ion_mode)
     pair_model, _, svae, metadata = shipped_members(ion_mode)
     definition = FingerprintDefinition.from_dict(metadata.fingerprint)
-    kept = definition.select_kept(data.fingerprint_bits())
+    lists = isomer_lists(training_set, ion_mode, definition, library, n_isomers=n_decoys, max_spectra=max_spectra)
+    data = TrainingSet.load(training_set, ion_mode)
     network, _ = load_formula_network(str(runs / f"{name}_{ion_mode}.pt"))
-    rng = np.random.default_rng(0)
-    chosen = []
-    for one in lists.lists:
-        structure = int(data.spectrum_structure[one.spectrum_row])
-        formula = lists.formulas[structure]
-        pool = library.get(formula or "", [])
-        if len(pool) + 1 < MIN_LIST:
-            continue
-        picked = [pool[i] for i in np.sort(rng.choice(len(pool), min(n_decoys, len(pool)), replace=False))]
-        chosen.append((one, structure, formula, picked))
-    smiles = sorted({text for *_, picked in chosen for text in picked})
-    result = compute_fingerprints(smiles, definition.without_mask(), progress=True)
-    failed = {smiles[error.index] for error in result.errors}
-    decoy_bits = dict(zip(smiles, definition.select_kept(result.fingerprints), strict=True))
-    binned = data.spectra[np.array([one.spectrum_row for one, *_ in chosen])]
+    binned = data.spectra[np.array([one.spectrum_row for one in lists])]
     pair = predict_in_canonical_batches(pair_model, binned)
     member = predict_in_canonical_batches(svae, binned)
     empty = scipy.sparse.csr_matrix((1, binned.shape[1]), dtype=np.float32)
     rows = []
-    for position, (one, structure, formula, picked) in enumerate(chosen):
-        answer_key = one.answer_skeleton
-        decoys = [
-            text
-            for text in picked
-            if text not in failed and Chem.MolToInchiKey(Chem.MolFromSmiles(text))[:14] != answer_key
-        ]
-        bits = np.vstack([kept[structure][None, :], *[decoy_bits[text][None, :] for text in decoys]])
-        if len(bits) < MIN_LIST:
-            continue
-        with_formula = predict_with_formulas(network, binned[position], [formula])[0]
-        spectrum_free = predict_with_formulas(network, empty, [formula])[0]
+    for position, one in enumerate(lists):
+        with_formula = predict_with_formulas(network, binned[position], [one.formula])[0]
+        spectrum_free = predict_with_formulas(network, empty, [one.formula])[0]
         without_formula = predict_with_formulas(network, binned[position], [None])[0]
         rows.append(
             {
-                "plain": score_candidates(pair[position], bits),
-                "formula": score_candidates(with_formula, bits),
-                "formula + SVAE": score_candidates((with_formula + member[position]) / 2, bits),
-                "spectrum-free": score_candidates(spectrum_free, bits),
-                "no-formula pair": score_candidates((without_formula + member[position]) / 2, bits),
-                "SVAE": score_candidates(member[position], bits),
+                "plain": score_candidates(pair[position], one.bits),
+                "formula": score_candidates(with_formula, one.bits),
+                "formula + SVAE": score_candidates((with_formula + member[position]) / 2, one.bits),
+                "spectrum-free": score_candidates(spectrum_free, one.bits),
+                "no-formula pair": score_candidates((without_formula + member[position]) / 2, one.bits),
+                "SVAE": score_candidates(member[position], one.bits),
             }
         )
     return rows
@@ -214,7 +160,7 @@ def main() -> None:
         with open(saved, "rb") as handle:
             print_tables(pickle.load(handle))
         return
-    library = library_formulas(arguments.library, arguments.runs / "moses_formulas.pkl")
+    library = read_structure_library(arguments.library)
     tables = {
         mode: decoy_rows(arguments.runs, mode, library, arguments.decoys, arguments.max_spectra, arguments.name)
         for mode in ("positive", "negative")
