@@ -522,7 +522,9 @@ def calibrate(model_path, training_set, output, kind) -> None:
 )
 def ensemble(members, output, training_set) -> None:
     """Combine trained MEMBERS (same ion mode, training set and kept bits) into one model file whose prediction is
-    the average of the members' bit probabilities; use it wherever a model file is taken."""
+    the average of the members' bit probabilities (members that read molecular formulas predict under the
+    candidates' formulas instead); an ensemble given as a member adds its members. Use it wherever a model file is
+    taken."""
     from specvae.ensemble import build_ensemble
     from specvae.errors import SpecvaeError
 
@@ -535,7 +537,7 @@ def ensemble(members, output, training_set) -> None:
         raise click.ClickException(str(error)) from error
     metrics = metadata.training.get("validation_metrics")
     summary = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()) if metrics else "not measured (no --training-set)"
-    click.echo(f"{len(members)} members -> {output}; validation {summary}", err=True)
+    click.echo(f"{len(metadata.architecture.members)} members -> {output}; validation {summary}", err=True)
 
 
 @main.command("fit-confidence")
