@@ -399,7 +399,7 @@ class _DistributedRun:
         self.end_of_input = False
         self.mode_total = dict.fromkeys(self.modes, 0)
         self.rows: dict[str, list[_Rows]] = {mode: [] for mode in self.modes}
-        self.seen_inchikeys: set[str] = set()
+        self.seen_structures: set[tuple[str, str, str]] = set()  # Candidate.structure_identity
         self.read_errors: list[RecordError] = []
         self.query_errors: list[RecordError] = []
         self.candidate_errors = ErrorReport()
@@ -484,8 +484,10 @@ class _DistributedRun:
                 self.rows[mode].append(_Rows(chunk.index, self.mode_total[mode], count, chunk.binned[mode]))
             self.mode_total[mode] += count
         chunk.binned = {}
-        new = [candidate for candidate in summary.candidates if candidate.inchikey not in self.seen_inchikeys]
-        self.seen_inchikeys.update(candidate.inchikey for candidate in new)
+        new = [
+            candidate for candidate in summary.candidates if candidate.structure_identity() not in self.seen_structures
+        ]
+        self.seen_structures.update(candidate.structure_identity() for candidate in new)
         if new:  # the pipeline's fingerprint stage fills the cache (and the InChI one beside it) for the workers
             candidate_fingerprints(
                 new,

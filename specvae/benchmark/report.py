@@ -469,7 +469,8 @@ def report_markdown(report: BenchmarkReport) -> str:
         f"from `{data.directory}`; {data.n_candidates:,} candidates in their lists "
         f"(in the candidate files, {data.duplicate_candidates_dropped} rows repeat an InChIKey within their list: "
         "dropped, first kept); "
-        f"{report.bits.n_distinct:,} distinct InChIKeys, {len(report.bits.failures)} without a fingerprint "
+        f"{report.bits.n_distinct:,} distinct candidate structures (InChIKey with the SMILES and InChI of its row), "
+        f"{len(report.bits.failures)} without a fingerprint "
         "(neither the SMILES nor the InChI gives the structure the InChIKey names, by the rule of "
         "`specvae.fingerprints.candidate_row_fingerprints`; they rank below every scored candidate). "
         f"{len(data.problems)} input records could not be used.",

@@ -71,10 +71,12 @@ def run_benchmark(
         if fingerprint_cache is None
         else FingerprintCache(fingerprint_cache, definition, rebuild_damaged=rebuild_cache)
     )
-    distinct = {}  # every list's candidates, also those of challenges without a spectrum, each InChIKey once
+    # every list's candidates, also those of challenges without a spectrum, each structure once (not each InChIKey:
+    # lists that give one key different tautomers each rank their own, as annotate does)
+    distinct = {}
     for challenge in selected.challenges:
         for candidate in challenge_candidates(challenge):
-            distinct.setdefault(candidate.inchikey, candidate)
+            distinct.setdefault(candidate.structure_identity(), candidate)
     bits = candidate_fingerprints(
         list(distinct.values()), definition, cache=cache, n_workers=n_workers, progress=progress
     )

@@ -124,6 +124,20 @@ class Candidate:
             self._work_out_key()
         return self._inchikey
 
+    def structure_identity(self) -> tuple[str, str, str]:
+        """What the candidate's fingerprint is a function of: its stated InChIKey, its SMILES and its InChI (for a
+        candidate given as a molecule only, the molecule's canonical SMILES, marked so that no SMILES text equals it).
+
+        Why not the InChIKey alone: rows of different lists can state one key with different structures (CASMI 2016
+        gives vardenafil's key with two tautomers, whose fingerprints differ), and each row is ranked with the
+        structure it gives, so one list's row never changes another list's result. Two rows with the same identity
+        get the same fingerprint (:func:`~specvae.fingerprints.candidate_row_fingerprints` reads only these three).
+        """
+        smiles = self.smiles or ""
+        if not smiles and not self.inchi and self.mol is not None:
+            smiles = "\x00molecule " + Chem.MolToSmiles(self.mol)
+        return (self.inchikey, smiles, self.inchi or "")
+
     @property
     def key_known(self) -> bool:
         """Whether the InChIKey is known without parsing the structure."""

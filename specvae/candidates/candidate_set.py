@@ -278,11 +278,12 @@ class CandidateSet:
         return [candidate for candidates in lists for candidate in candidates]
 
     def distinct_candidates(self) -> list[Candidate]:
-        """Every candidate once per InChIKey (the first met: pool order, or list after list): what a cache of the
-        set's fingerprints holds. Keys not known yet are worked out (see :meth:`Candidate.inchikey`)."""
-        distinct: dict[str, Candidate] = {}
+        """Every candidate once per structure (:meth:`Candidate.structure_identity`; the first met: pool order, or
+        list after list): what a cache of the set's fingerprints holds. Keys not known yet are worked out (see
+        :meth:`Candidate.inchikey`)."""
+        distinct: dict[tuple[str, str, str], Candidate] = {}
         for candidate in self.candidates():
-            distinct.setdefault(candidate.inchikey, candidate)
+            distinct.setdefault(candidate.structure_identity(), candidate)
         return list(distinct.values())
 
     @property

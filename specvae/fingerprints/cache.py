@@ -1,4 +1,5 @@
-"""An HDF5 cache of candidate fingerprints keyed by InChIKey, so a second run over the same candidates computes nothing.
+"""An HDF5 cache of candidate fingerprints keyed by InChIKey and structure text, so a second run over the same
+candidates computes nothing.
 
 File layout: a 512-byte header (the HDF5 user block, which libhdf5 skips), then the HDF5 file (h5py)::
 
@@ -11,6 +12,7 @@ File layout: a 512-byte header (the HDF5 user block, which libhdf5 skips), then 
     structure_digests  (n, 16)         uint8  blake2b of the SMILES the row was computed from (0s: a molecule)
     row_checksums      (n,)            uint64 blake2b of the row's key, structure digest and bits
     invalid_inchikeys  (m,)            S27    structures that could not be fingerprinted ...
+    invalid_digests    (≤m, 16)        uint8  ... the blake2b of their SMILES (missing ones: unknown text) ...
     invalid_reasons    (m,)            str    ... and why (remembered so they are not retried on every run)
 
 Why the header's sha256: libhdf5 trusts its own metadata, and a few bytes inserted into an object header can make
@@ -29,10 +31,30 @@ checksum; the definition in the header is checked against the one asked for. Any
 :class:`FingerprintCacheError` naming the file and the problem; ``rebuild_damaged=True`` (the CLI's
 ``--rebuild-cache``) moves a damaged file aside to ``<name>.corrupt-<time>`` and starts a new one instead.
 
-Why the structure digests: a row stores a fingerprint under a key only after checking that the structure's
-own InChIKey has the key's skeleton (:func:`~specvae.fingerprints.compute.inchikey_disagreement`). A later
-request with the same SMILES text is then trusted without parsing; a request whose text differs (a decoy row
-stating another structure's key) is parsed and checked, instead of inheriting the cached structure's bits.
+Why a row is found by its InChIKey *and* its structure digest: a fingerprint is a function of the structure a
+candidate row gives, not of the InChIKey it states. Rows that state one InChIKey can give different structures
+(CASMI 2016 gives vardenafil's key with two tautomers, whose fingerprints differ in 24 bits; 120 of its keys have
+structures with different fingerprints), and a cache keyed by the InChIKey alone gave every later row the bits of
+whichever row was computed first, so a candidate's score depended on the order of the input and on what another
+run had left in the cache (Challenge-024: vardenafil ranked 3rd warm, 10th cold). A request is therefore served
+only by a row made from the very same text (same key, same digest), which was checked when it was stored: the
+structure's own InChIKey has the key's skeleton (:func:`~specvae.fingerprints.compute.inchikey_disagreement`). A
+new text under a stored key is parsed, checked, computed and stored as a row of its own (a decoy row stating
+another structure's key is refused as before). Failures are remembered per text in the same way.
+
+Why not one canonical structure per InChIKey instead (the molecule its standard InChI describes, the same for all
+rows of a key): the round trip through the InChI costs 0.4 ms more a structure (1.4 instead of 1.0 ms, over the
+budget of 1 ms), and it changes the fingerprint of 39% of CASMI 2016's candidates (a sample of 3,000), away from
+how the training structures were fingerprinted (from their SMILES). Keying by text changes only the rows that
+shared a key with another structure.
+
+Files written before the digests of failures existed (no ``invalid_digests``) are read as they are: their rows
+are fingerprints of the texts their digests name, valid as before; their remembered failures, whose text is
+unknown, are retried once and remembered with their digests (the dataset is added on the next write; CASMI
+2016's 1,416, a few seconds once). ``invalid_digests`` may be shorter than ``invalid_inchikeys`` (an older specvae
+added failures to a file a newer one had written): the failures without a digest are of unknown text too. An older
+specvae reads a file written by this one as before (the first row of a key wins there).
+A molecule object has no text: a request given as one is checked and computed every time, never stored.
 
 The cache stores full fingerprints, not masked ones: the mask belongs to a trained model, while one cache serves
 every model trained with the same fingerprint definition (``definition.select_kept`` picks a model's bits).
@@ -72,8 +94,6 @@ from specvae.fingerprints.compute import (
     InvalidStructure,
     StructureInput,
     compute_fingerprints,
-    inchikey_disagreement,
-    parse_structure,
 )
 from specvae.fingerprints.definition import FingerprintDefinition, FingerprintDefinitionError
 
@@ -86,6 +106,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _HASH_BLOCK_SIZE = 1 << 20
 _REBUILD = "rebuild it (--rebuild-cache) or delete it"
 DIGEST_LENGTH = 16
+_NO_DIGEST = bytes(DIGEST_LENGTH)  # a molecule object's, or a failure's of unknown text
 INCHIKEY_LENGTH = 27
 INCHIKEY_PATTERN = re.compile(r"[A-Z]{14}-[A-Z]{10}-[A-Z]")
 _ROWS_PER_CHUNK = 1024
@@ -135,7 +156,7 @@ class CachedFingerprints:
 
 
 class FingerprintCache:
-    """Full fingerprints of structures keyed by InChIKey, stored bit-packed in one HDF5 file.
+    """Full fingerprints of structures keyed by InChIKey and SMILES text, stored bit-packed in one HDF5 file.
 
     Example::
 
@@ -151,8 +172,10 @@ class FingerprintCache:
         self.definition = definition.without_mask()
         self.rebuild_damaged = rebuild_damaged
         self.moved_aside: list[Path] = []  # damaged files this object moved aside (rebuild_damaged=True)
-        self._row_of: dict[str, int] = {}
-        self._invalid_reason: dict[str, str] = {}
+        self._row_of: dict[tuple[str, bytes], int] = {}  # (InChIKey, structure digest) -> row
+        self._first_row_of_key: dict[str, int] = {}
+        self._invalid_reason: dict[tuple[str, bytes], str] = {}
+        self._invalid_keys: set[str] = set()
         self._n_rows = self._n_invalid = 0  # rows in the file, which may exceed the index if keys repeat
         self._file_signature: tuple[int, int, int] | None = None
         self._digest_index: tuple[tuple[int, int, int] | None, np.ndarray, np.ndarray] | None = None
@@ -172,27 +195,31 @@ class FingerprintCache:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(self.path, aside)
         self.moved_aside.append(aside)
-        self._row_of, self._invalid_reason, self._file_signature = {}, {}, None
-        self._n_rows = self._n_invalid = 0
+        self._forget()
         warnings.warn(f"{error}; moved it aside to {aside} and rebuilding the cache", CacheRebuiltWarning, stacklevel=4)
+
+    def _forget(self) -> None:
+        self._row_of, self._first_row_of_key, self._invalid_reason, self._invalid_keys = {}, {}, {}, set()
+        self._file_signature = None
+        self._n_rows = self._n_invalid = 0
 
     # ----- reading -----
     def __len__(self) -> int:
-        """Number of structures with a stored fingerprint."""
+        """Number of structures (InChIKey and text) with a stored fingerprint."""
         self._refresh()
         return len(self._row_of)
 
     def __contains__(self, inchikey: object) -> bool:
+        """Whether the cache holds a fingerprint or a failure of some structure under ``inchikey``."""
         self._refresh()
-        return inchikey in self._row_of or inchikey in self._invalid_reason
+        return inchikey in self._first_row_of_key or inchikey in self._invalid_keys
 
     def _refresh(self) -> None:
         """(Re)load the key index when the file changed on disk (another process may have added entries)."""
         try:
             signature = _signature(self.path)
         except FileNotFoundError:
-            self._row_of, self._invalid_reason, self._file_signature = {}, {}, None
-            self._n_rows = self._n_invalid = 0
+            self._forget()
             return
         if signature == self._file_signature:
             return
@@ -202,8 +229,11 @@ class FingerprintCache:
                 self._check_header(handle)
                 self._check_layout(handle)
                 keys = _decode_keys(handle["inchikeys"][:])
+                digests = _digest_bytes(handle["structure_digests"][:])
                 invalid_keys = _decode_keys(handle["invalid_inchikeys"][:])
                 invalid_reasons = [reason.decode() for reason in handle["invalid_reasons"][:]]
+                invalid_digests = _digest_bytes(handle["invalid_digests"][:]) if "invalid_digests" in handle else []
+                invalid_digests += [_NO_DIGEST] * (len(invalid_keys) - len(invalid_digests))
         except FingerprintCacheError:
             raise
         except _READ_ERRORS as error:
@@ -213,13 +243,21 @@ class FingerprintCache:
         bad = [key for key in keys + invalid_keys if not INCHIKEY_PATTERN.fullmatch(key)]
         if bad:
             raise FingerprintCacheError(f"{self.path}: damaged fingerprint cache: stored key {bad[0]!r} is no InChIKey")
-        row_of: dict[str, int] = {}
-        for row, key in enumerate(keys):
-            row_of.setdefault(key, row)  # concurrent writers may have stored a key twice: the first row wins
-        self._row_of = row_of
+        row_of: dict[tuple[str, bytes], int] = {}
+        first_row_of_key: dict[str, int] = {}
+        for row, identity in enumerate(zip(keys, digests, strict=True)):
+            row_of.setdefault(identity, row)  # concurrent writers may have stored one twice: the first row wins
+            first_row_of_key.setdefault(identity[0], row)
+        self._row_of, self._first_row_of_key = row_of, first_row_of_key
         self._n_rows = len(keys)
         self._n_invalid = len(invalid_keys)
-        self._invalid_reason = dict(zip(invalid_keys, invalid_reasons, strict=True))
+        # a failure of unknown text (a file from before invalid_digests) matches no request: it is retried
+        self._invalid_reason = {
+            (key, digest): reason
+            for key, digest, reason in zip(invalid_keys, invalid_digests, invalid_reasons, strict=True)
+            if digest != _NO_DIGEST
+        }
+        self._invalid_keys = set(invalid_keys)
         self._file_signature = signature
 
     def _check_layout(self, handle: h5py.File) -> None:
@@ -236,6 +274,17 @@ class FingerprintCache:
             lengths.add(dataset.shape[0])
         if len(lengths) != 1 or handle["invalid_inchikeys"].shape != handle["invalid_reasons"].shape:
             raise FingerprintCacheError(f"{self.path}: damaged fingerprint cache: its datasets differ in length")
+        if "invalid_digests" in handle:
+            dataset = handle["invalid_digests"]
+            if (
+                not isinstance(dataset, h5py.Dataset)
+                or len(dataset.shape) != 2
+                or dataset.shape[1] != DIGEST_LENGTH
+                or dataset.shape[0] > handle["invalid_inchikeys"].shape[0]
+            ):
+                raise FingerprintCacheError(
+                    f"{self.path}: damaged fingerprint cache: dataset 'invalid_digests' has a wrong shape or type"
+                )
 
     def _check_header(self, handle: h5py.File) -> None:
         if handle.attrs.get("format") != CACHE_FORMAT:
@@ -260,17 +309,18 @@ class FingerprintCache:
                 "use another cache file for this definition"
             )
 
-    def _read_rows(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """Packed rows and structure digests of ``keys`` (all in the index, any order), or None when the file no
-        longer has them where the index says (another process replaced it since the index was read).
+    def _read_rows(self, identities: list[tuple[str, bytes]]) -> np.ndarray | None:
+        """Packed rows of ``identities`` (InChIKey and structure digest, all in the index, any order), or None when
+        the file no longer has them where the index says (another process replaced it since the index was read).
 
         Reads only the stored chunks that hold the keys (:func:`_rows_of_chunks`) and checks each row read against
         its checksum.
         """
         n_bytes = (self.definition.n_bits + 7) // 8
-        if not keys:
-            return np.zeros((0, n_bytes), dtype=np.uint8), np.zeros((0, DIGEST_LENGTH), dtype=np.uint8)
-        rows = np.array([self._row_of[key] for key in keys], dtype=np.int64)
+        if not identities:
+            return np.zeros((0, n_bytes), dtype=np.uint8)
+        keys = [key for key, _ in identities]
+        rows = np.array([self._row_of[identity] for identity in identities], dtype=np.int64)
         low, high = int(rows.min()), int(rows.max()) + 1
         try:
             with open_verified_cache(self.path) as raw, h5py.File(raw, "r") as handle:
@@ -285,14 +335,17 @@ class FingerprintCache:
                 f"{self.path}: cannot read rows {low}..{high - 1} of the fingerprint cache ({type(error).__name__}: "
                 f"{error})"
             ) from None
-        if not np.array_equal(stored_keys, np.array(keys, dtype=f"S{INCHIKEY_LENGTH}")):
+        wanted_digests = np.frombuffer(b"".join(digest for _, digest in identities), dtype=np.uint8)
+        if not np.array_equal(stored_keys, np.array(keys, dtype=f"S{INCHIKEY_LENGTH}")) or not np.array_equal(
+            digests, wanted_digests.reshape(len(identities), DIGEST_LENGTH)
+        ):
             return None
         for position in _rows_failing_checksums(stored_keys, digests, block, checksums):
             raise FingerprintCacheError(
                 f"{self.path}: damaged fingerprint cache: row {int(rows[position])} (InChIKey {keys[position]}) does "
                 "not match its checksum (altered bits or swapped keys); rebuild it (--rebuild-cache) or delete it"
             )
-        return block, digests
+        return block
 
     # ----- the public calls -----
     def lookup(
@@ -305,35 +358,42 @@ class FingerprintCache:
         packed: bool = False,
     ) -> CachedFingerprints:
         """Fingerprints of the given structures, computing (in ``n_workers`` processes) and storing only the
-        InChIKeys the cache does not hold yet. Structures that fail are reported in ``errors``, not raised, and
-        remembered so that later calls do not retry them. A key requested twice is computed once, from the SMILES
-        at its first occurrence. ``packed=True`` returns the rows as stored (``np.packbits``, 303 bytes instead of
-        2,419 for the default fingerprint), which saves unpacking what a caller keeps packed."""
+        structures the cache does not hold yet. A structure is its InChIKey and its SMILES text: a row made from the
+        same text under the same key is read (it was checked when it was stored), any other text is parsed, checked
+        against its key, computed and stored (see the module docstring for why the key alone is not enough).
+        Structures that fail are reported in ``errors``, not raised, and remembered so that later calls do not retry
+        them. A structure requested twice is computed once; a molecule object is checked and computed every time.
+        ``packed=True`` returns the rows as stored (``np.packbits``, 303 bytes instead of 2,419 for the default
+        fingerprint), which saves unpacking what a caller keeps packed."""
         keys = [_checked_inchikey(key, index) for index, key in enumerate(inchikeys)]
         smiles = list(smiles)
         if len(smiles) != len(keys):
             raise ValueError(f"got {len(keys)} InChIKeys but {len(smiles)} structures")
-        first_position: dict[str, int] = {}
-        for position, key in enumerate(keys):
-            first_position.setdefault(key, position)
-        return self._guarded(lambda: self._lookup(keys, smiles, first_position, n_workers, progress, packed))
+        identities = [(key, structure_digest(structure)) for key, structure in zip(keys, smiles, strict=True)]
+        return self._guarded(lambda: self._lookup(identities, smiles, n_workers, progress, packed))
 
     def _lookup(
         self,
-        keys: list[str],
+        identities: list[tuple[str, bytes]],
         smiles: list[StructureInput],
-        first_position: dict[str, int],
         n_workers: int,
         progress: bool | None,
         packed: bool = False,
     ) -> CachedFingerprints:
+        first_position: dict[tuple[str, bytes], int] = {}
+        molecules = []  # positions of molecule objects: no text, so nothing to find them by
+        for position, identity in enumerate(identities):
+            if identity[1] == _NO_DIGEST:
+                molecules.append(position)
+            else:
+                first_position.setdefault(identity, position)
         n_computed = 0
-        disagreements: dict[str, InvalidStructure] = {}
+        disagreements: dict[tuple[str, bytes], InvalidStructure] = {}
         for _ in range(_READ_ATTEMPTS):
             self._refresh()
             n_computed += self._compute_missing(first_position, smiles, n_workers, progress, disagreements)
-            valid = np.array([key in self._row_of for key in keys], dtype=bool)
-            found = self._read_rows([key for key, ok in zip(keys, valid, strict=True) if ok])
+            valid = np.array([identity in self._row_of for identity in identities], dtype=bool)
+            found = self._read_rows([identity for identity, ok in zip(identities, valid, strict=True) if ok])
             if found is not None:
                 break
             self._file_signature = None  # the file changed under us: re-read the index (and compute what was lost)
@@ -342,30 +402,34 @@ class FingerprintCache:
                 f"{self.path}: the cache kept changing while it was read ({_READ_ATTEMPTS} attempts); "
                 "is another process rewriting it in a loop?"
             )
-        rows, stored_digests = found
-        if packed:
-            fingerprints = np.zeros((len(keys), rows.shape[1]), dtype=np.uint8)
-            fingerprints[valid] = rows
-        else:
-            fingerprints = np.zeros((len(keys), self.definition.n_bits), dtype=bool)
-            fingerprints[valid] = np.unpackbits(rows, axis=1, count=self.definition.n_bits).view(bool)
+        n_columns = found.shape[1] if packed else self.definition.n_bits
+        fingerprints = np.zeros((len(identities), n_columns), dtype=np.uint8 if packed else bool)
+        fingerprints[valid] = found if packed else np.unpackbits(found, axis=1, count=n_columns).view(bool)
         errors = []
-        stored_positions = np.flatnonzero(valid)
-        unchecked = ~_same_structure_texts([smiles[position] for position in stored_positions], stored_digests)
-        for position, stored_digest in zip(stored_positions[unchecked], stored_digests[unchecked], strict=True):
-            problem = _unverified(keys[position], smiles[position], bytes(stored_digest))
-            if problem is not None:
-                valid[position], fingerprints[position] = False, False
-                errors.append(InvalidStructure(int(position), problem[1], problem[0]))
-        known_failures = disagreements.keys() | self._invalid_reason.keys()
-        for position, key in enumerate(keys):
-            if key in self._row_of or key not in known_failures:
+        for position, identity in enumerate(identities):
+            if valid[position] or identity[1] == _NO_DIGEST:
                 continue
-            if key in disagreements:
-                disagreement = disagreements[key]
+            if identity in disagreements:
+                disagreement = disagreements[identity]
                 errors.append(InvalidStructure(position, disagreement.reason, disagreement.computed_inchikey))
-            else:
-                errors.append(InvalidStructure(position, self._invalid_reason[key]))
+            elif identity in self._invalid_reason:
+                errors.append(InvalidStructure(position, self._invalid_reason[identity]))
+        if molecules:
+            result = compute_fingerprints(
+                [smiles[position] for position in molecules],
+                self.definition,
+                1,
+                packed=packed,
+                progress=False,
+                expected_inchikeys=[identities[position][0] for position in molecules],
+            )
+            fingerprints[molecules] = result.fingerprints
+            valid[molecules] = True
+            for error in result.errors:
+                position = molecules[error.index]
+                valid[position] = False
+                errors.append(InvalidStructure(position, error.reason, error.computed_inchikey))
+            n_computed += len(molecules)
         errors.sort(key=lambda error: error.index)
         return CachedFingerprints(fingerprints, valid, errors, n_computed=n_computed)
 
@@ -382,39 +446,44 @@ class FingerprintCache:
             self._refresh()
         except FingerprintCacheError:  # the lookup reports it (or moves the file aside) as it would anyway
             return list(range(len(keys)))
-        row_of, last = self._row_of, len(self._row_of)
+        row_of, last = self._first_row_of_key, self._n_rows
         stored_rows = np.fromiter((row_of.get(key, last) for key in keys), dtype=np.int64, count=len(keys))
         return np.argsort(stored_rows, kind="stable").tolist()
 
     def _compute_missing(
         self,
-        first_position: dict[str, int],
+        first_position: dict[tuple[str, bytes], int],
         smiles: list[StructureInput],
         n_workers: int,
         progress: bool | None,
-        disagreements: dict[str, InvalidStructure],
+        disagreements: dict[tuple[str, bytes], InvalidStructure],
     ) -> int:
-        """Compute and store the keys neither stored nor known to fail; returns how many were computed.
+        """Compute and store the structures (InChIKey and text) neither stored nor known to fail; returns how many
+        were computed.
 
         Each structure is checked against its key as it is parsed; one that disagrees is not stored (the key
         may be right for another row) and goes to ``disagreements``.
         """
         missing = [
-            key
-            for key in first_position
-            if key not in self._row_of and key not in self._invalid_reason and key not in disagreements
+            identity
+            for identity in first_position
+            if identity not in self._row_of and identity not in self._invalid_reason and identity not in disagreements
         ]
         if not missing:
             return 0
-        structures = [smiles[first_position[key]] for key in missing]
+        structures = [smiles[first_position[identity]] for identity in missing]
         packed, errors = compute_fingerprints(
-            structures, self.definition, n_workers, packed=True, progress=progress, expected_inchikeys=missing
+            structures,
+            self.definition,
+            n_workers,
+            packed=True,
+            progress=progress,
+            expected_inchikeys=[key for key, _ in missing],
         )
         disagreements.update({missing[error.index]: error for error in errors if error.computed_inchikey is not None})
         failed = {missing[error.index]: error.reason for error in errors if error.computed_inchikey is None}
-        valid_positions = [i for i, key in enumerate(missing) if key not in failed and key not in disagreements]
-        digests = [structure_digest(structures[i]) for i in valid_positions]
-        self._append([missing[i] for i in valid_positions], packed[valid_positions], failed, digests)
+        kept = [i for i, identity in enumerate(missing) if identity not in failed and identity not in disagreements]
+        self._append([missing[i] for i in kept], packed[kept], failed)
         return len(missing)
 
     def stored_keys(self, texts: Sequence[str]) -> list[str | None]:
@@ -476,9 +545,12 @@ class FingerprintCache:
         return found.fingerprints
 
     # ----- writing -----
-    def _append(self, keys: list[str], packed_rows: np.ndarray, invalid: dict[str, str], digests: list[bytes]) -> None:
-        """Add rows and failures by rewriting the file atomically (see the module docstring for why)."""
-        if not keys and not invalid:
+    def _append(
+        self, identities: list[tuple[str, bytes]], packed_rows: np.ndarray, invalid: dict[tuple[str, bytes], str]
+    ) -> None:
+        """Add rows and failures, each under its InChIKey and structure digest, by rewriting the file atomically
+        (see the module docstring for why)."""
+        if not identities and not invalid:
             return
         # A symlinked cache is written through (the link stays); a pid in the temporary name lets the next
         # run remove what a killed one left (mmcore.atomic, which also knows this file's older names).
@@ -496,7 +568,7 @@ class FingerprintCache:
                     ):
                         self._check_header(handle)  # the file on disk may have been replaced since we last read it
                         self._check_layout(handle)
-                        first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid, digests)
+                        first_row, first_invalid = _append_rows(handle, identities, packed_rows, invalid)
                 except FingerprintCacheError:
                     raise
                 except _READ_ERRORS as error:
@@ -507,7 +579,7 @@ class FingerprintCache:
                 os.chmod(temporary, 0o644)  # mkstemp makes 0600; a cache is ordinary data
                 with h5py.File(temporary, "w", userblock_size=HEADER_SIZE) as handle:
                     self._create_layout(handle)
-                    first_row, first_invalid = _append_rows(handle, keys, packed_rows, invalid, digests)
+                    first_row, first_invalid = _append_rows(handle, identities, packed_rows, invalid)
             seal_cache_file(temporary)  # after HDF5 closed it, before it replaces the cache; fsyncs
             os.replace(temporary, destination)
         except BaseException:
@@ -518,11 +590,13 @@ class FingerprintCache:
             self._file_signature = None
             self._refresh()
             return
-        for offset, key in enumerate(keys):
-            self._row_of.setdefault(key, first_row + offset)
-        self._n_rows += len(keys)
+        for offset, identity in enumerate(identities):
+            self._row_of.setdefault(identity, first_row + offset)
+            self._first_row_of_key.setdefault(identity[0], first_row + offset)
+        self._n_rows += len(identities)
         self._n_invalid += len(invalid)
         self._invalid_reason.update(invalid)
+        self._invalid_keys.update(key for key, _ in invalid)
         self._file_signature = _signature(self.path)
 
     def _create_layout(self, handle: h5py.File) -> None:
@@ -552,16 +626,33 @@ class FingerprintCache:
         )
         handle.create_dataset("row_checksums", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(_ROWS_PER_CHUNK,))
         handle.create_dataset("invalid_inchikeys", shape=(0,), maxshape=(None,), dtype=key_type, chunks=(256,))
+        _create_invalid_digests(handle, 0)
         handle.create_dataset("invalid_reasons", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(256,))
 
 
+def _create_invalid_digests(handle: h5py.File, n_rows: int) -> None:
+    """The digests of the failures' texts; a file written before them gets zeros (unknown) for its old failures."""
+    handle.create_dataset(
+        "invalid_digests",
+        shape=(n_rows, DIGEST_LENGTH),
+        maxshape=(None, DIGEST_LENGTH),
+        dtype=np.uint8,
+        chunks=(256, DIGEST_LENGTH),
+    )
+
+
 def _append_rows(
-    handle: h5py.File, keys: list[str], packed_rows: np.ndarray, invalid: dict[str, str], digests: list[bytes]
+    handle: h5py.File,
+    identities: list[tuple[str, bytes]],
+    packed_rows: np.ndarray,
+    invalid: dict[tuple[str, bytes], str],
 ) -> tuple[int, int]:
     """Append to an open cache file; returns the file's fingerprint and failure counts before appending."""
     first_row = handle["inchikeys"].shape[0]
     first_invalid = handle["invalid_inchikeys"].shape[0]
-    if keys:
+    if identities:
+        keys = [key for key, _ in identities]
+        digests = [digest for _, digest in identities]
         checksums = np.array(
             [row_checksum(key, digest, row) for key, digest, row in zip(keys, digests, packed_rows, strict=True)],
             dtype=np.uint64,
@@ -569,21 +660,35 @@ def _append_rows(
         for name, values in (
             ("inchikeys", np.array(keys, dtype=f"S{INCHIKEY_LENGTH}")),
             ("bits", packed_rows),
-            ("structure_digests", np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(keys), DIGEST_LENGTH)),
+            ("structure_digests", _digest_array(digests)),
             ("row_checksums", checksums),
         ):
             dataset = handle[name]
             dataset.resize(first_row + len(keys), axis=0)
             dataset[first_row:] = values
     if invalid:
+        if "invalid_digests" not in handle:
+            _create_invalid_digests(handle, first_invalid)
+        handle["invalid_digests"].resize(first_invalid, axis=0)  # zeros for failures an older specvae added
         for name, values in (
-            ("invalid_inchikeys", np.array(list(invalid), dtype=f"S{INCHIKEY_LENGTH}")),
+            ("invalid_inchikeys", np.array([key for key, _ in invalid], dtype=f"S{INCHIKEY_LENGTH}")),
+            ("invalid_digests", _digest_array([digest for _, digest in invalid])),
             ("invalid_reasons", np.array(list(invalid.values()), dtype=h5py.string_dtype())),
         ):
             dataset = handle[name]
             dataset.resize(first_invalid + len(invalid), axis=0)
             dataset[first_invalid:] = values
     return first_row, first_invalid
+
+
+def _digest_array(digests: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(len(digests), DIGEST_LENGTH)
+
+
+def _digest_bytes(stored: np.ndarray) -> list[bytes]:
+    """Stored digests ``(n, DIGEST_LENGTH)`` uint8 as one ``bytes`` each (what the index is keyed by)."""
+    raw = np.ascontiguousarray(stored, dtype=np.uint8).reshape(-1, DIGEST_LENGTH).tobytes()
+    return [raw[start : start + DIGEST_LENGTH] for start in range(0, len(raw), DIGEST_LENGTH)]
 
 
 def _replaceable_path(path: Path) -> Path:
@@ -710,7 +815,7 @@ def _decode_keys(raw: np.ndarray) -> list[str]:
 
 
 def structure_digest(structure: StructureInput) -> bytes:
-    """16-byte blake2b of a SMILES text; zeros for a molecule object (which is then always checked)."""
+    """16-byte blake2b of a SMILES text; zeros for a molecule object (which is then always computed)."""
     if not isinstance(structure, str):
         return bytes(DIGEST_LENGTH)
     return hashlib.blake2b(structure.encode("utf-8"), digest_size=DIGEST_LENGTH).digest()
@@ -756,33 +861,6 @@ def _rows_failing_checksums(
     # row_checksum reads each digest as a little-endian integer
     failing = np.frombuffer(computed, dtype="<u8") != np.asarray(checksums, dtype=np.uint64)
     yield from np.flatnonzero(failing).tolist()
-
-
-def _same_structure_texts(structures: Sequence[StructureInput], stored_digests: np.ndarray) -> np.ndarray:
-    """Whether each requested structure is the very SMILES text its stored row was made from (its digest equals the
-    stored one, ``(n, DIGEST_LENGTH)`` uint8): such a row was checked when it was stored and needs no parse now.
-    A molecule object, whose digest is zeros, is never the same text. One array comparison instead of a call per
-    row: a long request is hundreds of thousands of rows, nearly all of them the same texts."""
-    if not structures:
-        return np.zeros(0, dtype=bool)
-    wanted = np.frombuffer(b"".join(structure_digest(structure) for structure in structures), dtype=np.uint8)
-    wanted = wanted.reshape(len(structures), DIGEST_LENGTH)
-    return (wanted == stored_digests).all(axis=1) & wanted.any(axis=1)
-
-
-def _unverified(key: str, structure: StructureInput, stored_digest: bytes) -> tuple[str, str] | None:
-    """``(computed key, reason)`` when a requested structure is not the one stored under ``key``, else None.
-
-    The same SMILES text as the stored row's was checked when the row was stored; another text (or a molecule
-    object) is parsed and checked now.
-    """
-    digest = structure_digest(structure)
-    if digest != bytes(DIGEST_LENGTH) and digest == stored_digest:
-        return None
-    mol, reason = parse_structure(structure)
-    if mol is None:
-        return "", f"stated InChIKey {key}: {reason}"
-    return inchikey_disagreement(key, mol)
 
 
 def _differing_fields(stored: dict, wanted: dict) -> list[str]:

@@ -19,9 +19,15 @@ rank that structure under the row's name (a decoy inheriting the answer's bits).
    is **not** retried from the InChI, even when the InChI names the stated key: the row contradicts itself and
    nothing says which half is right.
 
-Caching (``cache``): step 1 goes through the cache (a key stored from the same SMILES text is trusted without a
-parse; failures are remembered). Fingerprints made from an InChI go to a second cache file next to it
-(:func:`inchi_fallback_cache_path`), because the main cache remembers those SMILES as failed. Tautomers and key
+Each row's fingerprint is a function of the row alone (its key, SMILES and InChI): rows that state one InChIKey
+with different structures (CASMI 2016's vardenafil, given as two tautomers) each get their own structure's, in any
+order, with or without a cache.
+
+Caching (``cache``): step 1 goes through the cache, which finds a row by key *and* SMILES text (a text stored
+under the key was checked when stored and is trusted without a parse; another text under the same key is
+computed and stored as a row of its own; failures are remembered per text). Fingerprints made from an InChI go
+to a second cache file next to it (:func:`inchi_fallback_cache_path`), because the main cache remembers those
+SMILES as failed. Tautomers and key
 disagreements are cached nowhere (a few rows, checked again on every run). With or without a cache the answer is
 the same.
 """
@@ -106,10 +112,11 @@ def candidate_row_fingerprints(
     """Full fingerprints of candidate rows by the rule of this module (see its docstring).
 
     ``inchikeys``: each row's stated key; ``structures``: its SMILES (or an RDKit molecule; ``""`` / None for
-    none); ``inchis``: its InChI (``""`` / None for none). Pass one row per distinct InChIKey (a cache computes a
-    repeated key once, from its first row). ``cache``: a :class:`FingerprintCache` of ``definition`` (its
-    ``rebuild_damaged`` also applies to the InChI fallback cache next to it). ``n_workers`` processes compute
-    the SMILES fingerprints; ``packed=True`` returns ``np.packbits`` rows.
+    none); ``inchis``: its InChI (``""`` / None for none). Rows are independent: a repeated row is computed once,
+    and rows that give one key different structures each get their own structure's fingerprint. ``cache``: a
+    :class:`FingerprintCache` of ``definition`` (its ``rebuild_damaged`` also applies to the InChI fallback cache
+    next to it). ``n_workers`` processes compute the SMILES fingerprints; ``packed=True`` returns ``np.packbits``
+    rows.
 
     Example::
 

@@ -3,14 +3,17 @@
 Which candidates get one is decided by :func:`specvae.fingerprints.candidate_row_fingerprints` (SMILES; the InChI
 when RDKit refuses the SMILES; each molecule checked against the stated InChIKey, tautomers accepted); the others
 are reported with the reason and stay unscored. Fingerprints are kept bit-packed (303 bytes a structure instead of
-2,419), keyed by InChIKey, and unpacked one query at a time, reduced to the scoring model's kept bits: CASMI 2016's
-234,864 distinct candidates take 71 MB packed.
+2,419), keyed by each candidate's structure (:meth:`~specvae.candidates.Candidate.structure_identity`: its InChIKey
+with the SMILES and InChI its row gives, so that two lists giving one InChIKey different tautomers each rank their
+own), and unpacked one query at a time (:meth:`CandidateFingerprints.for_candidates`: the query's candidates by
+InChIKey, unique within a query), reduced to the scoring model's kept bits: CASMI 2016's 234,864 distinct
+candidates take 71 MB packed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,25 +27,45 @@ from specvae.fingerprints.candidate_rows import CACHE_BATCH_SIZE
 
 @dataclass
 class CandidateFingerprints:
-    """Packed full fingerprints by InChIKey; ``failures`` maps the InChIKeys without a fingerprint to the reason.
+    """Packed full fingerprints by candidate structure; ``failures`` maps the structures without a fingerprint to
+    the reason.
 
-    ``n_distinct``: structures asked for; ``n_computed``: those the main cache computed now (all of them without a
-    cache); ``moved_aside``: damaged caches moved aside (``rebuild_damaged``).
+    Keys (of ``row_of`` and ``failures``): each candidate's :meth:`~specvae.candidates.Candidate.structure_identity`;
+    in the view of one query's candidates (:meth:`for_candidates`), their InChIKeys, which is what the scoring
+    stage asks with. ``n_distinct``: structures asked for; ``n_computed``: those the main cache computed now (all
+    of them without a cache); ``moved_aside``: damaged caches moved aside (``rebuild_damaged``).
     """
 
     definition: FingerprintDefinition
-    row_of: dict[str, int]
+    row_of: dict[Hashable, int]
     packed: np.ndarray
-    failures: dict[str, str] = field(default_factory=dict)
+    failures: dict[Hashable, str] = field(default_factory=dict)
     n_distinct: int = 0
     n_computed: int = 0
     seconds: float = 0.0
     moved_aside: list[Path] = field(default_factory=list)
 
-    def __contains__(self, inchikey: object) -> bool:
-        return inchikey in self.row_of
+    def __contains__(self, key: object) -> bool:
+        return key in self.row_of
 
-    def packed_rows(self, inchikeys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def for_candidates(self, candidates: Sequence[Candidate]) -> CandidateFingerprints:
+        """The view of one query's candidates, keyed by InChIKey (the first candidate of a key, should one repeat):
+        the same packed table, each key's row being its candidate's own structure's."""
+        row_of: dict[Hashable, int] = {}
+        failures: dict[Hashable, str] = {}
+        for candidate in candidates:
+            key = candidate.inchikey
+            if key in row_of or key in failures:
+                continue
+            identity = candidate.structure_identity()
+            row = self.row_of.get(identity)
+            if row is not None:
+                row_of[key] = row
+            elif identity in self.failures:
+                failures[key] = self.failures[identity]
+        return CandidateFingerprints(self.definition, row_of, self.packed, failures, n_distinct=len(candidates))
+
+    def packed_rows(self, inchikeys: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:
         """``(packed, valid)``: the packed full fingerprints ``(n, n_bytes)`` uint8 of the given InChIKeys, zero rows
         where ``valid`` is False (no fingerprint)."""
         rows = np.fromiter((self.row_of.get(key, -1) for key in inchikeys), dtype=np.int64, count=len(inchikeys))
@@ -51,7 +74,7 @@ class CandidateFingerprints:
         packed[~valid] = 0
         return packed, valid
 
-    def full_bits(self, inchikeys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def full_bits(self, inchikeys: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:
         """``(bits, valid)``: full fingerprints ``(n, n_bits)`` bool of the given InChIKeys, zero rows where ``valid``
         is False (no fingerprint)."""
         rows = np.fromiter((self.row_of.get(key, -1) for key in inchikeys), dtype=np.int64, count=len(inchikeys))
@@ -61,7 +84,7 @@ class CandidateFingerprints:
         return full, valid
 
     def kept_bits(
-        self, inchikeys: Sequence[str], model_definition: FingerprintDefinition
+        self, inchikeys: Sequence[Hashable], model_definition: FingerprintDefinition
     ) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`full_bits`, reduced to the kept bits of ``model_definition`` ``(n, n_kept)``."""
         full, valid = self.full_bits(inchikeys)
@@ -79,7 +102,7 @@ def candidate_fingerprints(
     source: str = "<candidates>",
     batch_size: int = CACHE_BATCH_SIZE,
 ) -> CandidateFingerprints:
-    """Full fingerprints of distinct candidates (one per InChIKey: see
+    """Full fingerprints of distinct candidates (one per structure: see
     :func:`~specvae.pipeline.planning.unique_candidates`), through ``cache`` when one is given.
 
     A candidate refused by the rule goes to ``errors`` as ``(source, its identifier, reason, its name)``. A
@@ -91,6 +114,7 @@ def candidate_fingerprints(
         empty = np.zeros((0, (definition.n_bits + 7) // 8), dtype=np.uint8)
         return CandidateFingerprints(definition, {}, empty, moved_aside=[] if cache is None else cache.moved_aside)
     keys = [candidate.inchikey for candidate in candidates]
+    identities = [candidate.structure_identity() for candidate in candidates]
     # A molecule stands in for the SMILES only for a candidate given as one (no SMILES, no InChI): otherwise the
     # rule itself falls back on the InChI.
     structures = [candidate.smiles or (None if candidate.inchi else candidate.mol) for candidate in candidates]
@@ -111,9 +135,13 @@ def candidate_fingerprints(
             errors.append(RecordError(source, candidate.identifier, error.reason, candidate.name))
     return CandidateFingerprints(
         definition=definition,
-        row_of={key: row for row, (key, valid) in enumerate(zip(keys, found.valid.tolist(), strict=True)) if valid},
+        row_of={
+            identity: row
+            for row, (identity, valid) in enumerate(zip(identities, found.valid.tolist(), strict=True))
+            if valid
+        },
         packed=found.fingerprints,
-        failures={keys[error.index]: error.reason for error in found.errors},
+        failures={identities[error.index]: error.reason for error in found.errors},
         n_distinct=len(keys),
         n_computed=found.n_computed,
         seconds=time.perf_counter() - started,

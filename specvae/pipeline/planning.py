@@ -240,9 +240,14 @@ def _row_of(match: CandidateMatch) -> float:
 
 
 def unique_candidates(queries: Iterable[SpectrumQuery]) -> list[Candidate]:
-    """One candidate per InChIKey over all queries, the first met, in the order met: what needs a fingerprint."""
-    unique: dict[str, Candidate] = {}
+    """One candidate per distinct structure over all queries (:meth:`Candidate.structure_identity`: the InChIKey
+    and the SMILES and InChI the row gives), the first met, in the order met: what needs a fingerprint.
+
+    Not one per InChIKey: two lists may give one key different structures (tautomers), and each is ranked with its
+    own (a query reads its candidates' rows through
+    :meth:`~specvae.pipeline.fingerprints.CandidateFingerprints.for_candidates`)."""
+    unique: dict[tuple[str, str, str], Candidate] = {}
     for query in queries:
         for match in query.matches:
-            unique.setdefault(match.candidate.inchikey, match.candidate)
+            unique.setdefault(match.candidate.structure_identity(), match.candidate)
     return list(unique.values())

@@ -22,9 +22,10 @@ def precompute_fingerprints(
     n_workers: int = 1,
     rebuild_cache: bool = False,
 ) -> tuple[FingerprintCache, CandidateFingerprints]:
-    """The cache at ``cache_path`` with the fingerprint of every distinct candidate of the file (one per InChIKey,
-    the first row kept; rows whose structure contradicts a key another row gives another structure for are
-    reported, not stored, so a wrong key never pushes out the true structure). Candidates that get no fingerprint
+    """The cache at ``cache_path`` with the fingerprint of every distinct candidate structure of the file (an
+    InChIKey with the SMILES its row gives: rows that give one key different tautomers each get theirs; rows whose
+    structure contradicts a key another row gives another structure for are reported, not stored, so a wrong key
+    never pushes out the true structure). Candidates that get no fingerprint
     go to ``errors``. Raises :class:`~specvae.fingerprints.FingerprintCacheError` for a damaged cache unless
     ``rebuild_cache``.
 

@@ -70,7 +70,8 @@ def rank_query(
     if explain:
         if fingerprints is None or definition is None or query.prediction is None:
             raise ValueError("explanations need the candidates' fingerprints and the model's fingerprint definition")
-        bits, _ = fingerprints.kept_bits([match.candidate.inchikey for match in matches], definition)
+        own = fingerprints.for_candidates([match.candidate for match in matches])
+        bits, _ = own.kept_bits([match.candidate.inchikey for match in matches], definition)
         fragment = np.zeros(len(matches)) if query.fragment_scores is None else query.fragment_scores[scored]
         formula = np.zeros(len(matches)) if query.formula_scores is None else query.formula_scores[scored]
         fingerprint = scores - fragment - formula

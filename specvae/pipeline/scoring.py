@@ -95,8 +95,9 @@ def score_queries(
     disable = None if progress is None else not progress
     for query in tqdm(queries, desc="scoring spectra", unit=" spectra", disable=disable, delay=2, mininterval=2):
         keys = [match.candidate.inchikey for match in query.matches]
-        query.scores = candidate_scores(query.prediction, keys, fingerprints, definitions[query.ion_mode])
+        own = fingerprints.for_candidates([match.candidate for match in query.matches])  # each its own structure's
+        query.scores = candidate_scores(query.prediction, keys, own, definitions[query.ion_mode])
         add_fragment_formula_scores([query], models)
         add_formula_conditioned_scores(
-            query, models[query.ion_mode], fingerprints, definitions[query.ion_mode], candidate_scores
+            query, models[query.ion_mode], own, definitions[query.ion_mode], candidate_scores
         )

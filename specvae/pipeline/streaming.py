@@ -65,8 +65,9 @@ class KnownFingerprints:
         self.progress = progress
         self.errors = errors
         self.source = source
-        self.row_of: dict[str, int] = {}  # InChIKey -> row of the concatenated blocks
-        self.failures: dict[str, str] = {}
+        # structure identity (Candidate.structure_identity) -> row of the concatenated blocks, or failure reason
+        self.row_of: dict[tuple[str, str, str], int] = {}
+        self.failures: dict[tuple[str, str, str], str] = {}
         self._blocks: list[np.ndarray] = []
         self._n_rows = 0
         self._table = np.zeros((0, (self.definition.n_bits + 7) // 8), dtype=np.uint8)
@@ -75,12 +76,12 @@ class KnownFingerprints:
         """The fingerprints of the queries' candidates: those not met before computed (through the cache) now."""
         needed = unique_candidates(queries)
         row_of, failures = self.row_of, self.failures
+        keys = [candidate.structure_identity() for candidate in needed]
         new = [
-            candidate for candidate in needed if candidate.inchikey not in row_of and candidate.inchikey not in failures
+            candidate for candidate, key in zip(needed, keys, strict=True) if key not in row_of and key not in failures
         ]
         if new:
             self._add(new)
-        keys = [candidate.inchikey for candidate in needed]
         return CandidateFingerprints(
             self.definition,
             {key: row_of[key] for key in keys if key in row_of},
@@ -102,7 +103,7 @@ class KnownFingerprints:
         )
         offset = self._n_rows
         for candidate in new:
-            key = candidate.inchikey
+            key = candidate.structure_identity()
             row = found.row_of.get(key)
             if row is None:
                 self.failures[key] = found.failures.get(key, "")

@@ -151,6 +151,9 @@ def test_annotate_and_the_benchmark_give_identical_fingerprints_and_acceptances(
     )
     challenge = Challenge("challenge-1", "positive", None, rows, KEYS[0])
     bench = candidate_fingerprints(challenge_candidates(challenge), DEFINITION, cache=cache("benchmark.h5"))
+    assert sorted(annotated.row_of) == sorted(bench.row_of)  # the same structures, both keyed the same way
+    annotated = annotated.for_candidates(candidates)
+    bench = bench.for_candidates(challenge_candidates(challenge))
     bits, valid = bench.full_bits(KEYS)
 
     accepted = [key for key, how in zip(KEYS, EXPECTED, strict=True) if how]

@@ -232,9 +232,11 @@ def _edit_and_reseal(path: Path, edit) -> None:
 
 
 def _swap_first_two_keys(handle: h5py.File) -> None:
-    keys = handle["inchikeys"][:]
-    keys[[0, 1]] = keys[[1, 0]]
-    handle["inchikeys"][:] = keys
+    """Swap what identifies rows 0 and 1 (InChIKey and structure digest), so each names the other's bits."""
+    for name in ("inchikeys", "structure_digests"):
+        values = handle[name][:]
+        values[[0, 1]] = values[[1, 0]]
+        handle[name][:] = values
 
 
 def test_swapped_keys_are_caught_naming_the_cache(tmp_path: Path) -> None:
@@ -242,6 +244,25 @@ def test_swapped_keys_are_caught_naming_the_cache(tmp_path: Path) -> None:
     _edit_and_reseal(path, _swap_first_two_keys)
     with pytest.raises(FingerprintCacheError, match=r"fp\.h5: damaged fingerprint cache: row \d \(InChIKey .*checksum"):
         FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+
+
+def test_keys_swapped_without_their_digests_are_never_read(tmp_path: Path) -> None:
+    """A row is found by its key and its structure's digest: with only the keys swapped, no request names those
+    rows (a request stating the swapped key with the row's own text would read it, and fail its checksum), so the
+    structures are computed again instead of being read with another structure's bits."""
+    path = _warm_cache(tmp_path)
+
+    def swap_keys_only(handle: h5py.File) -> None:
+        keys = handle["inchikeys"][:]
+        keys[[0, 1]] = keys[[1, 0]]
+        handle["inchikeys"][:] = keys
+
+    _edit_and_reseal(path, swap_keys_only)
+    found = FingerprintCache(path, DEFINITION).lookup(KEYS, SMILES)
+    np.testing.assert_array_equal(found.fingerprints, compute_fingerprints(SMILES, DEFINITION).fingerprints)
+    assert found.n_computed == 2
+    with pytest.raises(FingerprintCacheError, match="does not match its checksum"):
+        FingerprintCache(path, DEFINITION).lookup([KEYS[1]], [SMILES[0]])
 
 
 def test_an_altered_bit_is_caught(tmp_path: Path) -> None:
@@ -453,3 +474,37 @@ def test_rows_are_read_from_the_chunks_that_hold_them(tmp_path, chunk_rows):
         for rows in ([49], [0], [5, 5, 0, 49, 48, 12], generator.permutation(50)[:20], np.arange(50)):
             rows = np.asarray(rows, dtype=np.int64)
             assert np.array_equal(cache_module._rows_of_chunks(dataset, rows), values[rows])
+
+
+# ----------------------------------------------------------------------------- files of an older specvae
+def test_a_cache_without_failure_digests_is_read_and_its_failures_retried_once(tmp_path: Path) -> None:
+    """A file written before failures were remembered with their text's digest: its rows are read as they are, and
+    a remembered failure (of unknown text) is computed once more, then remembered with its digest."""
+    path = tmp_path / "fp.h5"
+    keys, smiles = [KEYS[0], BAD_KEY], [SMILES[0], "C1CC"]
+    FingerprintCache(path, DEFINITION).lookup(keys, smiles)
+    _edit_and_reseal(path, lambda handle: handle.__delitem__("invalid_digests"))
+    found = FingerprintCache(path, DEFINITION).lookup(keys, smiles)
+    assert found.n_computed == 1 and found.valid.tolist() == [True, False]
+    assert "could not be parsed" in found.errors[0].reason
+    again = FingerprintCache(path, DEFINITION).lookup(keys, smiles)
+    assert again.n_computed == 0 and again.errors == found.errors
+
+
+def test_failures_an_older_specvae_added_without_digests_do_not_break_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "fp.h5"
+    FingerprintCache(path, DEFINITION).lookup([BAD_KEY], ["C1CC"])
+
+    def add_a_failure_as_an_older_specvae(handle: h5py.File) -> None:
+        for name, value in (("invalid_inchikeys", b"CCCCCCCCCCCCCC-DDDDDDDDDD-E"), ("invalid_reasons", "old")):
+            handle[name].resize(2, axis=0)
+            handle[name][1] = value
+
+    _edit_and_reseal(path, add_a_failure_as_an_older_specvae)
+    cache = FingerprintCache(path, DEFINITION)
+    assert "CCCCCCCCCCCCCC-DDDDDDDDDD-E" in cache
+    found = cache.lookup([BAD_KEY, KEYS[1], "CCCCCCCCCCCCCC-DDDDDDDDDD-E"], ["C1CC", "C1CC(", "C1CC(("])
+    assert found.n_computed == 2  # the older failure's text is unknown: computed again
+    with h5py.File(path, "r") as handle:
+        assert handle["invalid_digests"].shape == (4, cache_module.DIGEST_LENGTH)
+    assert FingerprintCache(path, DEFINITION).lookup([KEYS[1]], ["C1CC("]).n_computed == 0

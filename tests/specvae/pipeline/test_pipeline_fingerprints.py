@@ -38,9 +38,14 @@ def candidate_bits(challenges, definition, *, cache_path=None, progress=False, r
     distinct = {}
     for one in challenges:
         for candidate in challenge_candidates(one):
-            distinct.setdefault(candidate.inchikey, candidate)
+            distinct.setdefault(candidate.structure_identity(), candidate)
     cache = None if cache_path is None else FingerprintCache(cache_path, definition, rebuild_damaged=rebuild_cache)
     return candidate_fingerprints(list(distinct.values()), definition, cache=cache, progress=progress)
+
+
+def by_key(found, challenges):
+    """The fingerprints of the challenges' candidates keyed by InChIKey, as one query reads them."""
+    return found.for_candidates([candidate for one in challenges for candidate in challenge_candidates(one)])
 
 
 def row(smiles: str) -> tuple[str, str, str]:
@@ -62,8 +67,9 @@ def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
     cache = tmp_path / "fp.h5"
     cold = candidate_bits(challenges, DEFINITION, cache_path=cache, progress=False)
     assert cold.n_distinct == 5 and cold.n_computed == 5  # CCO is computed once
-    assert set(cold.failures) == {hopeless[2]} and "InChI" in cold.failures[hopeless[2]]
-    bits, valid = cold.kept_bits([broken[2], pyridine[2], hopeless[2]], DEFINITION)
+    keyed = by_key(cold, challenges)
+    assert set(keyed.failures) == {hopeless[2]} and "InChI" in keyed.failures[hopeless[2]]
+    bits, valid = keyed.kept_bits([broken[2], pyridine[2], hopeless[2]], DEFINITION)
     assert valid.tolist() == [True, True, False]
     np.testing.assert_array_equal(bits[0], fingerprint_molecule(PYRROLE, DEFINITION))
     np.testing.assert_array_equal(bits[1], fingerprint_molecule(PYRIDINE, DEFINITION))
@@ -77,7 +83,7 @@ def test_bits_per_distinct_key_inchi_fallback_and_warm_cache(tmp_path) -> None:
     uncached = candidate_bits(challenges, DEFINITION, progress=False)
     np.testing.assert_array_equal(uncached.packed, cold.packed)
     masked = DEFINITION.with_kept_bits([0, 170, 2300])
-    kept, _ = uncached.kept_bits([pyridine[2]], masked)
+    kept, _ = by_key(uncached, challenges).kept_bits([pyridine[2]], masked)
     np.testing.assert_array_equal(kept[0], fingerprint_molecule(PYRIDINE, DEFINITION)[[0, 170, 2300]])
 
 
@@ -89,9 +95,10 @@ def test_a_wrong_inchikey_gets_no_fingerprint_with_or_without_a_cache(tmp_path, 
     wrong = ("CCO", row("CCO")[1], "XXXXXXXXXXXXXX-UHFFFAOYSA-N")  # neither the SMILES nor the InChI is this key
     challenges = [challenge("a", [pyridine, wrong])]
     bits = candidate_bits(challenges, DEFINITION, cache_path=tmp_path / "fp.h5" if cached else None, progress=False)
-    assert set(bits.failures) == {wrong[2]}
-    assert "is not the structure's own InChIKey" in bits.failures[wrong[2]]
-    assert bits.row_of.keys() == {pyridine[2]}
+    keyed = by_key(bits, challenges)
+    assert set(keyed.failures) == {wrong[2]}
+    assert "is not the structure's own InChIKey" in keyed.failures[wrong[2]]
+    assert keyed.row_of.keys() == {pyridine[2]}
 
 
 def test_a_damaged_cache_is_an_error_naming_it_or_moved_aside_with_rebuild_cache(tmp_path) -> None:

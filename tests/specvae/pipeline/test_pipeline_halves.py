@@ -44,7 +44,7 @@ def predicted(tiny_models, tmp_path):
     # The alanines lose their fingerprints, so that every other spectrum (in both halves) is a ranking error.
     alanine = next(query for query in queries if query.spectrum_id == "s1")
     for match in alanine.matches:
-        fingerprints.row_of.pop(match.candidate.inchikey)
+        fingerprints.row_of.pop(match.candidate.structure_identity())
     predict_queries(queries, annotator.models)
     return queries, fingerprints, annotator.models
 
