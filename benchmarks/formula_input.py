@@ -255,14 +255,13 @@ def casmi_rows(runs: Path, name: str = "formula_ff") -> list[dict]:
         for query in queries:
             loaded = models[query.ion_mode]
             keys = [match.candidate.inchikey for match in query.matches]
+            own = fingerprints.for_candidates([match.candidate for match in query.matches])  # as score_queries reads
             formulas = [candidate_formula(match) for match in query.matches]
             binned = loaded.binner.bin([query.spectrum])
             member = predict_in_canonical_batches(svae[query.ion_mode], binned)[0]
 
-            def score(prediction, rows, keys=keys, loaded=loaded):
-                return scoring.candidate_scores(
-                    prediction, [keys[row] for row in rows], fingerprints, loaded.fingerprint
-                )
+            def score(prediction, rows, keys=keys, loaded=loaded, own=own):
+                return scoring.candidate_scores(prediction, [keys[row] for row in rows], own, loaded.fingerprint)
 
             peaks = query.spectrum.peaks
             shares = unexplained_shares(
