@@ -242,6 +242,15 @@ def _describe_ranking(training: dict) -> list[str]:
             f"≥ {fragments.get('min_tolerance_da'):g} Da{rule}), chosen on {fragments.get('n_spectra')} "
             f"{fragments.get('fitted_on')} vs {fragments.get('n_nearest')} nearest{gain}"
         )
+    conditioning = training.get("formula_conditioning")
+    if conditioning:
+        table = {row["weight"]: row for row in conditioning.get("table", [])}
+        chosen, alone = table.get(conditioning["weight"]), table.get(0.0)
+        gain = f": top-1 {alone['top1']:.3f} -> {chosen['top1']:.3f}" if chosen and alone else ""
+        lines.append(
+            f"formulas:      each formula's candidates ranked with weight {conditioning['weight']:g} on the prediction "
+            f"under that formula, chosen on {conditioning.get('chosen_on')}{gain}"
+        )
     confidence = training.get("confidence")
     if confidence:
         loss, constant = confidence.get("log_loss", float("nan")), confidence.get("log_loss_constant", float("nan"))

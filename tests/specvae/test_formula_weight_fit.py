@@ -17,6 +17,7 @@ from specvae.formula_conditioning import METADATA_KEY, model_formula_conditionin
 from specvae.formula_weight_fit import WEIGHT_GRID, FormulaWeightError, fit_formula_weight
 from specvae.isomer_lists import MIN_LIST_SIZE, isomer_lists, read_structure_library
 from specvae.model_file import read_metadata
+from specvae.output import describe_model
 from specvae.spectra.binning import SpectrumBinner
 from specvae.training import TrainingOptions
 from specvae.training_set_writer import prepare_training_set
@@ -78,6 +79,7 @@ def test_the_fit_reports_every_weight_and_the_command_stores_the_choice(trained,
     stored = read_metadata(output).training[METADATA_KEY]
     assert stored["weight"] == conditioning.weight and stored["command"].startswith("specvae ")
     assert np.isclose(stored["table"][0]["top1"], report["table"][0]["top1"])
+    assert f"ranked with weight {conditioning.weight:g}" in describe_model(read_metadata(output))
     if conditioning.weight > 0:
         assert model_formula_conditioning(read_metadata(output).training) == conditioning
 
