@@ -197,6 +197,27 @@ row() {
         python benchmarks/formula_decoys.py "$RUNS" "${MOSES:?set MOSES to MOSES train.csv.gz}" \
           --max-spectra 100000 --name "$name"
       done ;;
+    formula_ship)  # the shipped files: the pairs (fragment_merged row) + a pooled formula network, its weight chosen on
+      # MOSES isomer lists (MOSES=train.csv.gz of data_manifests/moses.json), the confidence refitted; then CASMI
+      MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
+      for pair in positive:ship_ffm_svae1_positive:train_nl200_merged negative:ship_ions_negative:train_nl200; do
+        IFS=: read -r mode base set <<< "$pair"
+        specvae benchmark train-baseline "$RUNS/$set.h5" -o "$RUNS/formula_pool_$mode.specvae" --mode "$mode" \
+          --formula-dropout 0 --input-pool 10 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_formula_pool_$mode"
+        specvae ensemble "$RUNS/$base.specvae" "$RUNS/formula_pool_$mode.specvae" -o "$RUNS/cond_$mode.specvae" \
+          --training-set "$RUNS/$set.h5"
+        specvae fit-fragment-weight "$RUNS/cond_$mode.specvae" "$RUNS/$set.h5" "${MB[@]}" -o "$RUNS/cond_frag_$mode.specvae"
+        specvae fit-formula-weight "$RUNS/cond_frag_$mode.specvae" "$RUNS/$set.h5" --isomers "${MOSES:?set MOSES}" \
+          -o "$RUNS/cond_frag_fw_$mode.specvae"
+        specvae fit-confidence "$RUNS/cond_frag_fw_$mode.specvae" "$RUNS/$set.h5" --spectra "${MB[0]}" \
+          --spectra "${MB[1]}" -o "$RUNS/ship_cond_$mode.specvae"
+      done
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_cond" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/ship_cond_positive.specvae" --model "$RUNS/ship_cond_negative.specvae" \
+        --compare "shipped before=$RUNS/ship_ffm_svae1_positive.specvae" \
+        --compare "shipped before=$RUNS/ship_ions_negative.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }

@@ -66,6 +66,10 @@ def explained_example():
 
 def test_example_explanations_add_up_to_the_ranking_score(explained_example):
     assert explained_example.explained and explained_example.annotated()
+    conditioning = [
+        row.explanation.formula_conditioning_score for a in explained_example.annotated() for row in a.ranked
+    ]
+    assert any(value != 0 for value in conditioning)  # the shipped models rank each formula's candidates
     for annotation in explained_example.annotated():
         baselines = {row.explanation.baseline_score for row in annotation.ranked}
         assert len(baselines) == 1  # one average candidate per list
@@ -73,6 +77,7 @@ def test_example_explanations_add_up_to_the_ranking_score(explained_example):
             explanation = row.explanation
             total = explanation.baseline_score + sum(bit.contribution for bit in explanation.supporting)
             total += sum(bit.contribution for bit in explanation.opposing) + explanation.fragment_formula_score
+            total += explanation.formula_conditioning_score  # the shipped models also rank within each formula
             assert total == pytest.approx(row.score, rel=1e-9, abs=1e-9)
             assert explanation.fragment_formula_score <= 0  # the shipped models also score fragment formulas
             assert explanation.supporting and explanation.opposing
@@ -134,7 +139,7 @@ def test_explain_columns_of_the_command_add_up_to_the_score(tmp_path):
                 listed += value
         # Cells are rounded (contributions to 0.01, the rest to 6 digits): 10 items × 0.005 at most.
         total = float(row["baseline_score"]) + listed + float(row["other_bits_score"])
-        total += float(row["fragment_formula_score"])
+        total += float(row["fragment_formula_score"]) + float(row["formula_conditioning_score"])
         assert total == pytest.approx(float(row["score"]), abs=0.06)
 
 
@@ -150,7 +155,7 @@ def test_explain_json_has_the_full_lists(tmp_path):
             bits = explanation["supporting"] + explanation["opposing"]
             assert len(bits) > 10
             total = explanation["baseline_score"] + sum(bit["contribution"] for bit in bits)
-            total += explanation["fragment_formula_score"]
+            total += explanation["fragment_formula_score"] + explanation["formula_conditioning_score"]
             assert total == pytest.approx(candidate["score"], rel=1e-9)
 
 
