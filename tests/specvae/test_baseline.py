@@ -113,11 +113,9 @@ def write_training_mgf(path) -> None:
     path.write_text("\n".join(blocks))
 
 
-def train_tiny_model(tmp_path, epochs: int = 2, validation_fraction: float = 0.4):
-    """A training set of the synthetic spectra and a tiny SVAE trained on it through ``specvae train``:
-    ``(training_set_path, model_path)``."""
-    from specvae_cli.specvae_cli import main
-
+def prepare_tiny_training_set(tmp_path, validation_fraction: float = 0.4):
+    """``tmp_path / "train.h5"``: the synthetic spectra of :data:`STRUCTURES` prepared on a 1 Da grid, no test split
+    (torch set to one thread for the training that follows)."""
     torch.set_num_threads(1)
     mgf = tmp_path / "train.mgf"
     write_training_mgf(mgf)
@@ -126,6 +124,25 @@ def train_tiny_model(tmp_path, epochs: int = 2, validation_fraction: float = 0.4
         [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=validation_fraction,
         test_fraction=0.0, progress=False,
     )  # fmt: skip
+    return training_set
+
+
+def train_tiny_formula_reader(training_set, output) -> None:
+    """A tiny feed-forward network that reads formulas (always given), trained 2 epochs on ``training_set``."""
+    from specvae.baseline import train_feedforward_model
+    from specvae.training import TrainingOptions
+
+    options = TrainingOptions(epochs=2, batch_size=8, latent_dim=4, hidden_dim=8, min_bit_count=1, progress=False,
+                              formula_dropout=0.0)  # fmt: skip
+    train_feedforward_model(training_set, output, options)
+
+
+def train_tiny_model(tmp_path, epochs: int = 2, validation_fraction: float = 0.4):
+    """A training set of the synthetic spectra and a tiny SVAE trained on it through ``specvae train``:
+    ``(training_set_path, model_path)``."""
+    from specvae_cli.specvae_cli import main
+
+    training_set = prepare_tiny_training_set(tmp_path, validation_fraction)
     model_path = tmp_path / "model.specvae"
     arguments = ["train", str(training_set), "-o", str(model_path), "--epochs", str(epochs), "--batch-size", "8"]
     arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]
@@ -135,14 +152,7 @@ def train_tiny_model(tmp_path, epochs: int = 2, validation_fraction: float = 0.4
 
 
 def test_train_baseline_command_writes_a_model_the_benchmark_loads(tmp_path) -> None:
-    torch.set_num_threads(1)
-    mgf = tmp_path / "train.mgf"
-    write_training_mgf(mgf)
-    training_set = tmp_path / "train.h5"
-    prepare_training_set(
-        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.3, test_fraction=0.0,
-        progress=False,
-    )  # fmt: skip
+    training_set = prepare_tiny_training_set(tmp_path, 0.3)
     output = tmp_path / "baseline.specvae"
     arguments = ["train-baseline", str(training_set), "-o", str(output), "--epochs", "2", "--batch-size", "8"]
     arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]
@@ -175,14 +185,7 @@ def test_train_baseline_with_formula_dropout_writes_a_network_that_reads_formula
     from specvae.model_file import load_model
     from specvae.output import describe_model
 
-    torch.set_num_threads(1)
-    mgf = tmp_path / "train.mgf"
-    write_training_mgf(mgf)
-    training_set = tmp_path / "train.h5"
-    prepare_training_set(
-        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.3, test_fraction=0.0,
-        progress=False,
-    )  # fmt: skip
+    training_set = prepare_tiny_training_set(tmp_path, 0.3)
     output = tmp_path / "formula.specvae"
     arguments = ["train-baseline", str(training_set), "-o", str(output), "--epochs", "2", "--batch-size", "8"]
     arguments += ["--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]

@@ -134,29 +134,16 @@ def test_confidence_model_round_trips_through_a_dict():
 def test_with_formula_conditioning_the_lists_are_scored_as_annotation_scores_them(tmp_path):
     """A model that carries a formula-conditioning weight is fitted on the conditioned scores: weight 0 leaves the
     lists' scores as they are; weight 1 reorders within each formula and keeps each formula's log-sum-exp."""
-    import torch
-    from test_baseline import STRUCTURES, write_training_mgf
+    from test_baseline import STRUCTURES, prepare_tiny_training_set, train_tiny_formula_reader
 
-    from specvae.baseline import train_feedforward_model
     from specvae.confidence import fit_confidence_on_training_set
     from specvae.formula_conditioning import METADATA_KEY
     from specvae.model_file import with_training_entry
-    from specvae.spectra.binning import SpectrumBinner
-    from specvae.training import TrainingOptions
-    from specvae.training_set_writer import prepare_training_set
     from specvae.validation_lists import formula_conditioned_list_scores, validation_lists
 
-    torch.set_num_threads(1)
-    mgf, training_set = tmp_path / "train.mgf", tmp_path / "train.h5"
-    write_training_mgf(mgf)
-    prepare_training_set(
-        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.4, test_fraction=0.0,
-        progress=False,
-    )  # fmt: skip
+    training_set = prepare_tiny_training_set(tmp_path, 0.4)
     reader = tmp_path / "reader.specvae"
-    options = TrainingOptions(epochs=2, batch_size=8, latent_dim=4, hidden_dim=8, min_bit_count=1, progress=False,
-                              formula_dropout=0.5)  # fmt: skip
-    train_feedforward_model(training_set, reader, options)
+    train_tiny_formula_reader(training_set, reader)
     lists = validation_lists(reader, training_set, n_nearest=len(STRUCTURES), max_spectra=100)
     scores = [one.scores for one in lists.lists]
     zeros = [np.zeros(len(one.scores)) for one in lists.lists]

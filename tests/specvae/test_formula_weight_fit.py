@@ -7,20 +7,15 @@ import gzip
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
-from test_baseline import write_training_mgf
+from test_baseline import prepare_tiny_training_set, train_tiny_formula_reader
 
-from specvae.baseline import train_feedforward_model
 from specvae.fingerprints import FingerprintDefinition
 from specvae.formula_conditioning import METADATA_KEY, model_formula_conditioning
 from specvae.formula_weight_fit import WEIGHT_GRID, FormulaWeightError, fit_formula_weight
 from specvae.isomer_lists import MIN_LIST_SIZE, isomer_lists, read_structure_library
 from specvae.model_file import read_metadata
 from specvae.output import describe_model
-from specvae.spectra.binning import SpectrumBinner
-from specvae.training import TrainingOptions
-from specvae.training_set_writer import prepare_training_set
 from specvae_cli.specvae_cli import main
 
 # isomers of structures of the synthetic training set (test_baseline.STRUCTURES) whose spectra are validation spectra
@@ -35,17 +30,9 @@ LIBRARY = {
 
 @pytest.fixture
 def trained(tmp_path):
-    torch.set_num_threads(1)
-    mgf, training_set = tmp_path / "train.mgf", tmp_path / "train.h5"
-    write_training_mgf(mgf)
-    prepare_training_set(
-        [mgf], training_set, binner=SpectrumBinner(bin_width_da=1.0), validation_fraction=0.5, test_fraction=0.0,
-        progress=False,
-    )  # fmt: skip
+    training_set = prepare_tiny_training_set(tmp_path, 0.5)
     reader = tmp_path / "reader.specvae"
-    options = TrainingOptions(epochs=2, batch_size=8, latent_dim=4, hidden_dim=8, min_bit_count=1, progress=False,
-                              formula_dropout=0.0)  # fmt: skip
-    train_feedforward_model(training_set, reader, options)
+    train_tiny_formula_reader(training_set, reader)
     library = tmp_path / "library.csv.gz"
     with gzip.open(library, "wt") as handle:
         handle.write("SMILES\n" + "\n".join(smiles for pool in LIBRARY.values() for smiles in pool) + "\n")
