@@ -64,11 +64,6 @@ def model_reads_formulas(model: Any) -> bool:
     return bool(getattr(model, "reads_formulas", False) or getattr(model, "n_formula_features", 0))
 
 
-def _log_sum_exp(values: np.ndarray) -> float:
-    top = values.max()
-    return float(top + np.log(np.exp(values - top).sum()))
-
-
 def formula_conditioned_scores(
     scores: np.ndarray, conditioned: np.ndarray, formulas: Sequence[str | None], weight: float
 ) -> np.ndarray:
@@ -84,12 +79,23 @@ def formula_conditioned_scores(
     if not 0 <= weight <= 1 or math.isnan(weight):
         raise ValueError(f"weight must be in [0, 1], got {weight}")
     result = scores.copy()
-    groups: dict[str, list[int]] = {}
-    for position, formula in enumerate(formulas):
-        if formula and np.isfinite(scores[position]) and np.isfinite(conditioned[position]):
-            groups.setdefault(formula, []).append(position)
-    for members in groups.values():
-        rows = np.array(members)
-        within = (1 - weight) * scores[rows] + weight * conditioned[rows]
-        result[rows] = _log_sum_exp(scores[rows]) + within - _log_sum_exp(within)
+    names = np.array([formula or "" for formula in formulas], dtype=object)
+    usable = np.flatnonzero((names != "") & np.isfinite(scores) & np.isfinite(conditioned))
+    if usable.size == 0:
+        return result
+    order = usable[np.argsort(names[usable], kind="stable")]  # each formula's candidates together, in list order
+    sorted_names = names[order]
+    starts = np.flatnonzero(np.r_[True, sorted_names[1:] != sorted_names[:-1]])
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, order.size]))
+    within = (1 - weight) * scores[order] + weight * conditioned[order]
+    result[order] = (
+        _group_log_sum_exp(scores[order], starts)[group] + within - _group_log_sum_exp(within, starts)[group]
+    )
     return result
+
+
+def _group_log_sum_exp(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """log Σ exp over each run of ``values`` that begins at ``starts`` (shifted by the run's maximum)."""
+    peaks = np.maximum.reduceat(values, starts)
+    lengths = np.diff(np.r_[starts, values.size])
+    return peaks + np.log(np.add.reduceat(np.exp(values - np.repeat(peaks, lengths)), starts))

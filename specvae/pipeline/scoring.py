@@ -98,6 +98,4 @@ def score_queries(
         own = fingerprints.for_candidates([match.candidate for match in query.matches])  # each its own structure's
         query.scores = candidate_scores(query.prediction, keys, own, definitions[query.ion_mode])
         add_fragment_formula_scores([query], models)
-        add_formula_conditioned_scores(
-            query, models[query.ion_mode], own, definitions[query.ion_mode], candidate_scores
-        )
+        add_formula_conditioned_scores(query, models[query.ion_mode], own, definitions[query.ion_mode])
