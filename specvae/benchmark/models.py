@@ -71,7 +71,23 @@ class BenchmarkModel(LoadedModel):
             "validation_metrics": training.get("validation_metrics"),
             "command": training.get("command"),
             "training_seconds": training.get("seconds"),
+            "members": [_member_description(member) for member in training.get("members") or []],
+            "fragment_weight": (training.get("fragment_formulas") or {}).get("weight"),
+            "formula_weight": (training.get("formula_conditioning") or {}).get("weight"),
         }
+
+
+def _member_description(member: dict[str, Any]) -> dict[str, Any]:
+    """What the report says about one network of an ensemble (its own training record, as the ensemble keeps it)."""
+    training = member.get("training") or {}
+    return {
+        "file_name": member.get("file"),
+        "kind": member.get("fusion"),
+        "training_set": training.get("training_set"),
+        "n_training_spectra": training.get("n_training_spectra"),
+        "best_epoch": training.get("best_epoch"),
+        "validation_top1": (training.get("validation_metrics") or {}).get("retrieval_top1"),
+    }
 
 
 def load_benchmark_model(path: str | os.PathLike[str]) -> BenchmarkModel:

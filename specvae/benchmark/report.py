@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -362,23 +363,60 @@ def _head_to_head_table(report: BenchmarkReport) -> str:
 
 
 def _model_lines(report: BenchmarkReport) -> list[str]:
-    lines = []
-    for system in report.systems:
-        for mode, model in system.models.items():
-            info = model.describe()
-            metrics = info["validation_metrics"] or {}
-            lines.append(
-                f"- **{system.label}, {mode} mode**: `{info['file_name']}` ({info['kind']}, "
-                f"latent {info['latent_dim']}, hidden {info['hidden_dim']}, {info['n_kept_bits']} kept bits, "
-                f"{info['n_parameters']:,} parameters). "
-                f"Trained on `{info['training_set']}` (sources {_listing(info['sources'])}; "
-                f"licenses {_listing(info['licenses'])}): "
-                f"{info['n_training_spectra']} spectra of {info['n_training_structures']} structures; "
-                f"{info['excluded_inchikey14_count']} structures excluded when the training set was prepared. "
-                f"Best epoch {info['best_epoch']}, validation top-1 {metrics.get('retrieval_top1', float('nan')):.3f}. "
-                f"Command: `{info['command']}`."
-            )
-    return lines
+    return [
+        f"- **{system.label}, {mode} mode**: {_model_description(model.describe())}"
+        for system in report.systems
+        for mode, model in system.models.items()
+    ]
+
+
+def _model_description(info: dict[str, Any]) -> str:
+    """One model's line: what it is, what it learned from, how it was chosen; a field the file lacks is left out
+    (an ensemble has no latent size, epoch or training-set file of its own: its members' are named instead)."""
+    metrics = info["validation_metrics"] or {}
+    shape = "" if info.get("members") else f"latent {info['latent_dim']}, hidden {info['hidden_dim']}, "
+    parts = [
+        f"`{info['file_name']}` ({info['kind']}, {shape}{info['n_kept_bits']} kept bits, "
+        f"{info['n_parameters']:,} parameters)."
+    ]
+    if info.get("members"):
+        members = "; ".join(_member_text(member) for member in info["members"])
+        parts.append(f"The mean prediction of {len(info['members'])} networks: {members}.")
+    data = [
+        f"sources {_listing(info['sources'])}" if info["sources"] else None,
+        f"licenses {_listing(info['licenses'])}" if info["licenses"] else None,
+        f"{info['n_training_spectra']} spectra" if info["n_training_spectra"] is not None else None,
+        f"{info['n_training_structures']} structures" if info["n_training_structures"] is not None else None,
+        f"{info['excluded_inchikey14_count']} structures excluded when the training set was prepared"
+        if info["excluded_inchikey14_count"] is not None
+        else None,
+    ]
+    if any(data):
+        where = f" `{info['training_set']}`" if info["training_set"] else ""
+        parts.append(f"Training data{where}: {'; '.join(fact for fact in data if fact)}.")
+    whose = "of the networks' mean " if info.get("members") else ""
+    chosen = [
+        f"best epoch {info['best_epoch']}" if info["best_epoch"] is not None else None,
+        f"validation top-1 {whose}{metrics['retrieval_top1']:.3f}" if "retrieval_top1" in metrics else None,
+        f"fragment formula weight {info['fragment_weight']:g}" if info.get("fragment_weight") is not None else None,
+        f"formula conditioning weight {info['formula_weight']:g}" if info.get("formula_weight") is not None else None,
+    ]
+    if any(chosen):
+        text = "; ".join(fact for fact in chosen if fact)
+        parts.append(f"{text[0].upper()}{text[1:]}.")
+    if info["command"]:
+        parts.append(f"Command: `{info['command']}`.")
+    return " ".join(parts)
+
+
+def _member_text(member: dict[str, Any]) -> str:
+    facts = [
+        f"{member['n_training_spectra']} spectra of `{member['training_set']}`" if member["training_set"] else None,
+        f"best epoch {member['best_epoch']}" if member["best_epoch"] is not None else None,
+        f"validation top-1 {member['validation_top1']:.3f}" if member["validation_top1"] is not None else None,
+    ]
+    known = ", ".join(fact for fact in facts if fact)
+    return f"{member['kind']} `{member['file_name']}`" + (f" ({known})" if known else "")
 
 
 def _guarantee_lines(report: BenchmarkReport) -> list[str]:

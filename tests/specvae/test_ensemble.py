@@ -167,3 +167,19 @@ def test_an_ensemble_given_as_a_member_adds_its_members(tmp_path, members):
         three.cross_generate(data, [SPECTRUM], [FINGERPRINT])[FINGERPRINT],
         flat.cross_generate(data, [SPECTRUM], [FINGERPRINT])[FINGERPRINT],
     )
+
+
+def test_the_benchmark_report_names_each_member_and_prints_no_missing_field(tmp_path, members):
+    """An ensemble has no best epoch or training-set file of its own: the report names its members' instead."""
+    from specvae.benchmark.models import load_benchmark_model
+    from specvae.benchmark.report import _model_description
+
+    output = tmp_path / "ensemble.specvae"
+    build_ensemble(members, output, command="specvae ensemble ...")
+    text = _model_description(load_benchmark_model(output).describe())
+    assert "None" not in text
+    assert "The mean prediction of 3 networks" in text
+    for path in members:
+        assert f"`{path.name}`" in text
+    single = _model_description(load_benchmark_model(members[0]).describe())
+    assert "None" not in single and "networks" not in single
