@@ -414,7 +414,10 @@ def prepare(
 @click.option("--beta-warmup-epochs", type=float, default=5.0, show_default=True)
 @click.option("--min-bit-count", type=int, default=10, show_default=True, help="Keep bits set in this many structures.")
 @click.option(
-    "--unpaired-smiles", type=click.Path(exists=True, dir_okay=False), help="Extra molecules, one SMILES a line."
+    "--unpaired-smiles",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Extra molecules without spectra, one SMILES a line (first field; .gz read; a 'SMILES' header skipped). "
+    "Structures of the training set or excluded from it are left out; every one used is listed in the model file.",
 )
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), help="Resumable checkpoints and logs.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -448,6 +451,7 @@ def train(
 
     from mmcore.training.checkpoint import CheckpointError
     from specvae.training import TrainingOptions, train_specvae_model
+    from specvae.unpaired_molecules import read_smiles_file
 
     check_output_paths(
         {"TRAINING_SET": training_set, "--unpaired-smiles": unpaired_smiles},
@@ -456,9 +460,7 @@ def train(
     )
     if num_threads:
         torch.set_num_threads(num_threads)
-    smiles = []
-    if unpaired_smiles:
-        smiles = [line.split()[0] for line in Path(unpaired_smiles).read_text().splitlines() if line.strip()]
+    smiles = read_smiles_file(unpaired_smiles) if unpaired_smiles else []
     options = TrainingOptions(
         ion_mode=ion_mode,
         fusion=fusion,
@@ -485,6 +487,8 @@ def train(
         raise click.ClickException(str(error)) from error
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports for all
         return
+    if "unpaired_molecules" in record:
+        click.echo(record["unpaired_molecules"], err=True)
     click.echo(
         f"best epoch {record['best_epoch']}: "
         + ", ".join(f"{k}={v:.4g}" for k, v in record["validation_metrics"].items())

@@ -34,6 +34,7 @@ from specvae.model_file import ModelMetadata, load_model, save_model
 from specvae.prediction import predict_fingerprint_probabilities, retrieval_ranks, retrieval_summary
 from specvae.training_set_reader import SpectrumFingerprintDataset, TrainingSet
 from specvae.training_set_writer import TrainingSetError
+from specvae.unpaired_molecules import UnpairedMolecules, held_out_structures, select_unpaired_molecules
 
 SAMPLE_WEIGHTED_FUSIONS = ("svae", "svae-star", "vaevae", "vaevae-a", "vaevae-star")
 """Fusion models with a ``weighting`` option (mmcore's SVAE/VAEVAE family)."""
@@ -118,6 +119,7 @@ class TrainingInputs:
     validation_spectra: scipy.sparse.csr_matrix | None = None
     validation_true_rows: np.ndarray | None = None
     validation_candidate_bits: np.ndarray | None = None
+    unpaired: UnpairedMolecules | None = None
 
     @property
     def validation_bits(self) -> np.ndarray:
@@ -163,9 +165,13 @@ def prepare_training_inputs(
     spectrum_rows = train_spectra
     fingerprint_rows = data.spectrum_structure[train_spectra]
     extra_fingerprints = np.zeros((0, kept_bits.shape[1]), dtype=bool)
+    unpaired = None
     if unpaired_smiles:
-        result = compute_fingerprints(list(unpaired_smiles), data.fingerprint, n_workers=1)
-        valid = np.setdiff1d(np.arange(len(unpaired_smiles)), [error.index for error in result.errors])
+        unpaired = select_unpaired_molecules(
+            unpaired_smiles, held_out_structures(data.structure_inchikey14.tolist(), data.attributes)
+        )
+        result = compute_fingerprints(unpaired.smiles, data.fingerprint, n_workers=1)
+        valid = np.setdiff1d(np.arange(len(unpaired.smiles)), [error.index for error in result.errors])
         extra_fingerprints = definition.select_kept(result.fingerprints[valid])
     n_extra = extra_fingerprints.shape[0]
     dataset = SpectrumFingerprintDataset(
@@ -205,6 +211,7 @@ def prepare_training_inputs(
         validation_spectra=data.spectra[validation_spectra],
         validation_true_rows=true_rows,
         validation_candidate_bits=kept_bits[validation_structures],
+        unpaired=unpaired,
     )
 
 
@@ -351,9 +358,12 @@ def training_record(
         "options": options.__dict__,
         "command": command,
         "seconds": round(seconds, 1),
-        # Every structure of the training-set file (train, validation and test splits): a benchmark refuses a
-        # model that may have seen one of its answers, and this list is what it checks against.
-        "structures_inchikey14": sorted(set(data.structure_inchikey14.tolist())),
+        **({"unpaired_molecules": inputs.unpaired.summary()} if inputs.unpaired else {}),
+        # Every structure of the training-set file (train, validation and test splits) and every unpaired molecule:
+        # a benchmark refuses a model that may have seen one of its answers, and this list is what it checks against.
+        "structures_inchikey14": sorted(
+            set(data.structure_inchikey14.tolist()) | set(inputs.unpaired.inchikey14 if inputs.unpaired else ())
+        ),
     }
 
 
