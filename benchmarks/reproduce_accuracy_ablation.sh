@@ -218,6 +218,37 @@ row() {
         --compare "shipped before=$RUNS/ship_ions_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
+    levers_negative)  # capacity, bin width (bins read in groups) and kept bits, on negative-mode feed-forward networks
+      for spec in "ff_h512:--hidden-dim 512" "ff_l300_h512:--latent-dim 300 --hidden-dim 512" "ff_pool5:--input-pool 5" \
+          "ff_pool10:--input-pool 10" "ff_bits3:--min-bit-count 3" "ff_bits30:--min-bit-count 30"; do
+        name=${spec%%:*}; read -ra extra <<< "${spec#*:}"
+        specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/${name}_negative.specvae" --mode negative \
+          "${extra[@]}" "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_${name}_negative"
+      done ;;
+    unpaired)  # MOSES molecules (data_manifests/moses.json; MOSES=its train.csv.gz) as unpaired structures for SVAE
+      # seed 1: 20,000 (both modes) and 100,000 (negative) drawn with seed 0; then every negative lever in one report
+      python - "${MOSES:?set MOSES to MOSES train.csv.gz}" "$RUNS" <<'PY'
+import random, sys
+from specvae.unpaired_molecules import read_smiles_file
+smiles = read_smiles_file(sys.argv[1])
+for n in (20000, 100000):
+    open(f"{sys.argv[2]}/moses_{n // 1000}k.smi", "w").write("\n".join(random.Random(0).sample(smiles, n)) + "\n")
+PY
+      for run in positive:20k negative:20k negative:100k; do
+        mode=${run%%:*} size=${run#*:}
+        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/svae_unpaired${size}_seed1_$mode.specvae" --mode "$mode" --seed 1 \
+          --spectrum-reconstruction-pool 10 --unpaired-smiles "$RUNS/moses_$size.smi" "${CONVERGE[@]}" \
+          --checkpoint-dir "$RUNS/ckpt_svae_unpaired${size}_seed1_$mode"
+      done
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_neg_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
+        --compare "SVAE 100k unpaired=$RUNS/svae_unpaired100k_seed1_negative.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" \
+        --compare "ff hidden 512=$RUNS/ff_h512_negative.specvae" \
+        --compare "ff latent 300 hidden 512=$RUNS/ff_l300_h512_negative.specvae" \
+        --compare "ff 0.5 Da=$RUNS/ff_pool5_negative.specvae" --compare "ff 1 Da=$RUNS/ff_pool10_negative.specvae" \
+        --compare "ff bits in 3 or more=$RUNS/ff_bits3_negative.specvae" \
+        --compare "ff bits in 30 or more=$RUNS/ff_bits30_negative.specvae" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
