@@ -225,30 +225,50 @@ row() {
         specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/${name}_negative.specvae" --mode negative \
           "${extra[@]}" "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_${name}_negative"
       done ;;
-    unpaired)  # MOSES molecules (data_manifests/moses.json; MOSES=its train.csv.gz) as unpaired structures for SVAE
-      # seed 1: 20,000 (both modes) and 100,000 (negative) drawn with seed 0; then every negative lever in one report
+    unpaired)  # MOSES molecules (data_manifests/moses.json; MOSES=its train.csv.gz) as unpaired structures for the
+      # SVAE: 5,000 to 100,000 drawn with seed 0, SVAE seeds 1 and 0; then every negative lever in one CASMI report
       python - "${MOSES:?set MOSES to MOSES train.csv.gz}" "$RUNS" <<'PY'
 import random, sys
 from specvae.unpaired_molecules import read_smiles_file
 smiles = read_smiles_file(sys.argv[1])
-for n in (20000, 100000):
+for n in (5000, 20000, 50000, 100000):
     open(f"{sys.argv[2]}/moses_{n // 1000}k.smi", "w").write("\n".join(random.Random(0).sample(smiles, n)) + "\n")
 PY
-      for run in positive:20k negative:20k negative:100k; do
-        mode=${run%%:*} size=${run#*:}
-        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/svae_unpaired${size}_seed1_$mode.specvae" --mode "$mode" --seed 1 \
+      for run in positive:20k:1 positive:50k:1 negative:20k:1 negative:100k:1 negative:5k:1 negative:20k:0; do
+        IFS=: read -r mode size seed <<< "$run"
+        name="svae_unpaired${size}_seed${seed}_$mode"
+        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/$name.specvae" --mode "$mode" --seed "$seed" \
           --spectrum-reconstruction-pool 10 --unpaired-smiles "$RUNS/moses_$size.smi" "${CONVERGE[@]}" \
-          --checkpoint-dir "$RUNS/ckpt_svae_unpaired${size}_seed1_$mode"
+          --checkpoint-dir "$RUNS/ckpt_$name"
       done
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_neg_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
-        --compare "SVAE 100k unpaired=$RUNS/svae_unpaired100k_seed1_negative.specvae" \
+        --compare "SVAE seed 1, 5k unpaired=$RUNS/svae_unpaired5k_seed1_negative.specvae" \
+        --compare "SVAE seed 1, 100k unpaired=$RUNS/svae_unpaired100k_seed1_negative.specvae" \
+        --compare "SVAE seed 0, 20k unpaired=$RUNS/svae_unpaired20k_seed0_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" \
         --compare "ff hidden 512=$RUNS/ff_h512_negative.specvae" \
         --compare "ff latent 300 hidden 512=$RUNS/ff_l300_h512_negative.specvae" \
         --compare "ff 0.5 Da=$RUNS/ff_pool5_negative.specvae" --compare "ff 1 Da=$RUNS/ff_pool10_negative.specvae" \
         --compare "ff bits in 3 or more=$RUNS/ff_bits3_negative.specvae" \
         --compare "ff bits in 30 or more=$RUNS/ff_bits30_negative.specvae" ;;
+    unpaired_ship)  # the negative file: the formula_ship flow with the 20,000-structure SVAE (row unpaired) in place
+      # of SVAE seed 1 and the feed-forward member rerun (row feedforward_nl200); then CASMI against the files before
+      MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
+      specvae ensemble "$RUNS/feedforward_nl200_negative.specvae" "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
+        "$RUNS/formula_pool_negative.specvae" -o "$RUNS/negb_ens.specvae" --training-set "$RUNS/train_nl200.h5"
+      specvae fit-fragment-weight "$RUNS/negb_ens.specvae" "$RUNS/train_nl200.h5" "${MB[@]}" -o "$RUNS/negb_frag.specvae"
+      specvae fit-formula-weight "$RUNS/negb_frag.specvae" "$RUNS/train_nl200.h5" --isomers "${MOSES:?set MOSES}" \
+        -o "$RUNS/negb_fw.specvae"
+      specvae fit-confidence "$RUNS/negb_fw.specvae" "$RUNS/train_nl200.h5" --spectra "${MB[0]}" --spectra "${MB[1]}" \
+        -o "$RUNS/negb_ship.specvae"
+      SPECVAE_DATA_DIR="$DATA" python benchmarks/conditioned_validation_lists.py "$RUNS/negb_ship.specvae" \
+        "$RUNS/train_nl200.h5"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_negb" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/ship_cond_positive.specvae" --model "$RUNS/negb_ship.specvae" \
+        --compare "shipped=$RUNS/ship_cond_positive.specvae" --compare "shipped=$RUNS/ship_cond_negative.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
