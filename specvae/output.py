@@ -165,9 +165,12 @@ def _metrics_text(metrics: dict | None) -> str:
 
 
 def _describe_training(training: dict, indent: str = "") -> list[str]:
+    summary = training.get("unpaired_molecules")
+    unpaired = [f"{indent}unpaired:      {summary}"] if summary else []
     return [
         f"{indent}trained on:    {training.get('sources')} ({training.get('n_training_spectra')} spectra, "
         f"{training.get('n_training_structures')} structures; licenses {training.get('licenses')})",
+        *unpaired,
         f"{indent}best epoch:    {training.get('best_epoch')}; validation "
         + _metrics_text(training.get("validation_metrics")),
         f"{indent}command:       {training.get('command')} ({training.get('seconds')} s)",

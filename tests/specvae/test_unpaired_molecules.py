@@ -10,6 +10,7 @@ from rdkit import Chem
 from test_baseline import STRUCTURES, write_training_mgf
 
 from specvae.model_file import read_metadata
+from specvae.output import describe_model
 from specvae.spectra.binning import SpectrumBinner
 from specvae.training_set_writer import prepare_training_set
 from specvae.unpaired_molecules import held_out_structures, read_smiles_file, select_unpaired_molecules
@@ -66,3 +67,4 @@ def test_the_model_file_lists_each_unpaired_molecule_it_learned_from_and_none_it
     assert {first_block(smiles) for smiles in NEW_MOLECULES} <= seen
     assert first_block(excluded) not in seen
     assert first_block(STRUCTURES[1]) in seen  # a structure of the training set, listed as before
+    assert "unpaired:      4 unpaired molecules of 7 read" in describe_model(metadata)
