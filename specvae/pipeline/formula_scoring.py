@@ -9,6 +9,8 @@ score does not depend on the other spectra of a run or on how they are batched.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -16,7 +18,7 @@ from specvae.fingerprints import FingerprintDefinition
 from specvae.formula_conditioning import formula_conditioned_scores
 from specvae.formula_features import formula_feature_matrix
 from specvae.pipeline.fingerprints import CandidateFingerprints
-from specvae.pipeline.fragment_scoring import candidate_formula
+from specvae.pipeline.fragment_scoring import query_formulas
 from specvae.pipeline.models import LoadedModel
 from specvae.pipeline.prediction import one_torch_thread
 from specvae.pipeline.query import SpectrumQuery
@@ -47,21 +49,24 @@ def add_formula_conditioned_scores(
     conditioning = loaded.formula_conditioning
     if conditioning is None or query.scores is None or not query.matches:
         return
-    formulas = np.array([candidate_formula(match) or "" for match in query.matches], dtype=object)
-    usable = np.isfinite(query.scores) & (formulas != "")
-    distinct, group, counts = np.unique(formulas[usable], return_inverse=True, return_counts=True)
+    formulas = query_formulas(query)
+    rows_of: dict[str, list[int]] = {}
+    for row, (formula, score) in enumerate(zip(formulas, query.scores.tolist(), strict=True)):
+        if formula and math.isfinite(score):
+            rows_of.setdefault(formula, []).append(row)
     # a formula with one candidate keeps its ordinary score whatever its prediction: nothing to predict or score
-    shared = counts[group] > 1
-    rows = np.flatnonzero(usable)[shared]
-    if rows.size == 0:
+    distinct = sorted(formula for formula, rows in rows_of.items() if len(rows) > 1)
+    if not distinct:
         return
-    distinct, group = np.unique(formulas[rows], return_inverse=True)
+    rows = np.concatenate([rows_of[formula] for formula in distinct])  # each formula's candidates together
     bits, _ = fingerprints.kept_bits([query.matches[row].candidate.inchikey for row in rows], definition)
-    predictions = predictions_under_formulas(loaded, query, list(distinct))
+    predictions = predictions_under_formulas(loaded, query, distinct)
     conditioned = np.full(len(formulas), np.nan)
-    for index, prediction in enumerate(predictions):
-        members = group == index
-        conditioned[rows[members]] = score_candidates(prediction, bits[members])
+    start = 0
+    for formula, prediction in zip(distinct, predictions, strict=True):
+        stop = start + len(rows_of[formula])
+        conditioned[rows[start:stop]] = score_candidates(prediction, bits[start:stop])
+        start = stop
     if query.fragment_scores is not None:
         conditioned += query.fragment_scores
     combined = formula_conditioned_scores(query.scores, conditioned, list(formulas), conditioning.weight)

@@ -34,6 +34,14 @@ def candidate_formula(match: CandidateMatch) -> str | None:
         return None
 
 
+def query_formulas(query: SpectrumQuery) -> list[str | None]:
+    """:func:`candidate_formula` of each of the query's matches, worked out once a query (the fragment and the
+    formula-conditioning terms both need them) and kept in ``query.candidate_formulas``."""
+    if query.candidate_formulas is None or len(query.candidate_formulas) != len(query.matches):
+        query.candidate_formulas = [candidate_formula(match) for match in query.matches]
+    return query.candidate_formulas
+
+
 def match_adduct(match: CandidateMatch, ion_mode: str) -> Adduct:
     """The adduct the candidate's mass was matched under, else the ion mode's default ([M+H]+ / [M-H]-)."""
     return label_adduct(match.adduct, ion_mode)
@@ -57,14 +65,15 @@ def add_fragment_formula_scores(queries: Sequence[SpectrumQuery], models: Mappin
         if scoring is None or query.scores is None or not query.matches:
             continue
         scored = ~np.isnan(query.scores)
-        matches = [match for match, keep in zip(query.matches, scored, strict=True) if keep]
+        kept = np.flatnonzero(scored)
+        formulas = query_formulas(query)
         # Each distinct (formula, adduct label) once: a list holds many candidates of one formula and one label,
         # and the adduct depends on the label alone, so its text is parsed once a query, not once a candidate.
         distinct: dict[tuple[str | None, str | None], int] = {}
         positions = np.fromiter(
-            (distinct.setdefault((candidate_formula(match), match.adduct), len(distinct)) for match in matches),
+            (distinct.setdefault((formulas[row], query.matches[row].adduct), len(distinct)) for row in kept),
             dtype=np.intp,
-            count=len(matches),
+            count=len(kept),
         )
         adducts = {label: label_adduct(label, query.ion_mode) for _, label in distinct}
         peaks = query.spectrum.peaks

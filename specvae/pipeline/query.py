@@ -39,3 +39,4 @@ class SpectrumQuery:
     scores: np.ndarray | None = None
     fragment_scores: np.ndarray | None = None
     formula_scores: np.ndarray | None = None
+    candidate_formulas: list[str | None] | None = None
