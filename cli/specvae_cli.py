@@ -398,6 +398,14 @@ def prepare(
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Model file to write.")
 @click.option("--mode", "ion_mode", type=click.Choice(["positive", "negative"]), default="positive", show_default=True)
 @click.option("--fusion", default="svae", show_default=True, help="Fusion model (see `mmcore models`).")
+@click.option(
+    "--weighting",
+    type=click.Choice(["sample", "paper"]),
+    default="sample",
+    show_default=True,
+    help="SVAE/VAEVAE family: every sample weighs 1/batch size (sample), or the paired, fingerprint-only and "
+    "spectrum-only samples' averages weigh alike (paper, eq. 22 of the SVAE journal paper).",
+)
 @click.option("--latent-dim", type=int, default=64, show_default=True)
 @click.option("--hidden-dim", type=int, default=192, show_default=True)
 @click.option(
@@ -428,6 +436,7 @@ def train(
     output,
     ion_mode,
     fusion,
+    weighting,
     latent_dim,
     hidden_dim,
     spectrum_reconstruction_pool,
@@ -450,8 +459,12 @@ def train(
     import torch
 
     from mmcore.training.checkpoint import CheckpointError
-    from specvae.training import TrainingOptions, train_specvae_model
+    from specvae.training import SAMPLE_WEIGHTED_FUSIONS, TrainingOptions, train_specvae_model
     from specvae.unpaired_molecules import read_smiles_file
+
+    if weighting != "sample" and fusion not in SAMPLE_WEIGHTED_FUSIONS:
+        families = ", ".join(SAMPLE_WEIGHTED_FUSIONS)
+        raise click.BadParameter(f"only {families} have a weighting", param_hint="--weighting")
 
     check_output_paths(
         {"TRAINING_SET": training_set, "--unpaired-smiles": unpaired_smiles},
@@ -464,6 +477,7 @@ def train(
     options = TrainingOptions(
         ion_mode=ion_mode,
         fusion=fusion,
+        fusion_options={"weighting": weighting} if fusion in SAMPLE_WEIGHTED_FUSIONS else {},
         latent_dim=latent_dim,
         hidden_dim=hidden_dim,
         spectrum_reconstruction_pool=spectrum_reconstruction_pool,

@@ -68,3 +68,22 @@ def test_the_model_file_lists_each_unpaired_molecule_it_learned_from_and_none_it
     assert first_block(excluded) not in seen
     assert first_block(STRUCTURES[1]) in seen  # a structure of the training set, listed as before
     assert "unpaired:      4 unpaired molecules of 7 read" in describe_model(metadata)
+
+
+def test_the_paper_weighting_is_chosen_on_the_command_line_and_kept_in_the_model_file(tmp_path) -> None:
+    from test_baseline import prepare_tiny_training_set
+
+    training_set = prepare_tiny_training_set(tmp_path)
+    smiles_file = tmp_path / "unpaired.smi"
+    smiles_file.write_text("\n".join(NEW_MOLECULES) + "\n")
+    common = ["train", str(training_set), "--epochs", "1", "--batch-size", "8", "--latent-dim", "4",
+              "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1"]  # fmt: skip
+    for weighting in ("sample", "paper"):
+        output = tmp_path / f"{weighting}.specvae"
+        arguments = [*common, "-o", str(output), "--unpaired-smiles", str(smiles_file), "--weighting", weighting]
+        result = CliRunner().invoke(main, arguments)
+        assert result.exit_code == 0, result.output
+        assert read_metadata(output).architecture.fusion_options == {"weighting": weighting}
+    refused = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "x.specvae"), "--fusion", "mopoe",
+                                        "--weighting", "paper"])  # fmt: skip
+    assert refused.exit_code == 2 and "only svae" in refused.output
