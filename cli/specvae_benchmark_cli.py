@@ -197,6 +197,15 @@ def casmi2017(**options) -> None:
     show_default=True,
     help="Read groups of this many consecutive bins summed as one (10: 1 Da from 0.1 Da bins).",
 )
+@click.option("--depth", type=click.IntRange(1), default=1, show_default=True, help="Hidden layers of the decoder.")
+@click.option("--batch-norm", is_flag=True, help="Batch normalisation after the first layer.")
+@click.option(
+    "--dropout",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Dropout after the first layer, in training.",
+)
 def train_baseline(
     training_set,
     output,
@@ -215,6 +224,9 @@ def train_baseline(
     num_threads,
     formula_dropout,
     input_pool,
+    depth,
+    batch_norm,
+    dropout,
 ) -> None:
     """Train the feed-forward spectrum->fingerprint baseline on TRAINING_SET as `specvae train` trains a VAE."""
     import torch
@@ -241,6 +253,9 @@ def train_baseline(
         seed=seed,
         formula_dropout=formula_dropout,
         input_pool=input_pool,
+        depth=depth,
+        batch_norm=batch_norm,
+        dropout=dropout,
     )
     record = train_feedforward_model(training_set, output, options, checkpoint_dir, command=_command_line())
     click.echo(

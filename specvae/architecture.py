@@ -43,6 +43,12 @@ class ArchitectureConfig:
     """Formula features the network reads after the bins (:mod:`specvae.formula_features`; feed-forward only)."""
     input_pool: int = 1
     """Consecutive bins the first layer reads summed as one (feed-forward only)."""
+    depth: int = 1
+    """Hidden layers of the fingerprint decoder (feed-forward only)."""
+    batch_norm: bool = False
+    """Batch normalisation after the first (widest) layer (feed-forward only)."""
+    dropout: float = 0.0
+    """Dropout after the first layer's activation, in training (feed-forward only)."""
 
     def __post_init__(self) -> None:
         # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
@@ -79,6 +85,12 @@ class ArchitectureConfig:
                     f"formula_features must be 0 or {N_FORMULA_FEATURES} (the features this version computes), "
                     f"got {self.formula_features!r}"
                 )
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"depth must be a positive integer, got {self.depth!r}")
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm must be true or false, got {self.batch_norm!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
         for name in ("spectrum_weight", "fingerprint_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -66,6 +66,9 @@ def train_feedforward_model(
         hidden_dim=options.hidden_dim,
         formula_features=0 if options.formula_dropout is None else N_FORMULA_FEATURES,
         input_pool=options.input_pool,
+        depth=options.depth,
+        batch_norm=options.batch_norm,
+        dropout=options.dropout,
     )
     network = build_feedforward_network(architecture)
     network.formula_dropout = options.formula_dropout or 0.0

@@ -25,7 +25,9 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
     """Binned spectrum -> probabilities of the kept fingerprint bits, with no latent variable.
 
     Layers: ``SparseLinear(n_bins, hidden_dim)``, ReLU, ``Linear(hidden_dim, latent_dim)``, then the decoder MLP
-    ``latent_dim -> hidden_dim -> n_kept_bits`` (ReLU between), giving one logit per bit.
+    ``latent_dim -> hidden_dim -> n_kept_bits`` (ReLU between), giving one logit per bit. ``depth`` gives the decoder
+    that many hidden layers; ``batch_norm`` and ``dropout`` act on the first layer's output, the layer that holds
+    nearly all the weights (12,000 inputs) and so is where a network this size overfits.
 
     With ``n_formula_features`` (:mod:`specvae.formula_features`), the first layer also reads a molecular formula's
     features after the bins: the network predicts the bits of a structure *of that formula*
@@ -46,6 +48,9 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
         latent_dim: int = 64,
         n_formula_features: int = 0,
         input_pool: int = 1,
+        depth: int = 1,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if n_bins % input_pool:
@@ -55,10 +60,16 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
         self.input_pool = input_pool
         self.formula_dropout = 0.0
         first_layer_inputs = n_bins // input_pool + n_formula_features
+        # encoder[0] is the first layer; what follows it (batch norm, ReLU, dropout, bottleneck) is applied as one
+        # block, so that probabilities_under_formulas can add a formula's part to the first layer's output alone.
         self.encoder = nn.Sequential(
-            SparseLinear(first_layer_inputs, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, latent_dim)
+            SparseLinear(first_layer_inputs, hidden_dim),
+            *([nn.BatchNorm1d(hidden_dim)] if batch_norm else []),
+            nn.ReLU(),
+            *([nn.Dropout(dropout)] if dropout else []),
+            nn.Linear(hidden_dim, latent_dim),
         )
-        self.decoder = MLP(latent_dim, [hidden_dim], n_fingerprint_bits)
+        self.decoder = MLP(latent_dim, [hidden_dim] * depth, n_fingerprint_bits)
         # The trainer sets per-modality weights here; the baseline has one term and ignores them.
         self.reconstruction_weights: dict[str, float] = {}
 
@@ -82,11 +93,11 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
         The first layer is linear, so the spectrum's part of it is computed once and each formula's part added."""
         if not self.n_formula_features:
             raise ValueError(f"{self.kind_name} reads no formula")
-        first, latent = self.encoder[0], self.encoder[2]
+        first, rest = self.encoder[0], self.encoder[1:]
         spectrum_part = first(self._first_layer_input(spectrum))  # bias included, zero formula block
         formula_weights = first.weight[self.n_bins // self.input_pool :]
-        hidden = torch.relu(spectrum_part + formula_block.to(first.weight.dtype) @ formula_weights)
-        return torch.sigmoid(self.decoder(latent(hidden)))
+        first_output = spectrum_part + formula_block.to(first.weight.dtype) @ formula_weights
+        return torch.sigmoid(self.decoder(rest(first_output)))
 
     def loss(
         self, data: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None, beta: float = 1.0
@@ -132,6 +143,9 @@ def build_feedforward_network(architecture: ArchitectureConfig) -> FeedForwardFi
         architecture.latent_dim,
         architecture.formula_features,
         architecture.input_pool,
+        architecture.depth,
+        architecture.batch_norm,
+        architecture.dropout,
     )
 
 

@@ -180,7 +180,14 @@ def _describe_training(training: dict, indent: str = "") -> list[str]:
 def _describe_network(architecture: ArchitectureConfig) -> str:
     formula = ", reads the molecular formula" if architecture.formula_features else ""
     pool = f", bins read in groups of {architecture.input_pool}" if architecture.input_pool > 1 else ""
-    return f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim}{formula}{pool})"
+    extras = [f"{architecture.depth} decoder layers"] if architecture.depth > 1 else []
+    extras += ["batch norm"] if architecture.batch_norm else []
+    extras += [f"dropout {architecture.dropout:g}"] if architecture.dropout else []
+    shape = "".join(f", {extra}" for extra in extras)
+    return (
+        f"{architecture.fusion} (latent {architecture.latent_dim}, hidden {architecture.hidden_dim}{shape}{formula}"
+        f"{pool})"
+    )
 
 
 def describe_model(metadata: ModelMetadata) -> str:

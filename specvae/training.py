@@ -68,6 +68,12 @@ class TrainingOptions:
     (:mod:`specvae.formula_features`), left out of that share of the training rows (feed-forward network only)."""
     input_pool: int = 1
     """Consecutive bins the first layer reads summed as one (feed-forward network only)."""
+    depth: int = 1
+    """Hidden layers of the fingerprint decoder (feed-forward network only)."""
+    batch_norm: bool = False
+    """Batch normalisation after the first layer (feed-forward network only)."""
+    dropout: float = 0.0
+    """Dropout after the first layer's activation (feed-forward network only)."""
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
@@ -381,9 +387,17 @@ def train_specvae_model(
     Returns the training record stored in the model file.
     """
     options = options or TrainingOptions()
-    if options.formula_dropout is not None or options.input_pool != 1:
+    feedforward_only = (
+        options.formula_dropout is not None
+        or options.input_pool != 1
+        or options.depth != 1
+        or options.batch_norm
+        or options.dropout
+    )
+    if feedforward_only:
         raise ValueError(
-            "formula_dropout and input_pool: only the feed-forward network has them (specvae benchmark train-baseline)"
+            "formula_dropout, input_pool, depth, batch_norm and dropout: only the feed-forward network has them "
+            "(specvae benchmark train-baseline)"
         )
     started = time.perf_counter()
     torch.manual_seed(options.seed)

@@ -210,3 +210,34 @@ def test_train_baseline_with_formula_dropout_writes_a_network_that_reads_formula
     network, metadata = load_model(pooled)
     assert metadata.architecture.input_pool == 10
     assert network.encoder[0].in_features == n_bins // 10 + N_FORMULA_FEATURES
+
+
+def test_depth_batch_norm_and_dropout_are_trained_stored_and_keep_the_formula_path_exact(tmp_path) -> None:
+    """The capacity options of the feed-forward network: written into the model file and built back from it;
+    in eval mode dropout is off (predictions repeat) and the per-formula shortcut equals the whole network."""
+    from specvae.formula_features import N_FORMULA_FEATURES
+    from specvae.model_file import load_model
+    from specvae.output import describe_model
+
+    training_set = prepare_tiny_training_set(tmp_path, 0.3)
+    output = tmp_path / "deep.specvae"
+    arguments = ["train-baseline", str(training_set), "-o", str(output), "--epochs", "2", "--batch-size", "8",
+                 "--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1",
+                 "--depth", "2", "--batch-norm", "--dropout", "0.3", "--formula-dropout", "0.5"]  # fmt: skip
+    result = CliRunner().invoke(benchmark, arguments)
+    assert result.exit_code == 0, result.output
+    network, metadata = load_model(output)
+    architecture = metadata.architecture
+    assert (architecture.depth, architecture.batch_norm, architecture.dropout) == (2, True, 0.3)
+    assert "2 decoder layers, batch norm, dropout 0.3" in describe_model(metadata)
+    assert not network.training
+    layers = [layer for layer in network.decoder.layers if isinstance(layer, torch.nn.Linear)]
+    assert len(layers) == 3
+    batch_norm = next(module for module in network.modules() if isinstance(module, torch.nn.BatchNorm1d))
+    assert int(batch_norm.num_batches_tracked) > 0  # its statistics were learned and stored
+    generator = torch.Generator().manual_seed(0)
+    spectrum = (torch.rand(1, architecture.n_bins, generator=generator) > 0.9).float()
+    block = torch.rand(3, N_FORMULA_FEATURES, generator=generator)
+    whole = torch.sigmoid(network.logits(torch.cat([spectrum.expand(3, -1), block], dim=1)))
+    torch.testing.assert_close(network.probabilities_under_formulas(spectrum, block), whole)
+    assert torch.equal(network.logits(spectrum), network.logits(spectrum))
