@@ -218,13 +218,21 @@ row() {
         --compare "shipped before=$RUNS/ship_ions_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
-    levers_negative)  # capacity, bin width (bins read in groups) and kept bits, on negative-mode feed-forward networks
+    levers_ff)  # capacity, depth, batch norm, dropout, bin width (bins read in groups) and kept bits, on negative-mode
+      # feed-forward networks; hidden 512 and batch norm also in positive mode (CASMI reports: row unpaired)
       for spec in "ff_h512:--hidden-dim 512" "ff_l300_h512:--latent-dim 300 --hidden-dim 512" "ff_pool5:--input-pool 5" \
-          "ff_pool10:--input-pool 10" "ff_bits3:--min-bit-count 3" "ff_bits30:--min-bit-count 30"; do
+          "ff_pool10:--input-pool 10" "ff_bits3:--min-bit-count 3" "ff_bits30:--min-bit-count 30" "ff_depth2:--depth 2" \
+          "ff_bn:--batch-norm" "ff_drop03:--dropout 0.3" "ff_h512_drop05:--hidden-dim 512 --dropout 0.5"; do
         name=${spec%%:*}; read -ra extra <<< "${spec#*:}"
         specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/${name}_negative.specvae" --mode negative \
           "${extra[@]}" "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_${name}_negative"
-      done ;;
+      done
+      for spec in "ff_h512:--hidden-dim 512" "ff_bn:--batch-norm"; do
+        name=${spec%%:*}; read -ra extra <<< "${spec#*:}"
+        specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/${name}_positive.specvae" --mode positive \
+          "${extra[@]}" "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_${name}_positive"
+      done
+      ;;
     unpaired)  # MOSES molecules (data_manifests/moses.json; MOSES=its train.csv.gz) as unpaired structures for the
       # SVAE: 5,000 to 100,000 drawn with seed 0, SVAE seeds 1 and 0; then every negative lever in one CASMI report
       python - "${MOSES:?set MOSES to MOSES train.csv.gz}" "$RUNS" <<'PY'
@@ -241,17 +249,34 @@ PY
           --spectrum-reconstruction-pool 10 --unpaired-smiles "$RUNS/moses_$size.smi" "${CONVERGE[@]}" \
           --checkpoint-dir "$RUNS/ckpt_$name"
       done
+      for size in 20k 100k; do  # the paper's weighting of eq. 22: paired and fingerprint-only averages weigh alike
+        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/svae_paper_unpaired${size}_seed1_negative.specvae" \
+          --mode negative --seed 1 --weighting paper --spectrum-reconstruction-pool 10 \
+          --unpaired-smiles "$RUNS/moses_$size.smi" "${CONVERGE[@]}" \
+          --checkpoint-dir "$RUNS/ckpt_svae_paper_unpaired${size}_seed1_negative"
+      done
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_neg_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
         --compare "SVAE seed 1, 5k unpaired=$RUNS/svae_unpaired5k_seed1_negative.specvae" \
         --compare "SVAE seed 1, 100k unpaired=$RUNS/svae_unpaired100k_seed1_negative.specvae" \
         --compare "SVAE seed 0, 20k unpaired=$RUNS/svae_unpaired20k_seed0_negative.specvae" \
+        --compare "SVAE seed 1, 20k unpaired, paper weighting=$RUNS/svae_paper_unpaired20k_seed1_negative.specvae" \
+        --compare "SVAE seed 1, 100k unpaired, paper weighting=$RUNS/svae_paper_unpaired100k_seed1_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" \
         --compare "ff hidden 512=$RUNS/ff_h512_negative.specvae" \
         --compare "ff latent 300 hidden 512=$RUNS/ff_l300_h512_negative.specvae" \
         --compare "ff 0.5 Da=$RUNS/ff_pool5_negative.specvae" --compare "ff 1 Da=$RUNS/ff_pool10_negative.specvae" \
         --compare "ff bits in 3 or more=$RUNS/ff_bits3_negative.specvae" \
-        --compare "ff bits in 30 or more=$RUNS/ff_bits30_negative.specvae" ;;
+        --compare "ff bits in 30 or more=$RUNS/ff_bits30_negative.specvae" \
+        --compare "ff depth 2=$RUNS/ff_depth2_negative.specvae" --compare "ff batch norm=$RUNS/ff_bn_negative.specvae" \
+        --compare "ff dropout 0.3=$RUNS/ff_drop03_negative.specvae" \
+        --compare "ff hidden 512 dropout 0.5=$RUNS/ff_h512_drop05_negative.specvae"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_pos_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/ff_h512_positive.specvae" --compare "ff hidden 192=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "ff batch norm=$RUNS/ff_bn_positive.specvae" \
+        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
+        --compare "SVAE seed 1, 50k unpaired=$RUNS/svae_unpaired50k_seed1_positive.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" ;;
     unpaired_ship)  # the negative file: the formula_ship flow with the 20,000-structure SVAE (row unpaired) in place
       # of SVAE seed 1 and the feed-forward member rerun (row feedforward_nl200); then CASMI against the files before
       MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
@@ -269,6 +294,18 @@ PY
         --compare "shipped=$RUNS/ship_cond_positive.specvae" --compare "shipped=$RUNS/ship_cond_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
+    hidden512_positive)  # the positive hidden-512 feed-forward network (row levers_ff) + the formula network, through
+      # the shipped files' fitting steps, then its MassBank validation lists (it lost to the shipped file: README)
+      MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
+      specvae ensemble "$RUNS/ff_h512_positive.specvae" "$RUNS/formula_pool_positive.specvae" -o "$RUNS/posc_ens.specvae" \
+        --training-set "$RUNS/train_nl200_merged.h5"
+      specvae fit-fragment-weight "$RUNS/posc_ens.specvae" "$RUNS/train_nl200_merged.h5" "${MB[@]}" -o "$RUNS/posc_frag.specvae"
+      specvae fit-formula-weight "$RUNS/posc_frag.specvae" "$RUNS/train_nl200_merged.h5" --isomers "${MOSES:?set MOSES}" \
+        -o "$RUNS/posc_fw.specvae"
+      specvae fit-confidence "$RUNS/posc_fw.specvae" "$RUNS/train_nl200_merged.h5" --spectra "${MB[0]}" \
+        --spectra "${MB[1]}" -o "$RUNS/posc_ship.specvae"
+      SPECVAE_DATA_DIR="$DATA" python benchmarks/conditioned_validation_lists.py "$RUNS/posc_ship.specvae" \
+        "$RUNS/train_nl200_merged.h5" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
