@@ -36,6 +36,19 @@ calibrate_pair() {  # calibrate_pair NAME SET KIND : platt, temperature or bit-t
   done
 }
 
+fit_file() {  # fit_file NAME SET MEMBER... : the shipped files' fitting steps for an ensemble of MEMBER files (fragment
+  # weight, formula weight on MOSES isomer lists, confidence) -> $RUNS/NAME_ship.specvae, then its validation lists
+  local name=$1 set=$2; shift 2
+  local MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
+  specvae ensemble "$@" -o "$RUNS/${name}_ens.specvae" --training-set "$RUNS/$set.h5"
+  specvae fit-fragment-weight "$RUNS/${name}_ens.specvae" "$RUNS/$set.h5" "${MB[@]}" -o "$RUNS/${name}_frag.specvae"
+  specvae fit-formula-weight "$RUNS/${name}_frag.specvae" "$RUNS/$set.h5" --isomers "${MOSES:?set MOSES}" \
+    -o "$RUNS/${name}_fw.specvae"
+  specvae fit-confidence "$RUNS/${name}_fw.specvae" "$RUNS/$set.h5" --spectra "${MB[0]}" --spectra "${MB[1]}" \
+    -o "$RUNS/${name}_ship.specvae"
+  SPECVAE_DATA_DIR="$DATA" python benchmarks/conditioned_validation_lists.py "$RUNS/${name}_ship.specvae" "$RUNS/$set.h5"
+}
+
 row() {
   case "$1" in
     prepare) prepare ;;
@@ -279,33 +292,16 @@ PY
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" ;;
     unpaired_ship)  # the negative file: the formula_ship flow with the 20,000-structure SVAE (row unpaired) in place
       # of SVAE seed 1 and the feed-forward member rerun (row feedforward_nl200); then CASMI against the files before
-      MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
-      specvae ensemble "$RUNS/feedforward_nl200_negative.specvae" "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
-        "$RUNS/formula_pool_negative.specvae" -o "$RUNS/negb_ens.specvae" --training-set "$RUNS/train_nl200.h5"
-      specvae fit-fragment-weight "$RUNS/negb_ens.specvae" "$RUNS/train_nl200.h5" "${MB[@]}" -o "$RUNS/negb_frag.specvae"
-      specvae fit-formula-weight "$RUNS/negb_frag.specvae" "$RUNS/train_nl200.h5" --isomers "${MOSES:?set MOSES}" \
-        -o "$RUNS/negb_fw.specvae"
-      specvae fit-confidence "$RUNS/negb_fw.specvae" "$RUNS/train_nl200.h5" --spectra "${MB[0]}" --spectra "${MB[1]}" \
-        -o "$RUNS/negb_ship.specvae"
-      SPECVAE_DATA_DIR="$DATA" python benchmarks/conditioned_validation_lists.py "$RUNS/negb_ship.specvae" \
-        "$RUNS/train_nl200.h5"
+      fit_file negb train_nl200 "$RUNS/feedforward_nl200_negative.specvae" \
+        "$RUNS/svae_unpaired20k_seed1_negative.specvae" "$RUNS/formula_pool_negative.specvae"
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_negb" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/ship_cond_positive.specvae" --model "$RUNS/negb_ship.specvae" \
         --compare "shipped=$RUNS/ship_cond_positive.specvae" --compare "shipped=$RUNS/ship_cond_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
     hidden512_positive)  # the positive hidden-512 feed-forward network (row levers_ff) + the formula network, through
-      # the shipped files' fitting steps, then its MassBank validation lists (it lost to the shipped file: README)
-      MB=("$DATA/massbank/massbank_positive.mgf.gz" "$DATA/massbank/massbank_negative.mgf.gz")
-      specvae ensemble "$RUNS/ff_h512_positive.specvae" "$RUNS/formula_pool_positive.specvae" -o "$RUNS/posc_ens.specvae" \
-        --training-set "$RUNS/train_nl200_merged.h5"
-      specvae fit-fragment-weight "$RUNS/posc_ens.specvae" "$RUNS/train_nl200_merged.h5" "${MB[@]}" -o "$RUNS/posc_frag.specvae"
-      specvae fit-formula-weight "$RUNS/posc_frag.specvae" "$RUNS/train_nl200_merged.h5" --isomers "${MOSES:?set MOSES}" \
-        -o "$RUNS/posc_fw.specvae"
-      specvae fit-confidence "$RUNS/posc_fw.specvae" "$RUNS/train_nl200_merged.h5" --spectra "${MB[0]}" \
-        --spectra "${MB[1]}" -o "$RUNS/posc_ship.specvae"
-      SPECVAE_DATA_DIR="$DATA" python benchmarks/conditioned_validation_lists.py "$RUNS/posc_ship.specvae" \
-        "$RUNS/train_nl200_merged.h5" ;;
+      # the shipped files' fitting steps (it lost to the shipped file on the validation lists: README)
+      fit_file posc train_nl200_merged "$RUNS/ff_h512_positive.specvae" "$RUNS/formula_pool_positive.specvae" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
