@@ -232,7 +232,7 @@ row() {
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
     levers_ff)  # capacity, depth, batch norm, dropout, bin width (bins read in groups) and kept bits, on negative-mode
-      # feed-forward networks; hidden 512 and batch norm also in positive mode (CASMI reports: row unpaired)
+      # feed-forward networks, then most of them in positive mode (their CASMI reports: row unpaired)
       for spec in "ff_h512:--hidden-dim 512" "ff_l300_h512:--latent-dim 300 --hidden-dim 512" "ff_pool5:--input-pool 5" \
           "ff_pool10:--input-pool 10" "ff_bits3:--min-bit-count 3" "ff_bits30:--min-bit-count 30" "ff_depth2:--depth 2" \
           "ff_bn:--batch-norm" "ff_drop03:--dropout 0.3" "ff_h512_drop05:--hidden-dim 512 --dropout 0.5"; do
@@ -240,7 +240,9 @@ row() {
         specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/${name}_negative.specvae" --mode negative \
           "${extra[@]}" "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_${name}_negative"
       done
-      for spec in "ff_h512:--hidden-dim 512" "ff_bn:--batch-norm"; do
+      for spec in "ff_h512:--hidden-dim 512" "ff_bn:--batch-norm" "ff_l300_h512:--latent-dim 300 --hidden-dim 512" \
+          "ff_pool5:--input-pool 5" "ff_pool10:--input-pool 10" "ff_bits3:--min-bit-count 3" \
+          "ff_bits30:--min-bit-count 30" "ff_depth2:--depth 2" "ff_drop03:--dropout 0.3"; do
         name=${spec%%:*}; read -ra extra <<< "${spec#*:}"
         specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/${name}_positive.specvae" --mode positive \
           "${extra[@]}" "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_${name}_positive"
@@ -287,6 +289,11 @@ PY
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_pos_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/ff_h512_positive.specvae" --compare "ff hidden 192=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "ff batch norm=$RUNS/ff_bn_positive.specvae" \
+        --compare "ff latent 300 hidden 512=$RUNS/ff_l300_h512_positive.specvae" \
+        --compare "ff 0.5 Da=$RUNS/ff_pool5_positive.specvae" --compare "ff 1 Da=$RUNS/ff_pool10_positive.specvae" \
+        --compare "ff bits in 3 or more=$RUNS/ff_bits3_positive.specvae" \
+        --compare "ff bits in 30 or more=$RUNS/ff_bits30_positive.specvae" \
+        --compare "ff depth 2=$RUNS/ff_depth2_positive.specvae" --compare "ff dropout 0.3=$RUNS/ff_drop03_positive.specvae" \
         --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
         --compare "SVAE seed 1, 50k unpaired=$RUNS/svae_unpaired50k_seed1_positive.specvae" \
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" ;;
