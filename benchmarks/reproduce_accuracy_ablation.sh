@@ -36,6 +36,16 @@ calibrate_pair() {  # calibrate_pair NAME SET KIND : platt, temperature or bit-t
   done
 }
 
+ff_lever_compares() {  # ff_lever_compares MODE : LEVERS=(--compare LABEL=FILE ...) for row levers_ff's networks
+  LEVERS=()
+  local spec
+  for spec in "ff latent 300 hidden 512:ff_l300_h512" "ff 0.5 Da:ff_pool5" "ff 1 Da:ff_pool10" \
+      "ff bits in 3 or more:ff_bits3" "ff bits in 30 or more:ff_bits30" "ff depth 2:ff_depth2" "ff batch norm:ff_bn" \
+      "ff dropout 0.3:ff_drop03"; do
+    LEVERS+=(--compare "${spec%%:*}=$RUNS/${spec#*:}_$1.specvae")
+  done
+}
+
 fit_file() {  # fit_file NAME SET MEMBER... : the shipped files' fitting steps for an ensemble of MEMBER files (fragment
   # weight, formula weight on MOSES isomer lists, confidence) -> $RUNS/NAME_ship.specvae, then its validation lists
   local name=$1 set=$2; shift 2
@@ -270,6 +280,7 @@ PY
           --unpaired-smiles "$RUNS/moses_$size.smi" "${CONVERGE[@]}" \
           --checkpoint-dir "$RUNS/ckpt_svae_paper_unpaired${size}_seed1_negative"
       done
+      ff_lever_compares negative
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_neg_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
         --compare "SVAE seed 1, 5k unpaired=$RUNS/svae_unpaired5k_seed1_negative.specvae" \
@@ -279,22 +290,11 @@ PY
         --compare "SVAE seed 1, 100k unpaired, paper weighting=$RUNS/svae_paper_unpaired100k_seed1_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" \
         --compare "ff hidden 512=$RUNS/ff_h512_negative.specvae" \
-        --compare "ff latent 300 hidden 512=$RUNS/ff_l300_h512_negative.specvae" \
-        --compare "ff 0.5 Da=$RUNS/ff_pool5_negative.specvae" --compare "ff 1 Da=$RUNS/ff_pool10_negative.specvae" \
-        --compare "ff bits in 3 or more=$RUNS/ff_bits3_negative.specvae" \
-        --compare "ff bits in 30 or more=$RUNS/ff_bits30_negative.specvae" \
-        --compare "ff depth 2=$RUNS/ff_depth2_negative.specvae" --compare "ff batch norm=$RUNS/ff_bn_negative.specvae" \
-        --compare "ff dropout 0.3=$RUNS/ff_drop03_negative.specvae" \
-        --compare "ff hidden 512 dropout 0.5=$RUNS/ff_h512_drop05_negative.specvae"
+        --compare "ff hidden 512 dropout 0.5=$RUNS/ff_h512_drop05_negative.specvae" "${LEVERS[@]}"
+      ff_lever_compares positive
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_pos_levers" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/ff_h512_positive.specvae" --compare "ff hidden 192=$RUNS/feedforward_nl200_positive.specvae" \
-        --compare "ff batch norm=$RUNS/ff_bn_positive.specvae" \
-        --compare "ff latent 300 hidden 512=$RUNS/ff_l300_h512_positive.specvae" \
-        --compare "ff 0.5 Da=$RUNS/ff_pool5_positive.specvae" --compare "ff 1 Da=$RUNS/ff_pool10_positive.specvae" \
-        --compare "ff bits in 3 or more=$RUNS/ff_bits3_positive.specvae" \
-        --compare "ff bits in 30 or more=$RUNS/ff_bits30_positive.specvae" \
-        --compare "ff depth 2=$RUNS/ff_depth2_positive.specvae" --compare "ff dropout 0.3=$RUNS/ff_drop03_positive.specvae" \
-        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
+        "${LEVERS[@]}" --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
         --compare "SVAE seed 1, 50k unpaired=$RUNS/svae_unpaired50k_seed1_positive.specvae" \
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" ;;
     unpaired_ship)  # the negative file: the formula_ship flow with the 20,000-structure SVAE (row unpaired) in place
