@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rdkit import Chem, RDLogger
+from tqdm import tqdm
 
-from specvae.fingerprints.compute import structure_inchikey
+from specvae.fingerprints.compute import PROGRESS_THRESHOLD, structure_inchikey
 
 HEADER_NAMES = frozenset({"smiles", "canonical_smiles"})
 """A first line holding only one of these (any case) is a column header, not a molecule."""
@@ -67,13 +68,19 @@ def held_out_structures(structure_inchikey14: Iterable[str], attributes: dict) -
     return set(structure_inchikey14) | set(excluded)
 
 
-def select_unpaired_molecules(smiles: Sequence[str], held_out: set[str]) -> UnpairedMolecules:
-    """Keep each parseable molecule whose InChIKey first block is neither ``held_out`` nor met before."""
+def select_unpaired_molecules(
+    smiles: Sequence[str], held_out: set[str], progress: bool | None = None
+) -> UnpairedMolecules:
+    """Keep each parseable molecule whose InChIKey first block is neither ``held_out`` nor met before.
+
+    About 0.25 ms a molecule (parse and InChIKey): a bar is shown from ``PROGRESS_THRESHOLD`` molecules on
+    (``progress=None``), as for the fingerprints that follow."""
     kept_smiles, kept_keys, seen = [], [], set()
     n_unparseable = n_held_out = n_repeated = 0
+    show = len(smiles) >= PROGRESS_THRESHOLD if progress is None else progress
     RDLogger.DisableLog("rdApp.*")  # unparseable SMILES are counted, not printed one by one
     try:
-        for text in smiles:
+        for text in tqdm(smiles, desc="unpaired molecules", unit="mol", disable=not show, mininterval=2):
             mol = Chem.MolFromSmiles(text)
             key = structure_inchikey(mol)[:14] if mol is not None else ""
             if not key:
