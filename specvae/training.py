@@ -176,9 +176,17 @@ def prepare_training_inputs(
         unpaired = select_unpaired_molecules(
             unpaired_smiles, held_out_structures(data.structure_inchikey14.tolist(), data.attributes)
         )
-        result = compute_fingerprints(unpaired.smiles, data.fingerprint, n_workers=1)
+        # packed, then unpacked a block at a time: a million molecules' full bits would hold gigabytes at once
+        result = compute_fingerprints(unpaired.smiles, data.fingerprint, n_workers=1, packed=True)
         valid = np.setdiff1d(np.arange(len(unpaired.smiles)), [error.index for error in result.errors])
-        extra_fingerprints = definition.select_kept(result.fingerprints[valid])
+        packed = result.fingerprints[valid]
+        blocks = [
+            definition.select_kept(
+                np.unpackbits(packed[start : start + 50_000], axis=1, count=data.fingerprint.n_bits)
+            ).astype(bool)
+            for start in range(0, len(packed), 50_000)
+        ]
+        extra_fingerprints = np.concatenate(blocks) if blocks else extra_fingerprints
     n_extra = extra_fingerprints.shape[0]
     dataset = SpectrumFingerprintDataset(
         data.spectra,
