@@ -309,18 +309,24 @@ PY
     hidden512_positive)  # the positive hidden-512 feed-forward network (row levers_ff) + the formula network, through
       # the shipped files' fitting steps (it lost to the shipped file on the validation lists: README)
       fit_file posc train_nl200_merged "$RUNS/ff_h512_positive.specvae" "$RUNS/formula_pool_positive.specvae" ;;
-    vaevae)  # VAEVAE against the SVAE with the same inputs and rules (negative mode, seed 1), without and with the
-      # 20,000 unpaired structures of row unpaired; CASMI negative beside the SVAEs
-      specvae train "$RUNS/train_nl200.h5" -o "$RUNS/vaevae_seed1_negative.specvae" --mode negative --fusion vaevae \
-        --seed 1 --spectrum-reconstruction-pool 10 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_vaevae_seed1_negative"
-      specvae train "$RUNS/train_nl200.h5" -o "$RUNS/vaevae_unpaired20k_seed1_negative.specvae" --mode negative \
-        --fusion vaevae --seed 1 --spectrum-reconstruction-pool 10 --unpaired-smiles "$RUNS/moses_20k.smi" \
-        "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_vaevae_unpaired20k_seed1_negative"
+    vaevae)  # VAEVAE against the SVAE with the same inputs and rules (seed 1, both modes), without and with the
+      # 20,000 unpaired structures of row unpaired; CASMI beside the SVAEs
+      for mode in negative positive; do
+        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/vaevae_seed1_$mode.specvae" --mode "$mode" --fusion vaevae \
+          --seed 1 --spectrum-reconstruction-pool 10 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_vaevae_seed1_$mode"
+        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/vaevae_unpaired20k_seed1_$mode.specvae" --mode "$mode" \
+          --fusion vaevae --seed 1 --spectrum-reconstruction-pool 10 --unpaired-smiles "$RUNS/moses_20k.smi" \
+          "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_vaevae_unpaired20k_seed1_$mode"
+      done
+      compares=()
+      for mode in negative positive; do
+        compares+=(--compare "VAEVAE=$RUNS/vaevae_seed1_$mode.specvae")
+        compares+=(--compare "VAEVAE, 20k unpaired=$RUNS/vaevae_unpaired20k_seed1_$mode.specvae")
+        compares+=(--compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_$mode.specvae")
+      done
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_vaevae" --fingerprint-cache "$RUNS/casmi_fp.h5" \
-        --model "$RUNS/svae_unpaired20k_seed1_negative.specvae" \
-        --compare "VAEVAE=$RUNS/vaevae_seed1_negative.specvae" \
-        --compare "VAEVAE, 20k unpaired=$RUNS/vaevae_unpaired20k_seed1_negative.specvae" \
-        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae" ;;
+        --model "$RUNS/svae_unpaired20k_seed1_negative.specvae" --model "$RUNS/svae_unpaired20k_seed1_positive.specvae" \
+        "${compares[@]}" ;;
     *) echo "unknown row $1" >&2; exit 2 ;;
   esac
 }
