@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse
 from formula_input import TRAINING_SETS, load_formula_network, predict_with_formulas, shipped_members
 
-from specvae.isomer_lists import read_structure_library
+from specvae.smiles_files import read_smiles_file
 
 ALPHAS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
@@ -160,7 +160,7 @@ def main() -> None:
         with open(saved, "rb") as handle:
             print_tables(pickle.load(handle))
         return
-    library = read_structure_library(arguments.library)
+    library = read_smiles_file(arguments.library)
     tables = {
         mode: decoy_rows(arguments.runs, mode, library, arguments.decoys, arguments.max_spectra, arguments.name)
         for mode in ("positive", "negative")

@@ -459,8 +459,8 @@ def train(
     import torch
 
     from mmcore.training.checkpoint import CheckpointError
+    from specvae.smiles_files import read_smiles_file
     from specvae.training import SAMPLE_WEIGHTED_FUSIONS, TrainingOptions, train_specvae_model
-    from specvae.unpaired_molecules import read_smiles_file
 
     if weighting != "sample" and fusion not in SAMPLE_WEIGHTED_FUSIONS:
         families = ", ".join(SAMPLE_WEIGHTED_FUSIONS)
@@ -675,15 +675,15 @@ def fit_formula_weight(model_path, training_set, library, output, n_isomers, max
     from specvae.errors import SpecvaeError
     from specvae.formula_conditioning import METADATA_KEY
     from specvae.formula_weight_fit import fit_formula_weight as fit
-    from specvae.isomer_lists import read_structure_library
     from specvae.model_file import with_training_entry
+    from specvae.smiles_files import read_smiles_file
 
     check_output_paths(
         {"MODEL_PATH": model_path, "TRAINING_SET": training_set, "--isomers": library}, {"--output": output}
     )
     try:
         conditioning, report = fit(
-            model_path, training_set, read_structure_library(library), n_isomers=n_isomers, max_spectra=max_spectra,
+            model_path, training_set, read_smiles_file(library), n_isomers=n_isomers, max_spectra=max_spectra,
             seed=seed,
         )  # fmt: skip
         report["command"] = "specvae " + shlex.join(sys.argv[1:])

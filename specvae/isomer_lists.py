@@ -11,12 +11,10 @@ candidate of a list shares the formula, so the fragment-formula term cannot sepa
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -31,17 +29,6 @@ class IsomerList:
     spectrum_row: int
     formula: str
     bits: np.ndarray
-
-
-def read_structure_library(path: str | os.PathLike[str]) -> list[str]:
-    """SMILES of a structure library: a (gzip-compressed) text file with one SMILES first on each line, after a
-    header line naming the column ``SMILES`` (as MOSES ships it) or without one."""
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    with opener(path, "rt") as handle:
-        lines = [line.strip().split(",")[0] for line in handle]
-    if lines and lines[0].upper() == "SMILES":
-        lines = lines[1:]
-    return [line for line in lines if line]
 
 
 def isomers_by_formula(smiles: Iterable[str], formulas: set[str], progress: bool = True) -> dict[str, list[str]]:

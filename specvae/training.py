@@ -34,7 +34,7 @@ from specvae.model_file import ModelMetadata, load_model, save_model
 from specvae.prediction import predict_fingerprint_probabilities, retrieval_ranks, retrieval_summary
 from specvae.training_set_reader import SpectrumFingerprintDataset, TrainingSet
 from specvae.training_set_writer import TrainingSetError
-from specvae.unpaired_molecules import UnpairedMolecules, held_out_structures, select_unpaired_molecules
+from specvae.unpaired_molecules import UnpairedMolecules, select_unpaired_molecules
 
 SAMPLE_WEIGHTED_FUSIONS = ("svae", "svae-star", "vaevae", "vaevae-a", "vaevae-star")
 """Fusion models with a ``weighting`` option (mmcore's SVAE/VAEVAE family)."""
@@ -173,18 +173,20 @@ def prepare_training_inputs(
     extra_fingerprints = np.zeros((0, kept_bits.shape[1]), dtype=bool)
     unpaired = None
     if unpaired_smiles:
+        # neither a structure of the training-set file (any split) nor one excluded from it may come back in
         unpaired = select_unpaired_molecules(
-            unpaired_smiles, held_out_structures(data.structure_inchikey14.tolist(), data.attributes)
+            unpaired_smiles, set(data.structure_inchikey14.tolist()) | data.excluded_inchikey14()
         )
         # packed, then unpacked a block at a time: a million molecules' full bits would hold gigabytes at once
         result = compute_fingerprints(unpaired.smiles, data.fingerprint, n_workers=1, packed=True)
         valid = np.setdiff1d(np.arange(len(unpaired.smiles)), [error.index for error in result.errors])
         packed = result.fingerprints[valid]
+        rows = 50_000
         blocks = [
             definition.select_kept(
-                np.unpackbits(packed[start : start + 50_000], axis=1, count=data.fingerprint.n_bits)
+                np.unpackbits(packed[start : start + rows], axis=1, count=data.fingerprint.n_bits)
             ).astype(bool)
-            for start in range(0, len(packed), 50_000)
+            for start in range(0, len(packed), rows)
         ]
         extra_fingerprints = np.concatenate(blocks) if blocks else extra_fingerprints
     n_extra = extra_fingerprints.shape[0]
@@ -359,7 +361,7 @@ def training_record(
         # The training-set file stores these as JSON text; the model file holds the lists themselves.
         "sources": _json_attribute(data.attributes.get("sources")),
         "licenses": _json_attribute(data.attributes.get("licenses")),
-        "excluded_inchikey14_count": len(json.loads(data.attributes.get("excluded_inchikey14", "[]"))),
+        "excluded_inchikey14_count": len(data.excluded_inchikey14()),
         "n_training_spectra": inputs.n_training_spectra,
         "n_training_structures": inputs.n_training_structures,
         "n_unpaired_spectra": inputs.n_unpaired_spectra,

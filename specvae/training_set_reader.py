@@ -93,6 +93,11 @@ class TrainingSet:
     def structures_in(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.structure_splits == split)
 
+    def excluded_inchikey14(self) -> set[str]:
+        """First blocks of the structures left out when the set was prepared (``--exclude-structures``: benchmark
+        answers), stored as JSON text in the file's attributes."""
+        return set(json.loads(self.attributes.get("excluded_inchikey14", "[]")))
+
     def spectra_in(self, split: str) -> np.ndarray:
         """Spectra whose structure is in ``split``; unpaired spectra count as training data."""
         structure_split = np.where(

@@ -9,20 +9,13 @@ listed in the model file, where a benchmark's leakage check looks for its answer
 
 from __future__ import annotations
 
-import gzip
-import json
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from rdkit import Chem, RDLogger
 from tqdm import tqdm
 
 from specvae.fingerprints.compute import PROGRESS_THRESHOLD, structure_inchikey
-
-HEADER_NAMES = frozenset({"smiles", "canonical_smiles"})
-"""A first line holding only one of these (any case) is a column header, not a molecule."""
 
 
 @dataclass(frozen=True)
@@ -43,29 +36,6 @@ class UnpairedMolecules:
             f"{len(self.smiles)} unpaired molecules of {self.n_read} read ({self.n_unparseable} unparseable, "
             f"{self.n_held_out} already in the training set or excluded from it, {self.n_repeated} repeated)"
         )
-
-
-def read_smiles_file(path: str | os.PathLike[str]) -> list[str]:
-    """SMILES from a text file (``.gz`` too), one molecule a line: its first field, split on whitespace or a comma
-    (a ``.smi`` file's name column and a CSV's other columns are ignored); a header line ``SMILES`` is skipped."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        fields = [line.replace(",", " ").split()[0] for line in handle if line.strip()]
-    if fields and fields[0].lower() in HEADER_NAMES:
-        fields = fields[1:]
-    return fields
-
-
-def held_out_structures(structure_inchikey14: Iterable[str], attributes: dict) -> set[str]:
-    """First blocks an unpaired molecule must not have: every structure of the training-set file and every one
-    excluded when it was prepared (``attributes['excluded_inchikey14']``, JSON text or a list)."""
-    excluded = attributes.get("excluded_inchikey14", "[]")
-    if isinstance(excluded, bytes):
-        excluded = excluded.decode()
-    if isinstance(excluded, str):
-        excluded = json.loads(excluded)
-    return set(structure_inchikey14) | set(excluded)
 
 
 def select_unpaired_molecules(

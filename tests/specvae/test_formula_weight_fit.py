@@ -13,9 +13,10 @@ from test_baseline import prepare_tiny_training_set, train_tiny_formula_reader
 from specvae.fingerprints import FingerprintDefinition
 from specvae.formula_conditioning import METADATA_KEY, model_formula_conditioning
 from specvae.formula_weight_fit import WEIGHT_GRID, FormulaWeightError, fit_formula_weight
-from specvae.isomer_lists import MIN_LIST_SIZE, isomer_lists, read_structure_library
+from specvae.isomer_lists import MIN_LIST_SIZE, isomer_lists
 from specvae.model_file import read_metadata
 from specvae.output import describe_model
+from specvae.smiles_files import read_smiles_file
 from specvae_cli.specvae_cli import main
 
 # isomers of structures of the synthetic training set (test_baseline.STRUCTURES) whose spectra are validation spectra
@@ -42,7 +43,7 @@ def trained(tmp_path):
 def test_lists_hold_the_answer_first_and_only_isomers_of_its_formula(trained):
     training_set, reader, library = trained
     definition = FingerprintDefinition.from_dict(read_metadata(reader).fingerprint)
-    lists = isomer_lists(training_set, "positive", definition, read_structure_library(library), progress=False)
+    lists = isomer_lists(training_set, "positive", definition, read_smiles_file(library), progress=False)
     assert {one.formula for one in lists} == {"C4H8O2", "C6H12O"}
     for one in lists:
         assert one.formula in LIBRARY and len(LIBRARY[one.formula]) >= MIN_LIST_SIZE - 1
@@ -52,7 +53,7 @@ def test_lists_hold_the_answer_first_and_only_isomers_of_its_formula(trained):
 
 def test_the_fit_reports_every_weight_and_the_command_stores_the_choice(trained, tmp_path):
     training_set, reader, library = trained
-    conditioning, report = fit_formula_weight(reader, training_set, read_structure_library(library), progress=False)
+    conditioning, report = fit_formula_weight(reader, training_set, read_smiles_file(library), progress=False)
     assert [row["weight"] for row in report["table"]] == list(WEIGHT_GRID)
     best = max(row["top1"] for row in report["table"])
     assert conditioning.weight == min(row["weight"] for row in report["table"] if row["top1"] == best)
@@ -77,4 +78,4 @@ def test_a_model_that_reads_no_formula_is_refused(trained, tmp_path):
     training_set, _, library = trained
     plain = write_tiny_model(tmp_path / "plain.specvae", "positive")
     with pytest.raises(FormulaWeightError, match="reads formulas"):
-        fit_formula_weight(plain, training_set, read_structure_library(library), progress=False)
+        fit_formula_weight(plain, training_set, read_smiles_file(library), progress=False)
