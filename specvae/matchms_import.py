@@ -29,7 +29,10 @@ import types
 from typing import Any
 
 _DEFERRED_PACKAGES = ("matchms", "matchms.filtering", "matchms.importing")
-_LAZY_MODULES = ("matplotlib.pyplot",)
+# Modules run on first use, each with the attributes its importers read while being imported: matchms' plotting
+# module annotates its functions with ``plt.Axes``, which would run pyplot at import. Until pyplot runs (and
+# replaces it with the class), ``Axes`` is the string a postponed annotation (PEP 563) would hold.
+_LAZY_MODULES: dict[str, dict[str, Any]] = {"matplotlib.pyplot": {"Axes": "matplotlib.axes.Axes"}}
 
 
 def defer_matchms_initialisation() -> bool:
@@ -48,8 +51,8 @@ def defer_matchms_initialisation() -> bool:
         parent, _, child = package.__name__.rpartition(".")
         setattr(sys.modules[parent], child, package)
     try:
-        for name in _LAZY_MODULES:
-            _register_lazy_module(name)
+        for name, placeholders in _LAZY_MODULES.items():
+            _register_lazy_module(name, placeholders)
         # importlib, not ``from matchms import ...``: a from-import asks the package first and so would run
         # the deferred initialisation.
         logging_functions = importlib.import_module("matchms.logging_functions")
@@ -118,18 +121,44 @@ def _already_initialised(logger_name: str = "matchms") -> None:
     would add a second handler and print every message twice)."""
 
 
-def _register_lazy_module(name: str) -> None:
-    """Import ``name`` so that its code runs on first attribute access (no-op when already imported)."""
+def _register_lazy_module(name: str, placeholders: dict[str, Any]) -> None:
+    """Import ``name`` without running its code until one of its attributes is used (no-op when imported).
+
+    Why not :class:`importlib.util.LazyLoader`: on Python 3.11 the import statement itself reads the module's
+    ``__spec__`` (``import matplotlib.pyplot as plt`` checks whether it is still initialising), and any attribute
+    read of a lazy module runs it, so matchms' ``import matplotlib.pyplot`` ran pyplot at once (0.2-0.3 s of every
+    command). Here the module is created from its spec, with ``__spec__`` and the other import attributes set, and
+    a module ``__getattr__`` that runs the module's code in place, in the same module object, on the first
+    attribute the code would define; whoever holds the module then holds the real one. ``placeholders`` are set
+    on the module until then (the module's code replaces them).
+    """
     if name in sys.modules:
         return
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
     module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(placeholders)
+
+    def __getattr__(attribute: str) -> Any:
+        _run_in_place(module)
+        return getattr(module, attribute)
+
+    def __dir__() -> list[str]:
+        _run_in_place(module)
+        return dir(module)
+
+    module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+    module.__dir__ = __dir__  # type: ignore[method-assign]
     sys.modules[name] = module
-    loader.exec_module(module)
     parent, _, child = name.rpartition(".")
     if parent:
         setattr(sys.modules[parent], child, module)
+
+
+def _run_in_place(module: types.ModuleType) -> None:
+    """Execute a module registered by :func:`_register_lazy_module`, once."""
+    if module.__dict__.pop("__getattr__", None) is None:
+        return
+    module.__dict__.pop("__dir__", None)
+    module.__spec__.loader.exec_module(module)

@@ -65,3 +65,25 @@ def test_from_import_of_a_filter_runs_the_deferred_initialisation():
         "print(default_filters.__name__, select_by_mz.__name__, load_from_mgf.__name__, Scores.__name__)"
     )
     assert names == "default_filters select_by_mz load_from_mgf Scores"
+
+
+def test_pyplot_runs_on_first_use_and_is_then_the_real_module():
+    # matchms.Spectrum imports pyplot for its plotting methods only; the annotate path must not pay for it.
+    result = json.loads(
+        _run(
+            "import json, sys\n"
+            "from specvae.matchms_import import defer_matchms_initialisation\n"
+            "defer_matchms_initialisation()\n"
+            "import specvae.annotator\n"
+            "from matchms import Spectrum\n"
+            "before = 'matplotlib.figure' in sys.modules\n"
+            "import matplotlib\n"
+            "matplotlib.use('Agg')\n"
+            "import matplotlib.pyplot as plt\n"
+            "import matplotlib.axes\n"
+            "fig, ax = plt.subplots()\n"
+            "print(json.dumps({'before': before, 'axes': isinstance(ax, matplotlib.axes.Axes),\n"
+            "    'same': plt.Axes is matplotlib.axes.Axes and sys.modules['matplotlib.pyplot'] is plt}))"
+        )
+    )
+    assert result == {"before": False, "axes": True, "same": True}
