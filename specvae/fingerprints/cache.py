@@ -228,9 +228,16 @@ class FingerprintCache:
                 signature = _signature(raw.fileno())  # the file read, should another have replaced it since
                 self._check_header(handle)
                 self._check_layout(handle)
-                keys = _decode_keys(handle["inchikeys"][:])
+                stored_keys = handle["inchikeys"][:]
+                stored_invalid_keys = handle["invalid_inchikeys"][:]
+                for stored in (stored_keys, stored_invalid_keys):
+                    bad = _first_non_inchikey(stored)
+                    if bad is not None:
+                        raise FingerprintCacheError(
+                            f"{self.path}: damaged fingerprint cache: stored key {bad!r} is no InChIKey"
+                        )
+                keys, invalid_keys = _decode_keys(stored_keys), _decode_keys(stored_invalid_keys)
                 digests = _digest_bytes(handle["structure_digests"][:])
-                invalid_keys = _decode_keys(handle["invalid_inchikeys"][:])
                 invalid_reasons = [reason.decode() for reason in handle["invalid_reasons"][:]]
                 invalid_digests = _digest_bytes(handle["invalid_digests"][:]) if "invalid_digests" in handle else []
                 invalid_digests += [_NO_DIGEST] * (len(invalid_keys) - len(invalid_digests))
@@ -240,15 +247,12 @@ class FingerprintCache:
             raise FingerprintCacheError(
                 f"{self.path}: not a readable fingerprint cache ({type(error).__name__}: {error})"
             ) from None
-        bad = [key for key in keys + invalid_keys if not INCHIKEY_PATTERN.fullmatch(key)]
-        if bad:
-            raise FingerprintCacheError(f"{self.path}: damaged fingerprint cache: stored key {bad[0]!r} is no InChIKey")
-        row_of: dict[tuple[str, bytes], int] = {}
-        first_row_of_key: dict[str, int] = {}
-        for row, identity in enumerate(zip(keys, digests, strict=True)):
-            row_of.setdefault(identity, row)  # concurrent writers may have stored one twice: the first row wins
-            first_row_of_key.setdefault(identity[0], row)
-        self._row_of, self._first_row_of_key = row_of, first_row_of_key
+        # Concurrent writers may have stored a structure twice: the first row wins. Building each dict from the
+        # last row to the first lets the first row overwrite the later ones, in C (a setdefault loop took 0.1 s of
+        # every command on a 233,000-row cache).
+        rows_backwards = range(len(keys) - 1, -1, -1)
+        self._row_of = dict(zip(zip(reversed(keys), reversed(digests), strict=True), rows_backwards, strict=True))
+        self._first_row_of_key = dict(zip(reversed(keys), rows_backwards, strict=True))
         self._n_rows = len(keys)
         self._n_invalid = len(invalid_keys)
         # a failure of unknown text (a file from before invalid_digests) matches no request: it is retried
@@ -811,7 +815,33 @@ def _checked_inchikey(key: object, index: int) -> str:
 
 
 def _decode_keys(raw: np.ndarray) -> list[str]:
-    return [key.decode("ascii") for key in raw]
+    """Stored fixed-width ASCII keys as ``str`` (numpy decodes ASCII and raises on any other byte)."""
+    if raw.dtype.kind != "S":
+        return [key.decode("ascii") for key in raw]
+    return raw.astype(f"U{max(raw.dtype.itemsize, 1)}").tolist()
+
+
+_INCHIKEY_LENGTH = 27
+_INCHIKEY_HYPHENS = (14, 25)
+
+
+def _first_non_inchikey(stored: np.ndarray) -> str | None:
+    """The first stored key (fixed-width bytes) that is no standard InChIKey, or ``None``.
+
+    One vectorised pass (A-Z everywhere but the two hyphens) instead of a regular expression per key: the check
+    runs on every cache open, over every stored key.
+    """
+    if stored.size == 0:
+        return None
+    if stored.dtype.kind == "S" and stored.dtype.itemsize == _INCHIKEY_LENGTH:
+        codes = np.frombuffer(np.ascontiguousarray(stored).tobytes(), dtype=np.uint8).reshape(-1, _INCHIKEY_LENGTH)
+        letters = np.delete(codes, _INCHIKEY_HYPHENS, axis=1)
+        valid = np.all((letters >= ord("A")) & (letters <= ord("Z")), axis=1)
+        valid &= np.all(codes[:, _INCHIKEY_HYPHENS] == ord("-"), axis=1)
+        if valid.all():
+            return None
+        return stored[int(np.argmin(valid))].decode("ascii", errors="replace")
+    return next((key for key in _decode_keys(stored) if not INCHIKEY_PATTERN.fullmatch(key)), None)
 
 
 def structure_digest(structure: StructureInput) -> bytes:

@@ -508,3 +508,12 @@ def test_failures_an_older_specvae_added_without_digests_do_not_break_the_file(t
     with h5py.File(path, "r") as handle:
         assert handle["invalid_digests"].shape == (4, cache_module.DIGEST_LENGTH)
     assert FingerprintCache(path, DEFINITION).lookup([KEYS[1]], ["C1CC("]).n_computed == 0
+
+
+def test_the_stored_key_check_finds_the_first_key_that_is_no_inchikey() -> None:
+    good = [b"BSYNRYMUTXBXSQ-UHFFFAOYSA-N", b"RZVAJINKPMORJF-UHFFFAOYSA-N"]
+    assert cache_module._first_non_inchikey(np.array(good, dtype="S27")) is None
+    assert cache_module._first_non_inchikey(np.array([], dtype="S27")) is None
+    for bad in (b"BSYNRYMUTXBXSQ-UHFFFAOYSA-n", b"BSYNRYMUTXBXSQ_UHFFFAOYSA-N", b"BSYNRYMUTXBXSQ-UHFFFAOYSA", b"x"):
+        stored = np.array([good[0], bad, good[1], b"ALSO-NOT-ONE"], dtype="S27")
+        assert cache_module._first_non_inchikey(stored) == bad.decode()
