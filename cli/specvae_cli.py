@@ -321,6 +321,14 @@ def info(model_path, as_json) -> None:
     help="Also bin each peak's neutral loss (precursor m/z - peak m/z) below this many Da; 0: fragments only.",
 )
 @click.option(
+    "--precursor-bin-width",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Also give the network the precursor m/z, on a grid of this many Da over [0, --max-mz) (split between "
+    "the two nearest bins); 0: not an input.",
+)
+@click.option(
     "--intensity-transform",
     type=click.Choice(["sqrt", "log1p", "none"]),
     default="sqrt",
@@ -348,6 +356,7 @@ def prepare(
     bin_width,
     max_mz,
     neutral_loss_max,
+    precursor_bin_width,
     intensity_transform,
     validation_fraction,
     test_fraction,
@@ -376,6 +385,7 @@ def prepare(
             bin_width_da=bin_width,
             max_mz_da=max_mz,
             neutral_loss_max_da=neutral_loss_max,
+            precursor_bin_width_da=precursor_bin_width,
             intensity_transform=intensity_transform,
         ),
         fingerprint=fingerprint_preset(fingerprint_name),

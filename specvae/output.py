@@ -211,6 +211,9 @@ def describe_model(metadata: ModelMetadata) -> str:
     ]
     if metadata.binning.get("neutral_loss_max_da"):
         lines.insert(3, f"               + neutral losses below {metadata.binning['neutral_loss_max_da']} Da")
+    if metadata.binning.get("precursor_bin_width_da"):
+        precursor_line = f"               + the precursor m/z on {metadata.binning['precursor_bin_width_da']} Da bins"
+        lines.insert(4 if metadata.binning.get("neutral_loss_max_da") else 3, precursor_line)
     pools = {member.spectrum_reconstruction_pool for member in members or [architecture]} - {1}
     if pools:
         lines.insert(2, f"               spectrum reconstructed on groups of {'/'.join(map(str, sorted(pools)))} bins")

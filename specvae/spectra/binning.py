@@ -21,6 +21,13 @@ loss within one bin of zero (the precursor ion itself) lands in the first loss b
 transformed like the fragments and scaled by the *fragment* block's normalisation factor, so the two blocks
 keep the relative intensities of the spectrum. A spectrum without a precursor m/z has an empty loss block.
 
+The precursor m/z (``precursor_bin_width_da > 0``): the fragments say which pieces a molecule has, not how big it
+is, and the fingerprint bits that count atoms or rings depend on the size. A third block of bins,
+``[0, max_mz_da)`` at ``precursor_bin_width_da``, holds the precursor m/z split between the two nearest bin centres
+(weights summing to 1, linear in the distance), so the first layer can read both a bin and a position between two.
+It is added after the normalisation and does not take part in it: the precursor is one number, not ion current. A
+spectrum without a precursor m/z has an empty precursor block; one at or above ``max_mz_da`` lands in the last bin.
+
 The grid and the transforms are part of a trained model: :meth:`SpectrumBinner.to_dict` is stored in the
 model file and :meth:`SpectrumBinner.from_dict` rebuilds exactly the same binner.
 """
@@ -60,6 +67,7 @@ class SpectrumBinner:
     intensity_transform: str = "sqrt"
     normalisation: str = "max"
     neutral_loss_max_da: float = 0.0
+    precursor_bin_width_da: float = 0.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.bin_width_da) and self.bin_width_da > 0):
@@ -83,6 +91,15 @@ class SpectrumBinner:
                 f"neutral_loss_max_da ({self.neutral_loss_max_da}) must be a whole number of bins "
                 f"of {self.bin_width_da} Da"
             )
+        if not (math.isfinite(self.precursor_bin_width_da) and self.precursor_bin_width_da >= 0):
+            raise ValueError(f"precursor_bin_width_da must be a number >= 0, got {self.precursor_bin_width_da}")
+        if self.precursor_bin_width_da:
+            precursor_bins = self.max_mz_da / self.precursor_bin_width_da
+            if abs(precursor_bins - round(precursor_bins)) > 1e-6 * max(1.0, precursor_bins) or precursor_bins < 2:
+                raise ValueError(
+                    f"max_mz_da ({self.max_mz_da}) must be a whole number (at least 2) of precursor bins of "
+                    f"{self.precursor_bin_width_da} Da"
+                )
 
     @property
     def n_fragment_bins(self) -> int:
@@ -95,9 +112,30 @@ class SpectrumBinner:
         return int(round(self.neutral_loss_max_da / self.bin_width_da))
 
     @property
+    def n_precursor_bins(self) -> int:
+        """Bins of the precursor m/z block (0 when the precursor is not an input)."""
+        if not self.precursor_bin_width_da:
+            return 0
+        return int(round(self.max_mz_da / self.precursor_bin_width_da))
+
+    @property
     def n_bins(self) -> int:
-        """Length of a binned spectrum: fragment bins followed by neutral-loss bins."""
-        return self.n_fragment_bins + self.n_loss_bins
+        """Length of a binned spectrum: fragment bins, then neutral-loss bins, then precursor bins."""
+        return self.n_fragment_bins + self.n_loss_bins + self.n_precursor_bins
+
+    def precursor_columns(self, precursor_mz: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(columns, weights)`` of the precursor block for one precursor m/z (empty without one or the block).
+
+        The m/z is split between the two bin centres around it, each weighted by its nearness; below the first
+        centre or above the last it falls in that bin alone.
+        """
+        if not self.n_precursor_bins or precursor_mz is None or not math.isfinite(precursor_mz) or precursor_mz < 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        position = min(max(precursor_mz / self.precursor_bin_width_da - 0.5, 0.0), self.n_precursor_bins - 1.0)
+        lower = min(int(math.floor(position)), self.n_precursor_bins - 2)
+        upper_weight = position - lower
+        offset = self.n_fragment_bins + self.n_loss_bins
+        return np.array([offset + lower, offset + lower + 1]), np.array([1.0 - upper_weight, upper_weight])
 
     def bin_index(self, mz: np.ndarray) -> np.ndarray:
         """Bin of each m/z value (int64); values outside ``[0, max_mz_da)`` get -1."""
@@ -150,8 +188,22 @@ class SpectrumBinner:
         summed.sum_duplicates()
         summed.data = _TRANSFORMS[self.intensity_transform](summed.data)
         summed = self._normalise(summed)
+        if self.n_precursor_bins:
+            summed = summed + self._precursor_block(spectra)
         summed.eliminate_zeros()
         return summed.astype(np.float32)
+
+    def _precursor_block(self, spectra: Sequence[Spectrum]) -> scipy.sparse.csr_matrix:
+        rows, columns, values = [], [], []
+        for row, spectrum in enumerate(spectra):
+            spectrum_columns, weights = self.precursor_columns(_precursor_mz(spectrum))
+            rows.append(np.full(spectrum_columns.size, row, dtype=np.int64))
+            columns.append(spectrum_columns)
+            values.append(weights)
+        shape = (len(spectra), self.n_bins)
+        return scipy.sparse.csr_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape, dtype=np.float64
+        )
 
     def _normalise(self, matrix: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
         if self.normalisation == "none":
@@ -179,6 +231,9 @@ class SpectrumBinner:
         if self.n_loss_bins:
             # Version 2 only when losses are on: a version-1 reader would silently drop the loss block.
             description.update(version=2, neutral_loss_max_da=self.neutral_loss_max_da)
+        if self.n_precursor_bins:
+            # Version 3 only with the precursor block, for the same reason.
+            description.update(version=3, precursor_bin_width_da=self.precursor_bin_width_da)
         return description
 
     @classmethod
@@ -186,8 +241,8 @@ class SpectrumBinner:
         """Rebuild a binner from :meth:`to_dict`; raises ``ValueError`` for a description it cannot honour."""
         if values.get("kind") != "spectrum_binner":
             raise ValueError(f"not a spectrum binner description (kind={values.get('kind')!r})")
-        if values.get("version") not in (1, 2):
-            raise ValueError(f"spectrum binner version {values.get('version')!r} is not supported (expected 1 or 2)")
+        if values.get("version") not in (1, 2, 3):
+            raise ValueError(f"spectrum binner version {values.get('version')!r} is not supported (expected 1, 2 or 3)")
         if values.get("aggregation", "sum") != "sum":
             raise ValueError(f"spectrum binner aggregation {values['aggregation']!r} is not supported (expected 'sum')")
         binner = cls(
@@ -196,6 +251,7 @@ class SpectrumBinner:
             intensity_transform=str(values["intensity_transform"]),
             normalisation=str(values["normalisation"]),
             neutral_loss_max_da=float(values.get("neutral_loss_max_da", 0.0)),
+            precursor_bin_width_da=float(values.get("precursor_bin_width_da", 0.0)),
         )
         if "n_bins" in values and int(values["n_bins"]) != binner.n_bins:
             raise ValueError(f"spectrum binner: n_bins {values['n_bins']} does not match the grid ({binner.n_bins})")

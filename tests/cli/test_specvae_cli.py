@@ -208,6 +208,28 @@ def test_prepare_with_the_fast_fingerprint_trains_a_model_that_carries_it(tmp_pa
 
 
 @pytest.mark.data
+def test_prepare_with_the_precursor_as_input_trains_and_says_so(tmp_path):
+    """--precursor-bin-width adds the precursor block; the model file keeps it and `specvae info` names it."""
+    subset = _first_massbank_records("massbank/massbank_negative.mgf.gz", 200, tmp_path / "subset.mgf")
+    training_set, model = tmp_path / "train.h5", tmp_path / "ff.specvae"
+    runner = CliRunner()
+    options = ["--bin-width", "1.0", "--neutral-loss-max", "50", "--precursor-bin-width", "100"]
+    prepared = runner.invoke(main, ["prepare", str(subset), "-o", str(training_set), *options])
+    assert prepared.exit_code == 0, prepared.output
+    with h5py.File(training_set) as handle:
+        assert tuple(handle["spectra"].attrs["shape"])[1] == 1000 + 50 + 10
+    trained = runner.invoke(
+        main,
+        ["benchmark", "train-baseline", str(training_set), "-o", str(model), "--mode", "negative", "--epochs", "1",
+         "--hidden-dim", "16", "--latent-dim", "8", "--num-threads", "1"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert read_metadata(model).binning["precursor_bin_width_da"] == 100.0
+    described = runner.invoke(main, ["info", str(model)])
+    assert described.exit_code == 0 and "+ the precursor m/z on 100.0 Da bins" in described.output
+
+
+@pytest.mark.data
 def test_specvae_train_runs_unchanged_under_torchrun(tmp_path):
     """Two gloo processes train the model; only rank 0 writes the model file and the checkpoints."""
     import os

@@ -75,7 +75,7 @@ def test_description_round_trip() -> None:
     with pytest.raises(ValueError, match="n_bins"):
         SpectrumBinner.from_dict({**values, "n_bins": 10})
     with pytest.raises(ValueError, match="version"):
-        SpectrumBinner.from_dict({**values, "version": 3})
+        SpectrumBinner.from_dict({**values, "version": 4})
     with pytest.raises(ValueError, match="kind"):
         SpectrumBinner.from_dict({"bin_width_da": 0.1})
 
@@ -138,3 +138,40 @@ def test_neutral_losses_need_a_precursor_and_stay_out_of_version_1_files() -> No
         SpectrumBinner(neutral_loss_max_da=10.05)
     with pytest.raises(ValueError, match="neutral_loss_max_da"):
         SpectrumBinner(neutral_loss_max_da=-1.0)
+
+
+def test_the_precursor_block_splits_the_precursor_between_the_two_nearest_bins() -> None:
+    binner = SpectrumBinner(bin_width_da=0.1, max_mz_da=1000.0, neutral_loss_max_da=200.0, precursor_bin_width_da=10.0)
+    assert (binner.n_fragment_bins, binner.n_loss_bins, binner.n_precursor_bins) == (10000, 2000, 100)
+    assert binner.n_bins == 12100
+    peaks = spectrum([100.0, 163.06], [0.25, 1.0])
+    peaks.set("precursor_mz", 181.07)
+    dense = binner.bin([peaks]).toarray()[0]
+    precursor = dense[12000:]
+    # Bin centres at 175 and 185 Da: 181.07 is 0.607 of the way from the first to the second.
+    assert np.flatnonzero(precursor).tolist() == [17, 18]
+    assert precursor[17] == pytest.approx(0.393, abs=1e-6) and precursor[18] == pytest.approx(0.607, abs=1e-6)
+    # The fragments keep their normalisation (highest bin 1): the precursor block takes no part in it.
+    assert dense[1630] == pytest.approx(1.0) and dense[1000] == pytest.approx(0.5)
+    assert np.flatnonzero(dense[:10000]).tolist() == [1000, 1630]
+
+
+@pytest.mark.parametrize(("precursor_mz", "expected"), [(2.0, {0: 1.0}), (999.0, {99: 1.0}), (5000.0, {99: 1.0})])
+def test_a_precursor_beyond_the_outer_bin_centres_falls_in_the_outer_bin(precursor_mz, expected) -> None:
+    binner = SpectrumBinner(precursor_bin_width_da=10.0)
+    peaks = spectrum([50.0], [1.0])
+    peaks.set("precursor_mz", precursor_mz)
+    block = binner.bin([peaks]).toarray()[0, binner.n_fragment_bins :]
+    assert {int(i): pytest.approx(float(block[i])) for i in np.flatnonzero(block)} == expected
+
+
+def test_the_precursor_block_needs_a_precursor_and_a_version_3_description() -> None:
+    binner = SpectrumBinner(precursor_bin_width_da=20.0)
+    without_precursor = binner.bin([spectrum([50.0, 80.0], [1.0, 0.5])])
+    assert without_precursor.shape == (1, 10050) and without_precursor.indices.max() < binner.n_fragment_bins
+    description = binner.to_dict()
+    assert description["version"] == 3 and description["n_bins"] == 10050
+    assert SpectrumBinner.from_dict(description) == binner
+    for wrong in (-1.0, 3.0, 1000.0, float("inf")):
+        with pytest.raises(ValueError, match="precursor"):
+            SpectrumBinner(precursor_bin_width_da=wrong)
