@@ -205,9 +205,9 @@ row() {
         "$RUNS/svae_nl200_pool10_seed1_positive.specvae" "$RUNS/svae_merged_seed1_positive.specvae" ;;
     probability_clip)  # the clip of the bit probabilities before the cross-entropy, on the shipped files
       python benchmarks/probability_clip.py specvae/pretrained/positive.specvae "$RUNS/train_nl200_merged.h5" \
-        --eps 1e-6,1e-3,1e-2
+        --eps 1e-6,1e-3,1e-2,1e-9,1e-12,1e-15
       python benchmarks/probability_clip.py specvae/pretrained/negative.specvae "$RUNS/train_nl200.h5" \
-        --eps 1e-6,1e-3,1e-2 ;;
+        --eps 1e-6,1e-3,1e-2,1e-9,1e-12,1e-15 ;;
     formula_input)  # the formula as a network input (results/accuracy/formula_input.md); needs the merged set and
       # MOSES=path of train.csv.gz from the molsets 0.3.1 wheel (data_manifests/moses.json) for the isomer lists
       for name_dropout in formula_ff:0 formula_drop:0.5; do
@@ -306,6 +306,30 @@ PY
         --compare "shipped=$RUNS/ship_cond_positive.specvae" --compare "shipped=$RUNS/ship_cond_negative.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_positive.specvae" \
         --compare "feed-forward=$RUNS/feedforward_nl200_negative.specvae" ;;
+    precursor_input)  # the precursor m/z as a network input: a training set with the precursor block, feed-forward
+      # networks in both modes, CASMI against those without it (row feedforward_nl200), isomer lists (MOSES=train.csv.gz)
+      specvae prepare "${MASSBANK[@]}" -o "$RUNS/train_nl200_prec10.h5" --exclude-structures "$EXCLUDE" \
+        --neutral-loss-max 200 --precursor-bin-width 10
+      train_pair ff_prec10 train_nl200_prec10 specvae benchmark train-baseline "${CONVERGE[@]}"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_prec" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/ff_prec10_positive.specvae" --model "$RUNS/ff_prec10_negative.specvae" \
+        --compare "feed-forward without the precursor=$RUNS/feedforward_nl200_positive.specvae" \
+        --compare "feed-forward without the precursor=$RUNS/feedforward_nl200_negative.specvae"
+      for mode in negative positive; do
+        python benchmarks/isomer_list_retrieval.py --isomers "${MOSES:?set MOSES}" \
+          "feed-forward=$RUNS/feedforward_nl200_$mode.specvae=$RUNS/train_nl200.h5" \
+          "feed-forward + precursor 10 Da=$RUNS/ff_prec10_$mode.specvae=$RUNS/train_nl200_prec10.h5"
+      done ;;
+    calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
+      for kind in temperature bit-temperature platt; do
+        specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
+          -o "$RUNS/feedforward_nl200_${kind}_positive.specvae"
+      done
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_calibration_positive" \
+        --fingerprint-cache "$RUNS/casmi_fp.h5" --model "$RUNS/feedforward_nl200_platt_positive.specvae" \
+        --compare "bit temperature=$RUNS/feedforward_nl200_bit-temperature_positive.specvae" \
+        --compare "one temperature=$RUNS/feedforward_nl200_temperature_positive.specvae" \
+        --compare "none=$RUNS/feedforward_nl200_positive.specvae" ;;
     hidden512_positive)  # the positive hidden-512 feed-forward network (row levers_ff) + the formula network, through
       # the shipped files' fitting steps (it lost to the shipped file on the validation lists: README)
       fit_file posc train_nl200_merged "$RUNS/ff_h512_positive.specvae" "$RUNS/formula_pool_positive.specvae" ;;
