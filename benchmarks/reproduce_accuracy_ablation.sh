@@ -320,6 +320,24 @@ PY
           "feed-forward=$RUNS/feedforward_nl200_$mode.specvae=$RUNS/train_nl200.h5" \
           "feed-forward + precursor 10 Da=$RUNS/ff_prec10_$mode.specvae=$RUNS/train_nl200_prec10.h5"
       done ;;
+    svae_wide_positive)  # the positive SVAE seed 1 with hidden 512 (too large to ship), CASMI beside the narrower
+      # networks, isomer lists, then the shipped files' fitting flow with it in place of SVAE seed 1 (MOSES=...)
+      specvae train "$RUNS/train_nl200.h5" -o "$RUNS/svae_h512_seed1_positive.specvae" --mode positive --seed 1 \
+        --hidden-dim 512 --spectrum-reconstruction-pool 10 "${CONVERGE[@]}" \
+        --checkpoint-dir "$RUNS/ckpt_svae_h512_seed1_positive"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_wide_positive" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_h512_seed1_positive.specvae" \
+        --compare "SVAE seed 1 hidden 192=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
+        --compare "feed-forward hidden 512=$RUNS/ff_h512_positive.specvae" \
+        --compare "feed-forward hidden 192=$RUNS/feedforward_nl200_positive.specvae"
+      python benchmarks/isomer_list_retrieval.py --isomers "${MOSES:?set MOSES}" \
+        "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae=$RUNS/train_nl200.h5" \
+        "SVAE seed 1 hidden 512=$RUNS/svae_h512_seed1_positive.specvae=$RUNS/train_nl200.h5" \
+        "feed-forward hidden 512=$RUNS/ff_h512_positive.specvae=$RUNS/train_nl200.h5"
+      fit_file posw train_nl200_merged "$RUNS/feedforward_merged_positive.specvae" \
+        "$RUNS/svae_h512_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_posw" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/posw_ship.specvae" --compare "shipped positive file=specvae/pretrained/positive.specvae" ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
       for kind in temperature bit-temperature platt; do
         specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
