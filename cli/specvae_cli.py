@@ -425,6 +425,14 @@ def prepare(
     show_default=True,
     help="Reconstruct the spectrum on groups of this many bins (cheaper steps; the encoder still reads every bin).",
 )
+@click.option("--batch-norm", is_flag=True, help="Batch normalisation after the first layer of every encoder.")
+@click.option(
+    "--dropout",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Dropout after the first layer of every encoder, in training.",
+)
 @convergence_options
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
@@ -450,6 +458,8 @@ def train(
     latent_dim,
     hidden_dim,
     spectrum_reconstruction_pool,
+    batch_norm,
+    dropout,
     epochs,
     early_stopping_patience,
     lr_decay_patience,
@@ -491,6 +501,8 @@ def train(
         latent_dim=latent_dim,
         hidden_dim=hidden_dim,
         spectrum_reconstruction_pool=spectrum_reconstruction_pool,
+        batch_norm=batch_norm,
+        dropout=dropout,
         epochs=epochs,
         early_stopping_patience=early_stopping_patience,
         lr_decay_patience=lr_decay_patience,

@@ -46,9 +46,11 @@ class ArchitectureConfig:
     depth: int = 1
     """Hidden layers of the fingerprint decoder (feed-forward only)."""
     batch_norm: bool = False
-    """Batch normalisation after the first (widest) layer (feed-forward only)."""
+    """Batch normalisation after the first (widest) layer: of the feed-forward network, or of every encoder of a
+    fusion model."""
     dropout: float = 0.0
-    """Dropout after the first layer's activation, in training (feed-forward only)."""
+    """Dropout after the first layer's activation, in training: of the feed-forward network, or of every encoder
+    of a fusion model."""
 
     def __post_init__(self) -> None:
         # A model file is data from anywhere: reject wrong types here, not as a TypeError deep in torch.
@@ -114,10 +116,24 @@ class ArchitectureConfig:
             raise ValueError(str(error)) from None
 
 
+def _encoder(first_layer: nn.Module, config: ArchitectureConfig) -> nn.Sequential:
+    """The first layer, then (``batch_norm``) batch normalisation, ReLU and (``dropout``) dropout.
+
+    Without either option the layers and their names are the ones of every model file written before the options
+    existed (``0``: the first layer, ``1``: ReLU), so those files load unchanged.
+    """
+    return nn.Sequential(
+        first_layer,
+        *([nn.BatchNorm1d(config.hidden_dim)] if config.batch_norm else []),
+        nn.ReLU(),
+        *([nn.Dropout(config.dropout)] if config.dropout else []),
+    )
+
+
 def spectrum_modality(config: ArchitectureConfig) -> Modality:
     """Binned spectrum: a sparse first layer reads the peaks; intensities in [0, 1] scored as Bernoulli, per bin or
     (``spectrum_reconstruction_pool > 1``) per group of bins, see :mod:`specvae.spectrum_likelihood`."""
-    encoder = nn.Sequential(SparseLinear(config.n_bins, config.hidden_dim), nn.ReLU())
+    encoder = _encoder(SparseLinear(config.n_bins, config.hidden_dim), config)
     pool = config.spectrum_reconstruction_pool
     decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_bins // pool)
     likelihood = BernoulliLikelihood() if pool == 1 else PooledBernoulliLikelihood(pool)
@@ -126,7 +142,7 @@ def spectrum_modality(config: ArchitectureConfig) -> Modality:
 
 def fingerprint_modality(config: ArchitectureConfig) -> Modality:
     """Structural fingerprint bits (only the kept bits) with a Bernoulli likelihood."""
-    encoder = nn.Sequential(nn.Linear(config.n_fingerprint_bits, config.hidden_dim), nn.ReLU())
+    encoder = _encoder(nn.Linear(config.n_fingerprint_bits, config.hidden_dim), config)
     decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_fingerprint_bits)
     return Modality(FINGERPRINT, encoder, config.hidden_dim, decoder, BernoulliLikelihood(), config.fingerprint_weight)
 

@@ -71,9 +71,9 @@ class TrainingOptions:
     depth: int = 1
     """Hidden layers of the fingerprint decoder (feed-forward network only)."""
     batch_norm: bool = False
-    """Batch normalisation after the first layer (feed-forward network only)."""
+    """Batch normalisation after the first layer (of the feed-forward network, or of every encoder)."""
     dropout: float = 0.0
-    """Dropout after the first layer's activation (feed-forward network only)."""
+    """Dropout after the first layer's activation (of the feed-forward network, or of every encoder)."""
 
     def __post_init__(self) -> None:
         if self.ion_mode not in ("positive", "negative"):
@@ -397,16 +397,10 @@ def train_specvae_model(
     Returns the training record stored in the model file.
     """
     options = options or TrainingOptions()
-    feedforward_only = (
-        options.formula_dropout is not None
-        or options.input_pool != 1
-        or options.depth != 1
-        or options.batch_norm
-        or options.dropout
-    )
+    feedforward_only = options.formula_dropout is not None or options.input_pool != 1 or options.depth != 1
     if feedforward_only:
         raise ValueError(
-            "formula_dropout, input_pool, depth, batch_norm and dropout: only the feed-forward network has them "
+            "formula_dropout, input_pool and depth: only the feed-forward network has them "
             "(specvae benchmark train-baseline)"
         )
     started = time.perf_counter()
@@ -421,6 +415,8 @@ def train_specvae_model(
         latent_dim=options.latent_dim,
         hidden_dim=options.hidden_dim,
         spectrum_reconstruction_pool=options.spectrum_reconstruction_pool,
+        batch_norm=options.batch_norm,
+        dropout=options.dropout,
     )
     model = build_spectrum_fingerprint_model(architecture)
     trainer = Trainer(model, trainer_config(options, checkpoint_dir), validation_metric=inputs.metric)
