@@ -338,6 +338,25 @@ PY
         "$RUNS/svae_h512_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae"
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_posw" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/posw_ship.specvae" --compare "shipped positive file=specvae/pretrained/positive.specvae" ;;
+    svae_encoder_options)  # batch norm / dropout 0.3 after the first layer of every SVAE encoder (seed 1, both
+      # modes), CASMI beside SVAE seed 1 (row svae_nl200_pool10_seed1), isomer lists (MOSES=...)
+      for spec in "bn:--batch-norm" "drop03:--dropout 0.3"; do
+        name=${spec%%:*}; read -ra extra <<< "${spec#*:}"
+        train_pair "svae_${name}_seed1" train_nl200 specvae train --seed 1 --spectrum-reconstruction-pool 10 \
+          "${extra[@]}" "${CONVERGE[@]}"
+      done
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_svae_capacity" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_bn_seed1_positive.specvae" --model "$RUNS/svae_bn_seed1_negative.specvae" \
+        --compare "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_positive.specvae" \
+        --compare "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_negative.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae"
+      for mode in positive negative; do
+        python benchmarks/isomer_list_retrieval.py --isomers "${MOSES:?set MOSES}" \
+          "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_$mode.specvae=$RUNS/train_nl200.h5" \
+          "SVAE seed 1, batch norm=$RUNS/svae_bn_seed1_$mode.specvae=$RUNS/train_nl200.h5" \
+          "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_$mode.specvae=$RUNS/train_nl200.h5"
+      done ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
       for kind in temperature bit-temperature platt; do
         specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
