@@ -356,7 +356,16 @@ PY
           "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_$mode.specvae=$RUNS/train_nl200.h5" \
           "SVAE seed 1, batch norm=$RUNS/svae_bn_seed1_$mode.specvae=$RUNS/train_nl200.h5" \
           "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_$mode.specvae=$RUNS/train_nl200.h5"
-      done ;;
+      done
+      for mode in positive negative; do  # batch norm with the 20,000 unpaired structures of row unpaired
+        specvae train "$RUNS/train_nl200.h5" -o "$RUNS/svae_bn_unpaired20k_seed1_$mode.specvae" --mode "$mode" \
+          --seed 1 --spectrum-reconstruction-pool 10 --batch-norm --unpaired-smiles "$RUNS/moses_20k.smi" \
+          "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_svae_bn_unpaired20k_seed1_$mode"
+      done
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_svae_bn_unpaired" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_bn_unpaired20k_seed1_positive.specvae" --model "$RUNS/svae_bn_unpaired20k_seed1_negative.specvae" \
+        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
+        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_negative.specvae" ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
       for kind in temperature bit-temperature platt; do
         specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
