@@ -365,7 +365,9 @@ PY
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_svae_bn_unpaired" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/svae_bn_unpaired20k_seed1_positive.specvae" --model "$RUNS/svae_bn_unpaired20k_seed1_negative.specvae" \
         --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
-        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_negative.specvae" ;;
+        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_negative.specvae"
+      fit_file posbn train_nl200_merged "$RUNS/feedforward_merged_positive.specvae" \
+        "$RUNS/svae_bn_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae" ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
       for kind in temperature bit-temperature platt; do
         specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
