@@ -15,7 +15,7 @@ import click
 
 from specvae_cli.cache_options import cache_error_message, rebuild_cache_option, report_moved_aside
 from specvae_cli.path_checks import check_output_paths
-from specvae_cli.training_options import convergence_options
+from specvae_cli.training_options import convergence_options, first_layer_options
 
 EXIT_REFUSED = 3
 
@@ -198,14 +198,7 @@ def casmi2017(**options) -> None:
     help="Read groups of this many consecutive bins summed as one (10: 1 Da from 0.1 Da bins).",
 )
 @click.option("--depth", type=click.IntRange(1), default=1, show_default=True, help="Hidden layers of the decoder.")
-@click.option("--batch-norm", is_flag=True, help="Batch normalisation after the first layer.")
-@click.option(
-    "--dropout",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="Dropout after the first layer, in training.",
-)
+@first_layer_options
 def train_baseline(
     training_set,
     output,

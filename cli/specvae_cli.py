@@ -16,7 +16,7 @@ from specvae.matchms_import import defer_matchms_initialisation
 from specvae_cli.cache_options import cache_error_message as _cache_error_message
 from specvae_cli.cache_options import rebuild_cache_option, report_moved_aside
 from specvae_cli.path_checks import check_output_paths
-from specvae_cli.training_options import CALIBRATION_CHOICES, convergence_options
+from specvae_cli.training_options import CALIBRATION_CHOICES, convergence_options, first_layer_options
 
 # Before any command imports matchms: its package initialisation (scikit-learn, pynndescent, networkx,
 # matplotlib; about 4 s) then runs only if a command uses more of matchms than spectra and their filters.
@@ -425,14 +425,7 @@ def prepare(
     show_default=True,
     help="Reconstruct the spectrum on groups of this many bins (cheaper steps; the encoder still reads every bin).",
 )
-@click.option("--batch-norm", is_flag=True, help="Batch normalisation after the first layer of every encoder.")
-@click.option(
-    "--dropout",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="Dropout after the first layer of every encoder, in training.",
-)
+@first_layer_options
 @convergence_options
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)

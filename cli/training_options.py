@@ -39,3 +39,21 @@ def convergence_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
+
+
+def first_layer_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--batch-norm`` and ``--dropout``: what acts on the first (widest) layer's output, of the feed-forward
+    network or of every encoder of a fusion model."""
+    decorators = [
+        click.option("--batch-norm", is_flag=True, help="Batch normalisation after the first layer (of each encoder)."),
+        click.option(
+            "--dropout",
+            type=click.FloatRange(0.0, 1.0, max_open=True),
+            default=0.0,
+            show_default=True,
+            help="Dropout after the first layer (of each encoder), in training.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
