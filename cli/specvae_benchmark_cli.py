@@ -15,7 +15,7 @@ import click
 
 from specvae_cli.cache_options import cache_error_message, rebuild_cache_option, report_moved_aside
 from specvae_cli.path_checks import check_output_paths
-from specvae_cli.training_options import convergence_options, first_layer_options
+from specvae_cli.training_options import capacity_options, convergence_options
 
 EXIT_REFUSED = 3
 
@@ -197,8 +197,7 @@ def casmi2017(**options) -> None:
     show_default=True,
     help="Read groups of this many consecutive bins summed as one (10: 1 Da from 0.1 Da bins).",
 )
-@click.option("--depth", type=click.IntRange(1), default=1, show_default=True, help="Hidden layers of the decoder.")
-@first_layer_options
+@capacity_options
 def train_baseline(
     training_set,
     output,

@@ -16,7 +16,7 @@ from specvae.matchms_import import defer_matchms_initialisation
 from specvae_cli.cache_options import cache_error_message as _cache_error_message
 from specvae_cli.cache_options import rebuild_cache_option, report_moved_aside
 from specvae_cli.path_checks import check_output_paths
-from specvae_cli.training_options import CALIBRATION_CHOICES, convergence_options, first_layer_options
+from specvae_cli.training_options import CALIBRATION_CHOICES, capacity_options, convergence_options
 
 # Before any command imports matchms: its package initialisation (scikit-learn, pynndescent, networkx,
 # matplotlib; about 4 s) then runs only if a command uses more of matchms than spectra and their filters.
@@ -425,7 +425,7 @@ def prepare(
     show_default=True,
     help="Reconstruct the spectrum on groups of this many bins (cheaper steps; the encoder still reads every bin).",
 )
-@first_layer_options
+@capacity_options
 @convergence_options
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
@@ -451,6 +451,7 @@ def train(
     latent_dim,
     hidden_dim,
     spectrum_reconstruction_pool,
+    depth,
     batch_norm,
     dropout,
     epochs,
@@ -494,6 +495,7 @@ def train(
         latent_dim=latent_dim,
         hidden_dim=hidden_dim,
         spectrum_reconstruction_pool=spectrum_reconstruction_pool,
+        depth=depth,
         batch_norm=batch_norm,
         dropout=dropout,
         epochs=epochs,

@@ -41,10 +41,13 @@ def convergence_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def first_layer_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--batch-norm`` and ``--dropout``: what acts on the first (widest) layer's output, of the feed-forward
-    network or of every encoder of a fusion model."""
+def capacity_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--depth`` (hidden layers of the decoders), ``--batch-norm`` and ``--dropout`` (on the first, widest layer's
+    output): of the feed-forward network, or of every decoder and encoder of a fusion model."""
     decorators = [
+        click.option(
+            "--depth", type=click.IntRange(1), default=1, show_default=True, help="Hidden layers of the decoders."
+        ),
         click.option("--batch-norm", is_flag=True, help="Batch normalisation after the first layer (of each encoder)."),
         click.option(
             "--dropout",

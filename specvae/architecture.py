@@ -44,7 +44,8 @@ class ArchitectureConfig:
     input_pool: int = 1
     """Consecutive bins the first layer reads summed as one (feed-forward only)."""
     depth: int = 1
-    """Hidden layers of the fingerprint decoder (feed-forward only)."""
+    """Hidden layers of the decoders: the feed-forward network's fingerprint decoder, or both decoders of a fusion
+    model."""
     batch_norm: bool = False
     """Batch normalisation after the first (widest) layer: of the feed-forward network, or of every encoder of a
     fusion model."""
@@ -135,7 +136,7 @@ def spectrum_modality(config: ArchitectureConfig) -> Modality:
     (``spectrum_reconstruction_pool > 1``) per group of bins, see :mod:`specvae.spectrum_likelihood`."""
     encoder = _encoder(SparseLinear(config.n_bins, config.hidden_dim), config)
     pool = config.spectrum_reconstruction_pool
-    decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_bins // pool)
+    decoder = MLP(config.latent_dim, [config.hidden_dim] * config.depth, config.n_bins // pool)
     likelihood = BernoulliLikelihood() if pool == 1 else PooledBernoulliLikelihood(pool)
     return Modality(SPECTRUM, encoder, config.hidden_dim, decoder, likelihood, config.spectrum_weight)
 
@@ -143,7 +144,7 @@ def spectrum_modality(config: ArchitectureConfig) -> Modality:
 def fingerprint_modality(config: ArchitectureConfig) -> Modality:
     """Structural fingerprint bits (only the kept bits) with a Bernoulli likelihood."""
     encoder = _encoder(nn.Linear(config.n_fingerprint_bits, config.hidden_dim), config)
-    decoder = MLP(config.latent_dim, [config.hidden_dim], config.n_fingerprint_bits)
+    decoder = MLP(config.latent_dim, [config.hidden_dim] * config.depth, config.n_fingerprint_bits)
     return Modality(FINGERPRINT, encoder, config.hidden_dim, decoder, BernoulliLikelihood(), config.fingerprint_weight)
 
 

@@ -69,7 +69,7 @@ class TrainingOptions:
     input_pool: int = 1
     """Consecutive bins the first layer reads summed as one (feed-forward network only)."""
     depth: int = 1
-    """Hidden layers of the fingerprint decoder (feed-forward network only)."""
+    """Hidden layers of the decoders (the feed-forward network's one, or both of a fusion model)."""
     batch_norm: bool = False
     """Batch normalisation after the first layer (of the feed-forward network, or of every encoder)."""
     dropout: float = 0.0
@@ -397,11 +397,9 @@ def train_specvae_model(
     Returns the training record stored in the model file.
     """
     options = options or TrainingOptions()
-    feedforward_only = options.formula_dropout is not None or options.input_pool != 1 or options.depth != 1
-    if feedforward_only:
+    if options.formula_dropout is not None or options.input_pool != 1:
         raise ValueError(
-            "formula_dropout, input_pool and depth: only the feed-forward network has them "
-            "(specvae benchmark train-baseline)"
+            "formula_dropout and input_pool: only the feed-forward network has them (specvae benchmark train-baseline)"
         )
     started = time.perf_counter()
     torch.manual_seed(options.seed)
@@ -415,6 +413,7 @@ def train_specvae_model(
         latent_dim=options.latent_dim,
         hidden_dim=options.hidden_dim,
         spectrum_reconstruction_pool=options.spectrum_reconstruction_pool,
+        depth=options.depth,
         batch_norm=options.batch_norm,
         dropout=options.dropout,
     )

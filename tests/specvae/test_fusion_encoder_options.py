@@ -1,4 +1,4 @@
-"""Batch norm and dropout in a fusion model's encoders (`specvae train --batch-norm --dropout`)."""
+"""Decoder depth, batch norm and dropout in a fusion model (`specvae train --depth --batch-norm --dropout`)."""
 
 from __future__ import annotations
 
@@ -22,19 +22,22 @@ def test_without_the_options_the_encoders_keep_the_layout_of_older_model_files()
         assert not isinstance(module, (torch.nn.BatchNorm1d, torch.nn.Dropout))
 
 
-def test_batch_norm_and_dropout_train_with_unpaired_structures_and_are_stored(tmp_path) -> None:
+def test_depth_batch_norm_and_dropout_train_with_unpaired_structures_and_are_stored(tmp_path) -> None:
     training_set = prepare_tiny_training_set(tmp_path)
     smiles_file = tmp_path / "unpaired.smi"
     smiles_file.write_text("\n".join(NEW_MOLECULES) + "\n")
     output = tmp_path / "svae_bn.specvae"
     arguments = ["train", str(training_set), "-o", str(output), "--epochs", "2", "--batch-size", "8",
                  "--latent-dim", "4", "--hidden-dim", "8", "--min-bit-count", "1", "--num-threads", "1",
-                 "--unpaired-smiles", str(smiles_file), "--batch-norm", "--dropout", "0.3"]  # fmt: skip
+                 "--unpaired-smiles", str(smiles_file), "--depth", "2", "--batch-norm", "--dropout", "0.3"]  # fmt: skip
     result = CliRunner().invoke(main, arguments)
     assert result.exit_code == 0, result.output
     model, metadata = load_model(output)
-    assert (metadata.architecture.batch_norm, metadata.architecture.dropout) == (True, 0.3)
-    assert "svae (latent 4, hidden 8, batch norm, dropout 0.3)" in describe_model(metadata)
+    architecture = metadata.architecture
+    assert (architecture.depth, architecture.batch_norm, architecture.dropout) == (2, True, 0.3)
+    assert "svae (latent 4, hidden 8, 2 decoder layers, batch norm, dropout 0.3)" in describe_model(metadata)
+    for decoder in model.decoders.values():  # two hidden layers, then the output layer
+        assert sum(isinstance(layer, torch.nn.Linear) for layer in decoder.modules()) == 3
     norms = [module for module in model.modules() if isinstance(module, torch.nn.BatchNorm1d)]
     # every expert network (two readers x two slots) has one, with statistics learned in training
     assert len(norms) == 4 and all(int(norm.num_batches_tracked) > 0 for norm in norms)
