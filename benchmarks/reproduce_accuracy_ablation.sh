@@ -338,9 +338,9 @@ PY
         "$RUNS/svae_h512_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae"
       specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_posw" --fingerprint-cache "$RUNS/casmi_fp.h5" \
         --model "$RUNS/posw_ship.specvae" --compare "shipped positive file=specvae/pretrained/positive.specvae" ;;
-    svae_encoder_options)  # batch norm / dropout 0.3 after the first layer of every SVAE encoder (seed 1, both
-      # modes), CASMI beside SVAE seed 1 (row svae_nl200_pool10_seed1), isomer lists (MOSES=...)
-      for spec in "bn:--batch-norm" "drop03:--dropout 0.3"; do
+    svae_encoder_options)  # batch norm / dropout 0.3 after the first layer of every SVAE encoder, two hidden layers
+      # in each decoder (seed 1, both modes), CASMI beside SVAE seed 1 (row svae_nl200_pool10_seed1), isomer lists
+      for spec in "bn:--batch-norm" "drop03:--dropout 0.3" "depth2:--depth 2"; do
         name=${spec%%:*}; read -ra extra <<< "${spec#*:}"
         train_pair "svae_${name}_seed1" train_nl200 specvae train --seed 1 --spectrum-reconstruction-pool 10 \
           "${extra[@]}" "${CONVERGE[@]}"
@@ -349,6 +349,10 @@ PY
         --model "$RUNS/svae_bn_seed1_positive.specvae" --model "$RUNS/svae_bn_seed1_negative.specvae" \
         --compare "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_positive.specvae" \
         --compare "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_negative.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
+        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_svae_depth2" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/svae_depth2_seed1_positive.specvae" --model "$RUNS/svae_depth2_seed1_negative.specvae" \
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae"
       for mode in positive negative; do
