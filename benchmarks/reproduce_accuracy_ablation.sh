@@ -30,6 +30,12 @@ casmi() {  # casmi NAME : CASMI 2016 through the same code path as `specvae anno
     --model "$RUNS/$1_positive.specvae" --model "$RUNS/$1_negative.specvae" --fingerprint-cache "$RUNS/casmi_fp.h5"
 }
 
+casmi_vs() {  # casmi_vs OUT MAIN LABEL OTHER : CASMI 2016 of MAIN_{positive,negative} beside OTHER_{positive,negative}
+  specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/$1" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+    --model "$RUNS/$2_positive.specvae" --model "$RUNS/$2_negative.specvae" \
+    --compare "$3=$RUNS/$4_positive.specvae" --compare "$3=$RUNS/$4_negative.specvae"
+}
+
 calibrate_pair() {  # calibrate_pair NAME SET KIND : platt, temperature or bit-temperature on the validation spectra
   for mode in positive negative; do
     specvae calibrate "$RUNS/$1_${mode}.specvae" "$RUNS/$2.h5" --kind "$3" -o "$RUNS/$1_$3_${mode}.specvae"
@@ -311,10 +317,7 @@ PY
       specvae prepare "${MASSBANK[@]}" -o "$RUNS/train_nl200_prec10.h5" --exclude-structures "$EXCLUDE" \
         --neutral-loss-max 200 --precursor-bin-width 10
       train_pair ff_prec10 train_nl200_prec10 specvae benchmark train-baseline "${CONVERGE[@]}"
-      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_prec" --fingerprint-cache "$RUNS/casmi_fp.h5" \
-        --model "$RUNS/ff_prec10_positive.specvae" --model "$RUNS/ff_prec10_negative.specvae" \
-        --compare "feed-forward without the precursor=$RUNS/feedforward_nl200_positive.specvae" \
-        --compare "feed-forward without the precursor=$RUNS/feedforward_nl200_negative.specvae"
+      casmi_vs casmi_prec ff_prec10 "feed-forward without the precursor" feedforward_nl200
       for mode in negative positive; do
         python benchmarks/isomer_list_retrieval.py --isomers "${MOSES:?set MOSES}" \
           "feed-forward=$RUNS/feedforward_nl200_$mode.specvae=$RUNS/train_nl200.h5" \
@@ -351,10 +354,7 @@ PY
         --compare "SVAE seed 1, dropout 0.3=$RUNS/svae_drop03_seed1_negative.specvae" \
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
         --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae"
-      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_svae_depth2" --fingerprint-cache "$RUNS/casmi_fp.h5" \
-        --model "$RUNS/svae_depth2_seed1_positive.specvae" --model "$RUNS/svae_depth2_seed1_negative.specvae" \
-        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_positive.specvae" \
-        --compare "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_negative.specvae"
+      casmi_vs casmi_svae_depth2 svae_depth2_seed1 "SVAE seed 1" svae_nl200_pool10_seed1
       for mode in positive negative; do
         python benchmarks/isomer_list_retrieval.py --isomers "${MOSES:?set MOSES}" \
           "SVAE seed 1=$RUNS/svae_nl200_pool10_seed1_$mode.specvae=$RUNS/train_nl200.h5" \
@@ -366,10 +366,7 @@ PY
           --seed 1 --spectrum-reconstruction-pool 10 --batch-norm --unpaired-smiles "$RUNS/moses_20k.smi" \
           "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_svae_bn_unpaired20k_seed1_$mode"
       done
-      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_svae_bn_unpaired" --fingerprint-cache "$RUNS/casmi_fp.h5" \
-        --model "$RUNS/svae_bn_unpaired20k_seed1_positive.specvae" --model "$RUNS/svae_bn_unpaired20k_seed1_negative.specvae" \
-        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_positive.specvae" \
-        --compare "SVAE seed 1, 20k unpaired=$RUNS/svae_unpaired20k_seed1_negative.specvae"
+      casmi_vs casmi_svae_bn_unpaired svae_bn_unpaired20k_seed1 "SVAE seed 1, 20k unpaired" svae_unpaired20k_seed1
       fit_file posbn train_nl200_merged "$RUNS/feedforward_merged_positive.specvae" \
         "$RUNS/svae_bn_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae" ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
