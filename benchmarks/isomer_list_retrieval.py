@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import h5py
 import numpy as np
 
 from specvae.benchmark.metrics import answer_rank
@@ -30,7 +29,7 @@ from specvae.model_file import load_model
 from specvae.pipeline.prediction import predict_in_canonical_batches
 from specvae.ranking import score_candidates
 from specvae.smiles_files import read_smiles_file
-from specvae.training_set_reader import TrainingSet
+from specvae.training_set_reader import TrainingSet, spectrum_text_columns
 
 
 def main() -> None:
@@ -51,7 +50,7 @@ def main() -> None:
         entries[0][2], mode, definition, read_smiles_file(arguments.isomers),
         n_isomers=arguments.n_isomers, seed=arguments.seed,
     )  # fmt: skip
-    identifiers = _identifiers(entries[0][2], mode)
+    identifiers = spectrum_text_columns(entries[0][2], mode, ("identifier",))["identifier"].tolist()
     wanted = [identifiers[one.spectrum_row] for one in lists]
     rows = []
     for label, model_path, training_set in entries:
@@ -59,7 +58,8 @@ def main() -> None:
         if metadata.ion_mode != mode or FingerprintDefinition.from_dict(metadata.fingerprint) != definition:
             raise SystemExit(f"{model_path}: another ion mode or fingerprint than {entries[0][1]}")
         data = TrainingSet.load(training_set, mode)
-        row_of = {identifier: row for row, identifier in enumerate(_identifiers(training_set, mode))}
+        its_identifiers = spectrum_text_columns(training_set, mode, ("identifier",))["identifier"]
+        row_of = {identifier: row for row, identifier in enumerate(its_identifiers)}
         missing = [identifier for identifier in wanted if identifier not in row_of]
         if missing:
             raise SystemExit(f"{training_set}: lacks {len(missing)} of the listed spectra (first: {missing[0]})")
@@ -85,14 +85,6 @@ def main() -> None:
     if arguments.output:
         with open(arguments.output, "w") as handle:
             json.dump({"mode": mode, "n_lists": len(lists), "rows": rows}, handle, indent=2)
-
-
-def _identifiers(training_set: str, mode: str) -> list[str]:
-    """Spectrum identifiers of one ion mode, in the row order of ``TrainingSet.load(training_set, mode)``."""
-    with h5py.File(training_set, "r") as handle:
-        identifiers = handle["spectra/identifier"].asstr()[()]
-        modes = handle["spectra/ion_mode"].asstr()[()]
-    return identifiers[modes == mode].tolist()
 
 
 if __name__ == "__main__":

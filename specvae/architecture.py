@@ -117,18 +117,23 @@ class ArchitectureConfig:
             raise ValueError(str(error)) from None
 
 
-def _encoder(first_layer: nn.Module, config: ArchitectureConfig) -> nn.Sequential:
-    """The first layer, then (``batch_norm``) batch normalisation, ReLU and (``dropout``) dropout.
+def first_layer_block(first_layer: nn.Module, width: int, batch_norm: bool, dropout: float) -> list[nn.Module]:
+    """The first (widest) layer, then (``batch_norm``) batch normalisation, ReLU and (``dropout``) dropout: the
+    start of the feed-forward network and of every encoder of a fusion model.
 
-    Without either option the layers and their names are the ones of every model file written before the options
-    existed (``0``: the first layer, ``1``: ReLU), so those files load unchanged.
+    Without either option the layers, and so the stored names, are the ones of every model file written before the
+    options existed (``0``: the first layer, ``1``: ReLU), so those files load unchanged.
     """
-    return nn.Sequential(
+    return [
         first_layer,
-        *([nn.BatchNorm1d(config.hidden_dim)] if config.batch_norm else []),
+        *([nn.BatchNorm1d(width)] if batch_norm else []),
         nn.ReLU(),
-        *([nn.Dropout(config.dropout)] if config.dropout else []),
-    )
+        *([nn.Dropout(dropout)] if dropout else []),
+    ]
+
+
+def _encoder(first_layer: nn.Module, config: ArchitectureConfig) -> nn.Sequential:
+    return nn.Sequential(*first_layer_block(first_layer, config.hidden_dim, config.batch_norm, config.dropout))
 
 
 def spectrum_modality(config: ArchitectureConfig) -> Modality:

@@ -14,7 +14,13 @@ from torch import Tensor, nn
 
 from mmcore.models.base import LossOutput
 from mmcore.networks import MLP
-from specvae.architecture import FINGERPRINT, SPECTRUM, ArchitectureConfig, SpectrumToFingerprintPredictor
+from specvae.architecture import (
+    FINGERPRINT,
+    SPECTRUM,
+    ArchitectureConfig,
+    SpectrumToFingerprintPredictor,
+    first_layer_block,
+)
 from specvae.sparse_linear import SparseLinear
 
 FEEDFORWARD = "feedforward"
@@ -63,10 +69,7 @@ class FeedForwardFingerprintNetwork(SpectrumToFingerprintPredictor):
         # encoder[0] is the first layer; what follows it (batch norm, ReLU, dropout, bottleneck) is applied as one
         # block, so that probabilities_under_formulas can add a formula's part to the first layer's output alone.
         self.encoder = nn.Sequential(
-            SparseLinear(first_layer_inputs, hidden_dim),
-            *([nn.BatchNorm1d(hidden_dim)] if batch_norm else []),
-            nn.ReLU(),
-            *([nn.Dropout(dropout)] if dropout else []),
+            *first_layer_block(SparseLinear(first_layer_inputs, hidden_dim), hidden_dim, batch_norm, dropout),
             nn.Linear(hidden_dim, latent_dim),
         )
         self.decoder = MLP(latent_dim, [hidden_dim] * depth, n_fingerprint_bits)

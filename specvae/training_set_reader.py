@@ -106,6 +106,14 @@ class TrainingSet:
         return np.flatnonzero(structure_split == split)
 
 
+def spectrum_text_columns(path: str | os.PathLike[str], ion_mode: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Text columns of the spectra (``identifier``, ``adduct``, ...) of one ion mode, in the row order of
+    ``TrainingSet.load(path, ion_mode)`` (which does not load them: most callers never need them)."""
+    with h5py.File(path, "r") as handle:
+        rows = np.flatnonzero(handle["spectra/ion_mode"].asstr()[()] == ion_mode)
+        return {name: handle[f"spectra/{name}"].asstr()[()][rows] for name in names}
+
+
 class SpectrumFingerprintDataset:
     """Spectra (sparse) and kept fingerprint bits as mmcore batches; any sample may lack either modality.
 

@@ -85,13 +85,11 @@ def validation_lists(
     """Every drawn validation spectrum of the model's ion mode scored against its ``n_nearest`` structures by the
     fingerprint score alone. Raises :class:`ValidationListError` when the set's bins or fingerprint differ from the
     model's or it has no validation spectrum with a structure."""
-    import h5py
-
     from specvae.fingerprints import FingerprintDefinition
     from specvae.model_file import load_model
     from specvae.pipeline.prediction import predict_in_canonical_batches
     from specvae.ranking import score_candidates
-    from specvae.training_set_reader import TrainingSet
+    from specvae.training_set_reader import TrainingSet, spectrum_text_columns
 
     model, metadata = load_model(model_path)
     data = TrainingSet.load(training_set_path, metadata.ion_mode)
@@ -108,11 +106,8 @@ def validation_lists(
         )
     if spectra.size > max_spectra:
         spectra = np.sort(np.random.default_rng(seed).choice(spectra, max_spectra, replace=False))
-    with h5py.File(training_set_path, "r") as handle:
-        modes = handle["spectra/ion_mode"].asstr()[()]
-        mode_rows = np.flatnonzero(modes == metadata.ion_mode)  # TrainingSet.load keeps these rows, in order
-        identifiers = handle["spectra/identifier"].asstr()[()][mode_rows]
-        adducts = handle["spectra/adduct"].asstr()[()][mode_rows]
+    texts = spectrum_text_columns(training_set_path, metadata.ion_mode, ("identifier", "adduct"))
+    identifiers, adducts = texts["identifier"], texts["adduct"]
 
     formulas, masses = structure_formulas_and_masses(training_set_path)
     usable = np.flatnonzero(np.isfinite(masses))
