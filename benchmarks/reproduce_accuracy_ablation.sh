@@ -369,6 +369,25 @@ PY
       casmi_vs casmi_svae_bn_unpaired svae_bn_unpaired20k_seed1 "SVAE seed 1, 20k unpaired" svae_unpaired20k_seed1
       fit_file posbn train_nl200_merged "$RUNS/feedforward_merged_positive.specvae" \
         "$RUNS/svae_bn_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae" ;;
+    feedforward_pair)  # does the multimodal member earn its place? The shipped files' members with the SVAE replaced
+      # by a second feed-forward network (seed 1), the same fitting steps (MOSES=...), CASMI against the shipped files
+      specvae benchmark train-baseline "$RUNS/train_nl200_merged.h5" -o "$RUNS/feedforward_merged_seed1_positive.specvae" \
+        --seed 1 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_feedforward_merged_seed1_positive"
+      specvae benchmark train-baseline "$RUNS/train_nl200.h5" -o "$RUNS/feedforward_nl200_seed1_negative.specvae" \
+        --mode negative --seed 1 "${CONVERGE[@]}" --checkpoint-dir "$RUNS/ckpt_feedforward_nl200_seed1_negative"
+      python benchmarks/ensemble_pairs.py "$RUNS/train_nl200_merged.h5" positive \
+        "$RUNS/feedforward_merged_positive.specvae" "$RUNS/feedforward_merged_seed1_positive.specvae" \
+        "$RUNS/svae_nl200_pool10_seed1_positive.specvae"
+      python benchmarks/ensemble_pairs.py "$RUNS/train_nl200.h5" negative "$RUNS/feedforward_nl200_negative.specvae" \
+        "$RUNS/feedforward_nl200_seed1_negative.specvae" "$RUNS/svae_unpaired20k_seed1_negative.specvae"
+      fit_file ffpair_positive train_nl200_merged "$RUNS/feedforward_merged_positive.specvae" \
+        "$RUNS/feedforward_merged_seed1_positive.specvae" "$RUNS/formula_pool_positive.specvae"
+      fit_file ffpair_negative train_nl200 "$RUNS/feedforward_nl200_negative.specvae" \
+        "$RUNS/feedforward_nl200_seed1_negative.specvae" "$RUNS/formula_pool_negative.specvae"
+      specvae benchmark casmi2016 --data-dir "$DATA" -o "$RUNS/casmi_ffpair" --fingerprint-cache "$RUNS/casmi_fp.h5" \
+        --model "$RUNS/ffpair_positive_ship.specvae" --model "$RUNS/ffpair_negative_ship.specvae" \
+        --compare "shipped (feed-forward + SVAE)=specvae/pretrained/positive.specvae" \
+        --compare "shipped (feed-forward + SVAE)=specvae/pretrained/negative.specvae" ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
       for kind in temperature bit-temperature platt; do
         specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
