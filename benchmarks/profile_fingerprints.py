@@ -12,6 +12,9 @@ inflate the numbers less than wall-clock time would), median of ``--repeats`` pa
 - whole fingerprint: ``_Fingerprinter.fingerprint`` (MACCS + Morgan + catalog, each written into the row as a numpy
   array), the same with the bits collected through RDKit's ``GetOnBits`` iterators (the code before that change),
   and as before the catalog change (per-key ``HasSubstructMatch``, bits written one by one);
+- two alternatives that were tried and do not pay: the MACCS keys as one ``FilterCatalog`` of RDKit's own MACCS
+  SMARTS (the same bits, checked here; keys 125 and 166 computed as RDKit does), and the InChIKey computed without
+  stereo layers (``/SNon``: the first block, all the check compares, is the same);
 - whole chunk: ``_compute_chunk`` (parse + fingerprint + packing), the work of one worker process, without and
   with the check of each row's stated InChIKey (what ``specvae annotate`` does for a candidate file that states
   InChIKeys).
@@ -34,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import rdkit
-from rdkit.Chem import MACCSkeys
+from rdkit import Chem, rdBase
+from rdkit.Chem import FilterCatalog, MACCSkeys
 
 from specvae.fingerprints import FingerprintDefinition
 from specvae.fingerprints.compute import _compute_chunk, _fingerprinter, parse_structure
@@ -58,6 +62,29 @@ def cpu_ms_per_item(function, items, repeats: int) -> float:
             function(item)
         times.append(time.process_time() - started)
     return 1e3 * statistics.median(times) / len(items)
+
+
+def maccs_catalog() -> FilterCatalog.FilterCatalog:
+    """RDKit's MACCS SMARTS (``MACCSkeys.smartsPatts``) as one catalog; a key is set above its match count."""
+    catalog = FilterCatalog.FilterCatalog()
+    for key, (smarts, count) in MACCSkeys.smartsPatts.items():
+        if smarts != "?":  # keys 1, 125 and 166 are not SMARTS
+            matcher = FilterCatalog.SmartsMatcher(str(key), Chem.MolFromSmarts(smarts), count + 1)
+            catalog.AddEntry(FilterCatalog.FilterCatalogEntry(str(key), matcher))
+    return catalog
+
+
+def catalog_maccs(catalog: FilterCatalog.FilterCatalog, mol: Chem.Mol) -> np.ndarray:
+    """MACCS keys from the catalog, keys 125 (more than one aromatic ring) and 166 (several fragments) as RDKit."""
+    bits = np.zeros(167, dtype=bool)
+    for entry in catalog.GetMatches(mol):
+        bits[int(entry.GetDescription())] = True
+    aromatic_rings = sum(
+        all(mol.GetBondWithIdx(bond).GetIsAromatic() for bond in ring) for ring in mol.GetRingInfo().BondRings()
+    )
+    bits[125] = aromatic_rings > 1
+    bits[166] = len(Chem.GetMolFrags(mol)) > 1
+    return bits
 
 
 def print_and_write(lines: list[str], output: Path | None) -> None:
@@ -124,6 +151,30 @@ def main() -> None:
             molecules,
         ),
         ("whole fingerprint, before the catalog (per-key matching, per-bit writes)", plain_fingerprint, molecules),
+    ]
+    catalog = maccs_catalog()
+    same_maccs = all(
+        np.array_equal(catalog_maccs(catalog, mol), np.array(list(MACCSkeys.GenMACCSKeys(mol)), dtype=bool))
+        for mol in molecules
+    )
+    if not same_maccs:
+        raise SystemExit("the catalog's MACCS keys differ from RDKit's: its timing would compare different bits")
+
+    def inchikey(options: str):
+        def compute(mol):
+            with rdBase.BlockLogs():
+                return Chem.MolToInchiKey(mol, options=options)
+
+        return compute
+
+    steps += [
+        (
+            "not used: MACCS keys as one FilterCatalog (the same bits)",
+            lambda mol: catalog_maccs(catalog, mol),
+            molecules,
+        ),
+        ("standard InChIKey (the stated-key check)", inchikey(""), molecules),
+        ("not used: InChIKey without stereo layers (/SNon)", inchikey("/SNon"), molecules),
     ]
     rows = [(name, cpu_ms_per_item(function, items, args.repeats)) for name, function, items in steps]
     chunk_ms = cpu_ms_per_item(lambda keys: _compute_chunk(smiles, definition, 0, keys), [None], args.repeats)
