@@ -388,6 +388,23 @@ PY
         --model "$RUNS/ffpair_positive_ship.specvae" --model "$RUNS/ffpair_negative_ship.specvae" \
         --compare "shipped (feed-forward + SVAE)=specvae/pretrained/positive.specvae" \
         --compare "shipped (feed-forward + SVAE)=specvae/pretrained/negative.specvae" ;;
+    ranking_term)  # the feed-forward members fine-tuned 6 epochs with a ranking term against same-formula decoys
+      # (weight 0: the control), then within-formula and plain validation retrieval of each (MOSES=...)
+      for spec in "negative:train_nl200:feedforward_nl200_negative:0 1 10" \
+        "positive:train_nl200_merged:feedforward_merged_positive:0 1"; do
+        IFS=: read -r mode set model weights <<< "$spec"
+        lists=("feed-forward=$RUNS/$model.specvae=$RUNS/$set.h5") files=()
+        for weight in $weights; do
+          python benchmarks/ranking_loss_finetune.py "$RUNS/$set.h5" "$RUNS/$model.specvae" --mode "$mode" \
+            --isomers "${MOSES:?set MOSES}" --weight "$weight" --epochs 6 -o "$RUNS/rankft_${mode}_w$weight"
+          for epoch in 3 6; do
+            lists+=("+$epoch epochs, weight $weight=$RUNS/rankft_${mode}_w${weight}_e$epoch.specvae=$RUNS/$set.h5")
+            files+=("$RUNS/rankft_${mode}_w${weight}_e$epoch.specvae")
+          done
+        done
+        python benchmarks/isomer_list_retrieval.py --isomers "$MOSES" "${lists[@]}"
+        python benchmarks/ensemble_pairs.py "$RUNS/$set.h5" "$mode" "${files[@]}"
+      done ;;
     calibration_positive)  # the three calibrations of the positive feed-forward network, then CASMI positive
       for kind in temperature bit-temperature platt; do
         specvae calibrate "$RUNS/feedforward_nl200_positive.specvae" "$RUNS/train_nl200.h5" --kind "$kind" \
