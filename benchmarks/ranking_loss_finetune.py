@@ -132,8 +132,7 @@ def main() -> None:
     )
 
     # the files say what was done to the network after its recorded training
-    fine_tuning = {key: value for key, value in vars(args).items()}
-    metadata = dataclasses.replace(metadata, training={**metadata.training, "ranking_fine_tuning": fine_tuning})
+    metadata = dataclasses.replace(metadata, training={**metadata.training, "ranking_fine_tuning": vars(args)})
     optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate)
     for epoch in range(1, args.epochs + 1):
         network.train()
